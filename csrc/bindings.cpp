@@ -1,0 +1,336 @@
+// pyvanish._core: the bindings, and only the bindings.
+//
+// Each function: check dtypes and shapes (O(1), before touching memory),
+// allocate outputs, release the GIL around the raw-pointer work, call the
+// kernel, return. Arrays must already be C-contiguous, aligned, native
+// float32/float64, all of one dtype (pyvanish's Python layer converts
+// array-likes); anything else raises TypeError, a wrong shape ValueError,
+// both naming the public function and the argument.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <optional>
+#include <sstream>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "activations.hpp"
+#include "gemm.hpp"
+#include "kernels.hpp"
+
+namespace py = pybind11;
+using namespace pyvanish;
+
+namespace {
+
+using Shape = std::vector<int64_t>;
+
+// Work below this many elements keeps the GIL (releasing costs more).
+constexpr int64_t kReleaseGil = 1 << 14;
+
+struct MaybeRelease {  // drops the GIL for large work only
+  std::optional<py::gil_scoped_release> g;
+  explicit MaybeRelease(int64_t work) {
+    if (work >= kReleaseGil) g.emplace();
+  }
+};
+
+std::string shape_str(const Shape& s) {
+  std::ostringstream os;
+  os << '(';
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (i) os << ", ";
+    if (s[i] < 0) os << '*'; else os << s[i];
+  }
+  if (s.size() == 1) os << ',';
+  os << ')';
+  return os.str();
+}
+
+Shape shape_of(const py::array& a) { return Shape(a.shape(), a.shape() + a.ndim()); }
+
+std::string where(const char* fn, const char* name) { return std::string(fn) + ": " + name; }
+
+// The dtype every array of the call must have: that of the first one.
+bool is_f64(const py::array& a, const char* fn, const char* name) {
+  if (a.dtype().is(py::dtype::of<double>())) return true;
+  if (a.dtype().is(py::dtype::of<float>())) return false;
+  throw py::type_error(where(fn, name) + " has dtype " + std::string(py::str(a.dtype())) +
+                       ", expected float32 or float64");
+}
+
+// Checks dtype T, C-contiguity, alignment and (unless want is empty and
+// any_shape) the shape, -1 meaning any size on that axis.
+template <class T>
+const T* data(const py::array& a, const char* fn, const char* name, const Shape& want,
+              bool any_shape = false) {
+  if (!a.dtype().is(py::dtype::of<T>()))
+    throw py::type_error(where(fn, name) + " has dtype " + std::string(py::str(a.dtype())) +
+                         ", expected " + std::string(py::str(py::dtype::of<T>())) +
+                         " like the other arrays");
+  if (!(a.flags() & py::array::c_style) ||
+      !(a.flags() & py::detail::npy_api::NPY_ARRAY_ALIGNED_))
+    throw py::type_error(where(fn, name) + " must be a C-contiguous, aligned array");
+  if (!any_shape) {
+    bool ok = a.ndim() == py::ssize_t(want.size());
+    for (size_t i = 0; ok && i < want.size(); ++i) ok = want[i] < 0 || want[i] == a.shape(i);
+    if (!ok)
+      throw py::value_error(where(fn, name) + " has shape " + shape_str(shape_of(a)) +
+                            ", expected " + shape_str(want));
+  }
+  return static_cast<const T*>(a.data());
+}
+
+template <class T>
+py::array_t<T> alloc(const Shape& shape) {
+  return py::array_t<T>(std::vector<py::ssize_t>(shape.begin(), shape.end()));
+}
+
+int act_code(int act) {
+  if (act < 0 || act >= ACT_COUNT)
+    throw py::value_error("activation code " + std::to_string(act) + " is out of range 0.." +
+                          std::to_string(ACT_COUNT - 1));
+  return act;
+}
+
+// ---------------------------------------------------------------- activations
+
+template <class T>
+py::array act_forward(int act, double alpha, const py::array& inp) {
+  const Shape s = shape_of(inp);
+  const T* x = data<T>(inp, "activation_forward", "inp", s);
+  auto out = alloc<T>(s);
+  T* o = out.mutable_data();
+  {
+    MaybeRelease r(inp.size());
+    activation_forward<T>(act, T(alpha), o, x, inp.size());
+  }
+  return std::move(out);
+}
+
+template <class T>
+py::array act_backward(int act, double alpha, const py::array& dout, const py::array& inp,
+                       const py::array& out) {
+  const char* fn = "activation_backward";
+  const Shape s = shape_of(dout);
+  const T* g = data<T>(dout, fn, "dout", s);
+  const T* x = data<T>(inp, fn, "inp", s);
+  const T* y = data<T>(out, fn, "out", s);
+  auto dinp = alloc<T>(s);
+  T* d = dinp.mutable_data();
+  {
+    MaybeRelease r(dout.size());
+    activation_backward<T>(act, T(alpha), d, g, x, y, dout.size());
+  }
+  return std::move(dinp);
+}
+
+template <class T>
+py::array act_derivative(int act, double alpha, const py::array& inp, const py::array& out) {
+  const char* fn = "activation_derivative";
+  const Shape s = shape_of(inp);
+  const T* x = data<T>(inp, fn, "inp", s);
+  const T* y = data<T>(out, fn, "out", s);
+  auto dphi = alloc<T>(s);
+  T* d = dphi.mutable_data();
+  {
+    MaybeRelease r(inp.size());
+    activation_derivative<T>(act, T(alpha), d, x, y, inp.size());
+  }
+  return std::move(dphi);
+}
+
+// ---------------------------------------------------------------- dense
+
+template <class T>
+py::array dense_fwd(const py::array& inp, const py::array& weight, const std::optional<py::array>& bias) {
+  const char* fn = "dense_forward";
+  const T* x = data<T>(inp, fn, "inp", {-1, -1});
+  const int64_t B = inp.shape(0), C = inp.shape(1);
+  const T* w = data<T>(weight, fn, "weight", {-1, C});
+  const int64_t OC = weight.shape(0);
+  const T* b = bias ? data<T>(*bias, fn, "bias", {OC}) : nullptr;
+  auto out = alloc<T>({B, OC});
+  T* o = out.mutable_data();
+  {
+    MaybeRelease r(B * OC * (C + 1));
+    dense_forward<T>(o, x, w, b, B, C, OC);
+  }
+  return std::move(out);
+}
+
+template <class T>
+py::tuple dense_bwd(const py::array& dout, const py::array& inp, const py::array& weight) {
+  const char* fn = "dense_backward";
+  const T* x = data<T>(inp, fn, "inp", {-1, -1});
+  const int64_t B = inp.shape(0), C = inp.shape(1);
+  const T* w = data<T>(weight, fn, "weight", {-1, C});
+  const int64_t OC = weight.shape(0);
+  const T* g = data<T>(dout, fn, "dout", {B, OC});
+  auto dinp = alloc<T>({B, C});
+  auto dweight = alloc<T>({OC, C});
+  auto dbias = alloc<T>({OC});
+  T *di = dinp.mutable_data(), *dw = dweight.mutable_data(), *db = dbias.mutable_data();
+  {
+    MaybeRelease r(B * OC * (C + 1));
+    dense_backward<T>(di, dw, db, g, x, w, B, C, OC);
+  }
+  return py::make_tuple(dinp, dweight, dbias);
+}
+
+template <class T>
+py::tuple dense_act_fwd(const py::array& inp, const py::array& weight,
+                        const std::optional<py::array>& bias, int act, double alpha) {
+  const char* fn = "dense_act_forward";
+  const T* x = data<T>(inp, fn, "inp", {-1, -1});
+  const int64_t B = inp.shape(0), C = inp.shape(1);
+  const T* w = data<T>(weight, fn, "weight", {-1, C});
+  const int64_t OC = weight.shape(0);
+  const T* b = bias ? data<T>(*bias, fn, "bias", {OC}) : nullptr;
+  auto z = alloc<T>({B, OC});
+  auto a = alloc<T>({B, OC});
+  T *zp = z.mutable_data(), *ap = a.mutable_data();
+  {
+    MaybeRelease r(B * OC * (C + 1));
+    dense_act_forward<T>(zp, ap, x, w, b, act, T(alpha), B, C, OC);
+  }
+  return py::make_tuple(z, a);
+}
+
+template <class T>
+py::tuple dense_act_bwd(const py::array& dout, const py::array& inp, const py::array& weight,
+                        const py::array& z, const py::array& a, int act, double alpha) {
+  const char* fn = "dense_act_backward";
+  const T* x = data<T>(inp, fn, "inp", {-1, -1});
+  const int64_t B = inp.shape(0), C = inp.shape(1);
+  const T* w = data<T>(weight, fn, "weight", {-1, C});
+  const int64_t OC = weight.shape(0);
+  const T* g = data<T>(dout, fn, "dout", {B, OC});
+  const T* zp = data<T>(z, fn, "z", {B, OC});
+  const T* ap = data<T>(a, fn, "a", {B, OC});
+  auto dinp = alloc<T>({B, C});
+  auto dweight = alloc<T>({OC, C});
+  auto dbias = alloc<T>({OC});
+  auto dz = alloc<T>({B, OC});
+  T *di = dinp.mutable_data(), *dw = dweight.mutable_data(), *db = dbias.mutable_data(),
+    *dzp = dz.mutable_data();
+  {
+    MaybeRelease r(B * OC * (C + 1));
+    dense_act_backward<T>(di, dw, db, dzp, g, x, w, zp, ap, act, T(alpha), B, C, OC);
+  }
+  return py::make_tuple(dinp, dweight, dbias, dz);
+}
+
+// ---------------------------------------------------------------- loss
+
+template <class T>
+double mse_fwd(const py::array& pred, const py::array& target) {
+  const char* fn = "mse_forward";
+  const T* p = data<T>(pred, fn, "pred", {-1, -1});
+  const int64_t B = pred.shape(0), N = pred.shape(1);
+  const T* t = data<T>(target, fn, "target", {B, N});
+  if (B == 0) throw py::value_error("mse_forward: pred has no rows; the mean over an empty batch is undefined");
+  MaybeRelease r(B * N);
+  return mse_forward<T>(p, t, B, N);
+}
+
+template <class T>
+py::array mse_bwd(const py::array& pred, const py::array& target) {
+  const char* fn = "mse_backward";
+  const T* p = data<T>(pred, fn, "pred", {-1, -1});
+  const int64_t B = pred.shape(0), N = pred.shape(1);
+  const T* t = data<T>(target, fn, "target", {B, N});
+  if (B == 0) throw py::value_error("mse_backward: pred has no rows; the mean over an empty batch is undefined");
+  auto d = alloc<T>({B, N});
+  T* dp = d.mutable_data();
+  {
+    MaybeRelease r(B * N);
+    mse_backward<T>(dp, p, t, B, N);
+  }
+  return std::move(d);
+}
+
+// ---------------------------------------------------------------- gemm
+
+template <class T>
+py::array gemm_(const py::array& a, const py::array& b, bool ta, bool tb) {
+  const char* fn = "gemm";
+  const T* ap = data<T>(a, fn, "a", {-1, -1});
+  const int64_t M = ta ? a.shape(1) : a.shape(0), K = ta ? a.shape(0) : a.shape(1);
+  const T* bp = data<T>(b, fn, "b", tb ? Shape{-1, K} : Shape{K, -1});
+  const int64_t N = tb ? b.shape(0) : b.shape(1);
+  auto c = alloc<T>({M, N});
+  T* cp = c.mutable_data();
+  {
+    MaybeRelease r(M * N * (K + 1));
+    gemm<T>(ta, tb, M, N, K, T(1), ap, a.shape(1), bp, b.shape(1), T(0), cp, N);
+  }
+  return std::move(c);
+}
+
+// One overload set per function: dispatch on the first array's dtype.
+#define PV_DISPATCH(first, fn, name, call) \
+  (is_f64(first, fn, name) ? call<double> : call<float>)
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+  m.doc() = "pyvanish's compiled core (private; use pyvanish.kernels and friends).";
+#ifdef PYVANISH_VERSION
+  m.attr("__version__") = PYVANISH_VERSION;
+#endif
+  std::vector<std::string> names;
+  for (int a = 0; a < ACT_COUNT; ++a) names.emplace_back(activation_name(a));
+  m.attr("ACTIVATIONS") = py::tuple(py::cast(names));
+
+  m.def("activation_forward", [](int act, double alpha, const py::array& inp) {
+    return PV_DISPATCH(inp, "activation_forward", "inp", act_forward)(act_code(act), alpha, inp);
+  }, py::arg("act"), py::arg("alpha"), py::arg("inp"));
+  m.def("activation_backward", [](int act, double alpha, const py::array& dout, const py::array& inp, const py::array& out) {
+    return PV_DISPATCH(dout, "activation_backward", "dout", act_backward)(act_code(act), alpha, dout, inp, out);
+  }, py::arg("act"), py::arg("alpha"), py::arg("dout"), py::arg("inp"), py::arg("out"));
+  m.def("activation_derivative", [](int act, double alpha, const py::array& inp, const py::array& out) {
+    return PV_DISPATCH(inp, "activation_derivative", "inp", act_derivative)(act_code(act), alpha, inp, out);
+  }, py::arg("act"), py::arg("alpha"), py::arg("inp"), py::arg("out"));
+
+  m.def("dense_forward", [](const py::array& inp, const py::array& weight, const std::optional<py::array>& bias) {
+    return PV_DISPATCH(inp, "dense_forward", "inp", dense_fwd)(inp, weight, bias);
+  }, py::arg("inp"), py::arg("weight"), py::arg("bias") = py::none());
+  m.def("dense_backward", [](const py::array& dout, const py::array& inp, const py::array& weight) {
+    return PV_DISPATCH(inp, "dense_backward", "inp", dense_bwd)(dout, inp, weight);
+  }, py::arg("dout"), py::arg("inp"), py::arg("weight"));
+  m.def("dense_act_forward", [](const py::array& inp, const py::array& weight, const std::optional<py::array>& bias, int act, double alpha) {
+    return PV_DISPATCH(inp, "dense_act_forward", "inp", dense_act_fwd)(inp, weight, bias, act_code(act), alpha);
+  }, py::arg("inp"), py::arg("weight"), py::arg("bias"), py::arg("act"), py::arg("alpha"));
+  m.def("dense_act_backward", [](const py::array& dout, const py::array& inp, const py::array& weight, const py::array& z, const py::array& a, int act, double alpha) {
+    return PV_DISPATCH(inp, "dense_act_backward", "inp", dense_act_bwd)(dout, inp, weight, z, a, act_code(act), alpha);
+  }, py::arg("dout"), py::arg("inp"), py::arg("weight"), py::arg("z"), py::arg("a"), py::arg("act"), py::arg("alpha"));
+
+  m.def("mse_forward", [](const py::array& pred, const py::array& target) {
+    return PV_DISPATCH(pred, "mse_forward", "pred", mse_fwd)(pred, target);
+  }, py::arg("pred"), py::arg("target"));
+  m.def("mse_backward", [](const py::array& pred, const py::array& target) {
+    return PV_DISPATCH(pred, "mse_backward", "pred", mse_bwd)(pred, target);
+  }, py::arg("pred"), py::arg("target"));
+
+  m.def("gemm", [](const py::array& a, const py::array& b, bool trans_a, bool trans_b) {
+    return PV_DISPATCH(a, "gemm", "a", gemm_)(a, b, trans_a, trans_b);
+  }, py::arg("a"), py::arg("b"), py::arg("trans_a") = false, py::arg("trans_b") = false);
+
+  m.def("gemm_path", [] { return std::string(gemm_path_name(gemm_path())); },
+        "The GEMM micro-kernel in use: 'generic', 'avx2' or 'avx512'.");
+  m.def("gemm_best_path", [] { return std::string(gemm_path_name(gemm_best_path())); });
+  m.def("set_gemm_path", [](const std::string& name) {
+    for (int p = GEMM_AUTO; p <= GEMM_AVX512; ++p)
+      if (name == gemm_path_name(p)) {
+        if (!gemm_set_path(p))
+          throw py::value_error("set_gemm_path: this CPU cannot run the '" + name + "' path");
+        return std::string(gemm_path_name(gemm_path()));
+      }
+    throw py::value_error("set_gemm_path: path must be 'auto', 'generic', 'avx2' or 'avx512', got '" + name + "'");
+  }, py::arg("path"));
+  m.def("subnormals_flushed", &subnormals_flushed,
+        "True if the FPU flushes subnormals to zero (FTZ/DAZ) on this thread.");
+}

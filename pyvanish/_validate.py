@@ -1,0 +1,92 @@
+"""Input policy, in one place (see STYLE.md).
+
+- Array-likes (lists, scalars, non-contiguous, big-endian arrays) are accepted
+  and copied into C-contiguous native float32/float64 arrays.
+- Integers become float64; float16 becomes float32; float32 and float64 keep
+  their dtype; long double becomes float64. Arrays of one call share one dtype:
+  float64 if any of them is float64.
+- complex, bool, object, string and datetime arrays raise ``TypeError``.
+- With ``check_finite=True``, NaN or Inf raise ``ValueError``.
+Every message starts with the public function's name and names the argument.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _core
+
+ACTIVATIONS: tuple[str, ...] = tuple(_core.ACTIVATIONS)
+DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
+
+
+def _float_dtype(arr: np.ndarray, fn: str, name: str) -> np.dtype:
+    kind = arr.dtype.kind
+    if kind in "iu":
+        return np.dtype(np.float64)
+    if kind == "f":
+        if arr.dtype.itemsize <= 2:
+            return np.dtype(np.float32)
+        if arr.dtype.itemsize == 4:
+            return np.dtype(np.float32)
+        return np.dtype(np.float64)
+    raise TypeError(
+        f"{fn}: {name} has dtype {arr.dtype}, expected real numbers "
+        "(float32, float64 or integers)"
+    )
+
+
+def as_arrays(fn: str, check_finite: bool = False, **named: Any) -> list[np.ndarray]:
+    """Convert each named array-like under the input policy, to one dtype.
+
+    ``None`` values pass through unchanged.
+    """
+    raw = {}
+    for name, value in named.items():
+        if value is None:
+            raw[name] = None
+            continue
+        try:
+            arr = np.asarray(value)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"{fn}: {name} is not a rectangular array of numbers ({exc})") from None
+        raw[name] = (arr, _float_dtype(arr, fn, name))
+    dtypes = {dt for item in raw.values() if item is not None for dt in [item[1]]}
+    common = np.dtype(np.float64) if np.dtype(np.float64) in dtypes else np.dtype(np.float32)
+    out = []
+    for name, item in raw.items():
+        if item is None:
+            out.append(None)
+            continue
+        arr = np.require(item[0], dtype=common, requirements=["C", "A"])
+        if check_finite and not np.isfinite(arr).all():
+            raise ValueError(f"{fn}: {name} contains NaN or Inf (pass check_finite=False to allow)")
+        out.append(arr)
+    return out
+
+
+def activation_code(name: str, fn: str) -> int:
+    """The engine's code for activation ``name``; ValueError if unknown."""
+    if not isinstance(name, str):
+        raise TypeError(f"{fn}: activation must be a string, one of {', '.join(ACTIVATIONS)}")
+    key = name.lower().replace("-", "_")
+    if key == "swish":
+        key = "silu"
+    try:
+        return ACTIVATIONS.index(key)
+    except ValueError:
+        raise ValueError(
+            f"{fn}: unknown activation {name!r}, expected one of {', '.join(ACTIVATIONS)}"
+        ) from None
+
+
+def alpha_for(name: str, alpha: float | None, fn: str) -> float:
+    """alpha for leaky_relu/elu (their default when None); 0 for the others."""
+    key = ACTIVATIONS[activation_code(name, fn)]
+    if alpha is None:
+        return DEFAULT_ALPHA.get(key, 0.0)
+    alpha = float(alpha)
+    if not np.isfinite(alpha):
+        raise ValueError(f"{fn}: alpha must be finite, got {alpha}")
+    return alpha

@@ -1,0 +1,232 @@
+"""The C++ kernels, one Python function each.
+
+Each function accepts array-likes under pyvanish's input policy (see
+:mod:`pyvanish._validate`): lists, integer, non-contiguous and big-endian
+arrays are converted; float32 stays float32 and float64 stays float64; complex,
+bool and object arrays raise ``TypeError``; a shape mismatch raises
+``ValueError`` naming both shapes. ``check_finite=True`` rejects NaN/Inf input.
+The same operations, written plainly in NumPy, are in :mod:`pyvanish.reference`;
+names and argument order match it.
+
+Empty arrays are allowed wherever the result is well defined (an empty batch
+gives empty activations and zero weight gradients); the mean-squared error of
+an empty batch raises ``ValueError``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import _core
+from ._validate import ACTIVATIONS, DEFAULT_ALPHA, activation_code, alpha_for, as_arrays
+
+__all__ = [
+    "ACTIVATIONS", "DEFAULT_ALPHA",
+    "activation_forward", "activation_backward", "activation_derivative",
+    "dense_forward", "dense_backward", "dense_act_forward", "dense_act_backward",
+    "mse_forward", "mse_backward", "gemm", "get_gemm_path", "set_gemm_path",
+]
+
+
+def activation_forward(name: str, inp, alpha: float | None = None, *, check_finite: bool = False) -> np.ndarray:
+    """Apply activation ``name`` elementwise: ``out = phi(inp)``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`ACTIVATIONS` (``"swish"`` is accepted for ``"silu"``).
+    inp : array_like
+        Pre-activations ``z``, any shape.
+    alpha : float, optional
+        Slope of ``leaky_relu`` (default 0.01) or scale of ``elu`` (default 1).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``phi(inp)``, same shape and dtype. Stable for any input: +-1e300 and
+        +-inf give the limits; NaN stays NaN.
+
+    Examples
+    --------
+    >>> from pyvanish import kernels
+    >>> kernels.activation_forward("sigmoid", [0.0, 1e300, -1e300]).tolist()
+    [0.5, 1.0, 0.0]
+    """
+    fn = "activation_forward"
+    code, a = activation_code(name, fn), alpha_for(name, alpha, fn)
+    (x,) = as_arrays(fn, check_finite, inp=inp)
+    return _core.activation_forward(code, a, x)
+
+
+def activation_derivative(name: str, inp, out=None, alpha: float | None = None, *, check_finite: bool = False) -> np.ndarray:
+    """The elementwise derivative ``phi'(inp)``.
+
+    ``out = phi(inp)`` may be passed to save recomputing it (sigmoid and tanh
+    take their derivative from it: ``a(1-a)`` and ``1-a**2``).
+
+    Examples
+    --------
+    >>> from pyvanish import kernels
+    >>> kernels.activation_derivative("sigmoid", [0.0]).tolist()
+    [0.25]
+    """
+    fn = "activation_derivative"
+    code, a = activation_code(name, fn), alpha_for(name, alpha, fn)
+    if out is None:
+        (x,) = as_arrays(fn, check_finite, inp=inp)
+        y = _core.activation_forward(code, a, x)
+    else:
+        x, y = as_arrays(fn, check_finite, inp=inp, out=out)
+    return _core.activation_derivative(code, a, x, y)
+
+
+def activation_backward(name: str, dout, inp, out, alpha: float | None = None, *, check_finite: bool = False) -> np.ndarray:
+    """Back-propagate through the activation: ``dinp = dout * phi'(inp)``.
+
+    ``out`` must be ``phi(inp)`` (from :func:`activation_forward`).
+
+    Examples
+    --------
+    >>> from pyvanish import kernels
+    >>> z = [0.0, 2.0]; a = kernels.activation_forward("tanh", z)
+    >>> kernels.activation_backward("tanh", [1.0, 1.0], z, a).round(4).tolist()
+    [1.0, 0.0707]
+    """
+    fn = "activation_backward"
+    code, a = activation_code(name, fn), alpha_for(name, alpha, fn)
+    g, x, y = as_arrays(fn, check_finite, dout=dout, inp=inp, out=out)
+    return _core.activation_backward(code, a, g, x, y)
+
+
+def dense_forward(inp, weight, bias=None, *, check_finite: bool = False) -> np.ndarray:
+    """Dense layer: ``out = inp @ weight.T + bias``.
+
+    Parameters
+    ----------
+    inp : array_like, shape (B, C)
+    weight : array_like, shape (OC, C)   (like ``torch.nn.Linear.weight``)
+    bias : array_like, shape (OC,), optional
+
+    Examples
+    --------
+    >>> from pyvanish import kernels
+    >>> kernels.dense_forward([[1.0, 2.0]], [[3.0, 4.0]], [0.5]).tolist()
+    [[11.5]]
+    """
+    x, w, b = as_arrays("dense_forward", check_finite, inp=inp, weight=weight, bias=bias)
+    return _core.dense_forward(x, w, b)
+
+
+def dense_backward(dout, inp, weight, *, check_finite: bool = False):
+    """Gradients of a dense layer: returns ``(dinp, dweight, dbias)``.
+
+    ``dinp = dout @ weight`` (B, C), ``dweight = dout.T @ inp`` (OC, C),
+    ``dbias = dout.sum(0)`` (OC,).
+
+    Examples
+    --------
+    >>> from pyvanish import kernels
+    >>> dinp, dW, db = kernels.dense_backward([[1.0]], [[1.0, 2.0]], [[3.0, 4.0]])
+    >>> dinp.tolist(), dW.tolist(), db.tolist()
+    ([[3.0, 4.0]], [[1.0, 2.0]], [1.0])
+    """
+    g, x, w = as_arrays("dense_backward", check_finite, dout=dout, inp=inp, weight=weight)
+    return _core.dense_backward(g, x, w)
+
+
+def dense_act_forward(inp, weight, bias, name: str, alpha: float | None = None, *, check_finite: bool = False):
+    """One layer's body in one call: ``z = inp @ weight.T + bias``, ``a = phi(z)``.
+
+    Returns ``(z, a)``; ``bias`` may be None.
+
+    Examples
+    --------
+    >>> from pyvanish import kernels
+    >>> z, a = kernels.dense_act_forward([[1.0]], [[-2.0]], [0.0], "relu")
+    >>> z.tolist(), a.tolist()
+    ([[-2.0]], [[0.0]])
+    """
+    fn = "dense_act_forward"
+    code, al = activation_code(name, fn), alpha_for(name, alpha, fn)
+    x, w, b = as_arrays(fn, check_finite, inp=inp, weight=weight, bias=bias)
+    return _core.dense_act_forward(x, w, b, code, al)
+
+
+def dense_act_backward(dout, inp, weight, z, a, name: str, alpha: float | None = None, *, check_finite: bool = False):
+    """Back-propagate through one layer: returns ``(dinp, dweight, dbias, dz)``.
+
+    ``dz = dout * phi'(z)``; then as :func:`dense_backward` with ``dz``.
+    ``z`` and ``a`` come from :func:`dense_act_forward`.
+
+    Examples
+    --------
+    >>> from pyvanish import kernels
+    >>> z, a = kernels.dense_act_forward([[1.0]], [[2.0]], [0.0], "relu")
+    >>> [g.tolist() for g in kernels.dense_act_backward([[1.0]], [[1.0]], [[2.0]], z, a, "relu")]
+    [[[2.0]], [[1.0]], [1.0], [[1.0]]]
+    """
+    fn = "dense_act_backward"
+    code, al = activation_code(name, fn), alpha_for(name, alpha, fn)
+    arrs = as_arrays(fn, check_finite, dout=dout, inp=inp, weight=weight, z=z, a=a)
+    return _core.dense_act_backward(*arrs, code, al)
+
+
+def mse_forward(pred, target, *, check_finite: bool = False) -> float:
+    """Mean-squared error ``L = 1/(2B) * sum((pred - target)**2)`` over (B, N) arrays.
+
+    For B = 1 and one output this is the tutorial's ``1/2 (y_true - y_pred)**2``.
+    Summed in float64 whatever the input dtype.
+
+    Examples
+    --------
+    >>> from pyvanish import kernels
+    >>> kernels.mse_forward([[1.0, 2.0]], [[0.0, 0.0]])
+    2.5
+    """
+    p, t = as_arrays("mse_forward", check_finite, pred=pred, target=target)
+    return _core.mse_forward(p, t)
+
+
+def mse_backward(pred, target, *, check_finite: bool = False) -> np.ndarray:
+    """Gradient of :func:`mse_forward`: ``(pred - target) / B``.
+
+    Examples
+    --------
+    >>> from pyvanish import kernels
+    >>> kernels.mse_backward([[1.0], [3.0]], [[0.0], [0.0]]).tolist()
+    [[0.5], [1.5]]
+    """
+    p, t = as_arrays("mse_backward", check_finite, pred=pred, target=target)
+    return _core.mse_backward(p, t)
+
+
+def gemm(a, b, trans_a: bool = False, trans_b: bool = False, *, check_finite: bool = False) -> np.ndarray:
+    """Matrix product ``op(a) @ op(b)`` with pyvanish's in-house GEMM.
+
+    ``op(x)`` is ``x.T`` when the matching ``trans_*`` flag is set. Packed,
+    register-tiled and chosen at run time for the CPU (see :func:`get_gemm_path`).
+
+    Examples
+    --------
+    >>> from pyvanish import kernels
+    >>> kernels.gemm([[1.0, 2.0]], [[3.0], [4.0]]).tolist()
+    [[11.0]]
+    """
+    x, y = as_arrays("gemm", check_finite, a=a, b=b)
+    return _core.gemm(x, y, bool(trans_a), bool(trans_b))
+
+
+def get_gemm_path() -> str:
+    """The GEMM micro-kernel in use: ``"generic"``, ``"avx2"`` or ``"avx512"``."""
+    return _core.gemm_path()
+
+
+def set_gemm_path(path: str) -> str:
+    """Force the GEMM micro-kernel (process-wide); returns the path now in use.
+
+    ``"auto"`` picks the best the CPU supports; ``"generic"`` runs on any CPU.
+    The environment variable ``PYVANISH_GEMM_PATH`` sets it at import.
+    Raises ``ValueError`` for an unknown name or a path this CPU cannot run.
+    """
+    if not isinstance(path, str):
+        raise TypeError(f"set_gemm_path: path must be a string, got {type(path).__name__}")
+    return _core.set_gemm_path(path)

@@ -1,0 +1,608 @@
+"""Pure-NumPy reference implementation of the pyvanish operations.
+
+This module is the executable specification of pyvanish. It is the oracle that
+the C++ kernels are tested against and the baseline that the benchmarks compare
+them with. It is written plainly: one short function per operation, no tuning,
+no input validation (the public API validates inputs elsewhere).
+
+Conventions (the same everywhere in pyvanish):
+
+* row-major, batch first: ``inp`` has shape ``(B, C)``;
+* a dense layer's ``weight`` has shape ``(OC, C)`` like ``torch.nn.Linear``, so
+  ``out = inp @ weight.T + bias``;
+* every function keeps the floating dtype of its inputs (float32 in, float32
+  out; float64 in, float64 out).
+
+Numerical behaviour of the activations:
+
+* Forward values and derivatives are finite and correct for inputs as large
+  as ``±1e300`` (float64) or ``±3e38`` (float32) and take the right limit at
+  ``±inf``, without raising NumPy overflow, invalid-value or divide-by-zero
+  warnings (``np.where`` evaluates both of its branches, so neither branch is
+  allowed to compute ``exp`` of a large positive number or ``z * z`` of a
+  large ``z``, and products that would be ``inf * 0`` are avoided).
+* A NaN input gives a NaN output, forward and derivative.
+* Subnormal results are kept, never flushed: ``sigmoid(-720)`` in float64 is
+  about ``1.9e-313``, not 0. Producing a subnormal sets the IEEE underflow
+  flag; that is inherent to the result and is the only NumPy floating-point
+  flag the activations can raise for non-NaN input. Arguments of ``exp`` so
+  large that the result is exactly 0 are masked out instead of evaluated, so
+  ``±1e300`` and ``±inf`` do not raise it.
+
+Sigmoid and tanh take their derivative from the output (``a * (1 - a)`` and
+``1 - a**2``); every other activation takes it from the input ``z``.
+
+NumPy has no ``erf``: the exact GELU uses the standard library's
+``math.erfc`` applied elementwise through ``np.frompyfunc``, computed in
+float64 and cast back to the input dtype.
+"""
+
+import math
+
+import numpy as np
+
+__all__ = [
+    "ACTIVATIONS",
+    "DEFAULT_ALPHA",
+    "activation_forward",
+    "activation_derivative",
+    "activation_backward",
+    "max_derivative",
+    "dense_forward",
+    "dense_backward",
+    "dense_act_forward",
+    "dense_act_backward",
+    "mse_forward",
+    "mse_backward",
+]
+
+ACTIVATIONS: tuple[str, ...] = (
+    "identity",
+    "sigmoid",
+    "tanh",
+    "relu",
+    "leaky_relu",
+    "elu",
+    "gelu",
+    "silu",
+    "softplus",
+)
+
+# alpha of the activations that take one; the other activations ignore alpha.
+DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
+
+
+# --------------------------------------------------------------------------
+# private helpers
+# --------------------------------------------------------------------------
+
+_erfc = np.frompyfunc(math.erfc, 1, 1)  # elementwise math.erfc, object result
+_SQRT2 = math.sqrt(2.0)
+_SQRT2PI = math.sqrt(2.0 * math.pi)
+
+
+def _exp_neg(a):
+    """exp(-a) for a >= 0 (or NaN), in the dtype of ``a``.
+
+    Where ``exp(-a)`` rounds to exactly 0 it is set to 0 without being
+    evaluated, so huge ``a`` (1e300, inf) raises no underflow flag. Results
+    in the subnormal range are computed, not flushed.
+    """
+    a = np.asarray(a)
+    # beyond -log(smallest subnormal) + 1, exp(-a) < smallest_subnormal / e: 0.
+    cut = 1.0 - math.log(float(np.finfo(a.dtype).smallest_subnormal))
+    huge = a > cut
+    e = np.exp(-np.where(huge, 0, a))
+    return np.where(huge, 0, e)
+
+
+def _keep_nan(z, d):
+    """``d`` with NaN wherever ``z`` is NaN."""
+    return np.where(np.isnan(z), z, d)
+
+
+def _sigmoid(z):
+    """Stable logistic function: never computes exp of a positive number."""
+    e = _exp_neg(np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _gaussian_cdf64(z64):
+    """Phi(z) = 0.5 * erfc(-z / sqrt(2)) in float64, via math.erfc.
+
+    erfc(x) rounds to exactly 0 for x > 27.3 and to exactly 2 for x < -6.
+    Beyond |x| = 27.5 the value is set, not evaluated: math.erfc raises the
+    underflow flag on its way to 0 and np.frompyfunc reports it.
+    """
+    x = -z64 / _SQRT2
+    far = np.abs(x) > 27.5
+    e = np.asarray(_erfc(np.where(far, 0.0, x)), dtype=np.float64)
+    e = np.where(far, np.where(x > 0, 0.0, 2.0), e)
+    return 0.5 * e
+
+
+# One table of (forward, derivative) pairs. forward(z, alpha) -> a;
+# derivative(z, a, alpha) -> phi'(z). alpha is a Python float or None.
+
+def _identity(z, alpha):
+    return np.copy(z)
+
+
+def _identity_d(z, a, alpha):
+    return _keep_nan(z, np.ones_like(z))
+
+
+def _sigmoid_f(z, alpha):
+    return _sigmoid(z)
+
+
+def _sigmoid_d(z, a, alpha):
+    return a * (1 - a)  # from the output
+
+
+def _tanh(z, alpha):
+    return np.tanh(z)
+
+
+def _tanh_d(z, a, alpha):
+    # 1 - a**2 from the output, written (1 - a)(1 + a): no squaring, so no
+    # underflow for tiny a, and 1 - a is exact near |a| = 1.
+    return (1 - a) * (1 + a)
+
+
+def _relu(z, alpha):
+    return np.maximum(z, 0)
+
+
+def _relu_d(z, a, alpha):
+    return _keep_nan(z, (z > 0).astype(z.dtype))  # relu'(0) = 0
+
+
+def _leaky_relu(z, alpha):
+    # alpha * min(z, 0), not alpha * z: the unused branch must not overflow.
+    return np.where(z > 0, z, alpha * np.minimum(z, 0))
+
+
+def _leaky_relu_d(z, a, alpha):
+    d = np.where(z > 0, np.ones_like(z), np.full_like(z, alpha))  # '(0) = alpha
+    return _keep_nan(z, d)
+
+
+def _elu(z, alpha):
+    return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0)))
+
+
+def _elu_d(z, a, alpha):
+    return np.where(z > 0, 1, alpha * _exp_neg(-np.minimum(z, 0)))
+
+
+def _gelu(z, alpha):
+    z64 = np.asarray(z, dtype=np.float64)
+    # max(z, -max_float) turns -inf into a finite number whose Phi is exactly
+    # 0, so gelu(-inf) = 0 and not -inf * 0 = NaN.
+    zf = np.maximum(z64, -np.finfo(np.float64).max)
+    return (zf * _gaussian_cdf64(z64)).astype(z.dtype)
+
+
+def _gelu_d(z, a, alpha):
+    z64 = np.asarray(z, dtype=np.float64)
+    # the Gaussian density is exactly 0 beyond |z| = 40 (exp(-800)); clipping
+    # keeps z * z finite and z * pdf free of inf * 0.
+    zc = np.clip(z64, -40.0, 40.0)
+    pdf = _exp_neg(0.5 * zc * zc) / _SQRT2PI
+    return (_gaussian_cdf64(z64) + zc * pdf).astype(z.dtype)
+
+
+def _silu(z, alpha):
+    zf = np.maximum(z, -np.finfo(z.dtype).max)  # silu(-inf) = 0, not NaN
+    return zf * _sigmoid(z)
+
+
+def _silu_d(z, a, alpha):
+    big = np.finfo(z.dtype).max
+    zc = np.clip(z, -big, big)  # z * s * (1 - s) at +-inf is 0, not NaN
+    s = _sigmoid(z)
+    return s + zc * s * (1 - s)
+
+
+def _softplus(z, alpha):
+    return np.maximum(z, 0) + np.log1p(_exp_neg(np.abs(z)))
+
+
+def _softplus_d(z, a, alpha):
+    return _sigmoid(z)
+
+
+_TABLE = {
+    "identity": (_identity, _identity_d),
+    "sigmoid": (_sigmoid_f, _sigmoid_d),
+    "tanh": (_tanh, _tanh_d),
+    "relu": (_relu, _relu_d),
+    "leaky_relu": (_leaky_relu, _leaky_relu_d),
+    "elu": (_elu, _elu_d),
+    "gelu": (_gelu, _gelu_d),
+    "silu": (_silu, _silu_d),
+    "softplus": (_softplus, _softplus_d),
+}
+
+
+def _lookup(name, alpha):
+    """(forward, derivative, alpha as a Python float or None) for ``name``."""
+    try:
+        forward, derivative = _TABLE[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"unknown activation {name!r}; expected one of {ACTIVATIONS}"
+        ) from None
+    if alpha is None:
+        alpha = DEFAULT_ALPHA.get(name)
+    if alpha is not None:
+        # a Python float, so that a NumPy float64 alpha cannot promote float32
+        alpha = float(alpha)
+    return forward, derivative, alpha
+
+
+def _silu_max_derivative():
+    # silu''(z) = s(1 - s)(2 + z(1 - 2s)) vanishes where g(z) = z tanh(z/2) - 2
+    # is 0 (since 2s - 1 = tanh(z/2)); solve by Newton from z = 2.4.
+    z = 2.4
+    for _ in range(20):
+        t = math.tanh(0.5 * z)
+        g = z * t - 2.0
+        dg = t + 0.5 * z * (1.0 - t * t)
+        z -= g / dg
+    s = 1.0 / (1.0 + math.exp(-z))
+    return s + z * s * (1.0 - s)
+
+
+# gelu''(z) = pdf(z)(2 - z^2), maximised at z = sqrt(2):
+# gelu'(sqrt 2) = Phi(sqrt 2) + sqrt(2) pdf(sqrt 2) = erfc(-1)/2 + exp(-1)/sqrt(pi)
+_GELU_MAX_DERIVATIVE = 0.5 * math.erfc(-1.0) + math.exp(-1.0) / math.sqrt(math.pi)
+_SILU_MAX_DERIVATIVE = _silu_max_derivative()
+
+
+# --------------------------------------------------------------------------
+# activations
+# --------------------------------------------------------------------------
+
+def activation_forward(name, inp, alpha=None):
+    """Apply an activation elementwise: ``out = phi(inp)``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`ACTIVATIONS`:
+
+        - ``identity``: z
+        - ``sigmoid``: 1 / (1 + exp(-z))
+        - ``tanh``: tanh(z)
+        - ``relu``: max(z, 0)
+        - ``leaky_relu``: z if z > 0 else alpha * z
+        - ``elu``: z if z > 0 else alpha * (exp(z) - 1)
+        - ``gelu``: z * Phi(z), Phi the standard normal CDF (exact erf form)
+        - ``silu``: z * sigmoid(z)
+        - ``softplus``: log(1 + exp(z))
+    inp : ndarray
+        Pre-activation ``z``, any shape, float32 or float64.
+    alpha : float, optional
+        Parameter of ``leaky_relu`` and ``elu``; defaults to
+        ``DEFAULT_ALPHA[name]``. Ignored by the other activations.
+
+    Returns
+    -------
+    out : ndarray
+        ``phi(inp)``, same shape and dtype as ``inp``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> activation_forward("relu", np.array([-1.0, 0.0, 2.0]))
+    array([0., 0., 2.])
+    >>> activation_forward("sigmoid", np.array([-1e300, 0.0, 1e300]))
+    array([0. , 0.5, 1. ])
+    """
+    forward, _, alpha = _lookup(name, alpha)
+    return forward(np.asarray(inp), alpha)
+
+
+def activation_derivative(name, inp, out, alpha=None):
+    """Derivative of an activation, elementwise: ``phi'(inp)``.
+
+    Sigmoid and tanh compute it from the output (``out * (1 - out)`` and
+    ``1 - out**2``); the other activations from the input ``z``. At the kinks
+    the derivative is taken from the left: ``relu'(0) = 0``,
+    ``leaky_relu'(0) = alpha``, ``elu'(0) = alpha``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`ACTIVATIONS`.
+    inp : ndarray
+        Pre-activation ``z``.
+    out : ndarray
+        ``activation_forward(name, inp, alpha)``.
+    alpha : float, optional
+        Parameter of ``leaky_relu`` and ``elu``; see :func:`activation_forward`.
+
+    Returns
+    -------
+    dphi : ndarray
+        ``phi'(z)``, same shape and dtype as ``inp``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> z = np.array([-1.0, 0.0, 2.0])
+    >>> activation_derivative("relu", z, activation_forward("relu", z))
+    array([0., 0., 1.])
+    >>> z = np.array([0.0])
+    >>> activation_derivative("sigmoid", z, activation_forward("sigmoid", z))
+    array([0.25])
+    """
+    _, derivative, alpha = _lookup(name, alpha)
+    return derivative(np.asarray(inp), np.asarray(out), alpha)
+
+
+def activation_backward(name, dout, inp, out, alpha=None):
+    """Backward pass of an activation: ``dinp = dout * phi'(inp)``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`ACTIVATIONS`.
+    dout : ndarray
+        Gradient of the loss with respect to ``out``, shape of ``inp``.
+    inp : ndarray
+        Pre-activation ``z``.
+    out : ndarray
+        ``activation_forward(name, inp, alpha)``.
+    alpha : float, optional
+        Parameter of ``leaky_relu`` and ``elu``; see :func:`activation_forward`.
+
+    Returns
+    -------
+    dinp : ndarray
+        Gradient of the loss with respect to ``inp``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> z = np.array([-1.0, 2.0])
+    >>> a = activation_forward("leaky_relu", z, alpha=0.5)
+    >>> activation_backward("leaky_relu", np.array([4.0, 4.0]), z, a, alpha=0.5)
+    array([2., 4.])
+    """
+    return np.asarray(dout) * activation_derivative(name, inp, out, alpha)
+
+
+def max_derivative(name, alpha=None):
+    """Supremum of ``phi'`` over the real line.
+
+    Used to decide when a unit is saturated (``phi' < 0.01 * max phi'``).
+
+    ======================  ==============================================
+    identity, tanh, relu    1
+    sigmoid                 0.25
+    leaky_relu, elu         max(1, alpha)
+    softplus                1 (approached as z -> inf, never attained)
+    gelu                    erfc(-1)/2 + exp(-1)/sqrt(pi) ~ 1.1289, at z = sqrt 2
+    silu                    ~ 1.0998, at the root of z tanh(z/2) = 2 (Newton)
+    ======================  ==============================================
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`ACTIVATIONS`.
+    alpha : float, optional
+        Parameter of ``leaky_relu`` and ``elu``; see :func:`activation_forward`.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    >>> max_derivative("sigmoid")
+    0.25
+    >>> round(max_derivative("gelu"), 4)
+    1.1289
+    >>> max_derivative("elu", alpha=2.0)
+    2.0
+    """
+    _, _, alpha = _lookup(name, alpha)
+    if name == "sigmoid":
+        return 0.25
+    if name in ("leaky_relu", "elu"):
+        return max(1.0, alpha)
+    if name == "gelu":
+        return _GELU_MAX_DERIVATIVE
+    if name == "silu":
+        return _SILU_MAX_DERIVATIVE
+    return 1.0  # identity, tanh, relu, softplus
+
+
+# --------------------------------------------------------------------------
+# dense layer
+# --------------------------------------------------------------------------
+
+def dense_forward(inp, weight, bias):
+    """Dense (fully connected) layer: ``out = inp @ weight.T + bias``.
+
+    Parameters
+    ----------
+    inp : ndarray, shape (B, C)
+    weight : ndarray, shape (OC, C)
+        Laid out like ``torch.nn.Linear.weight``.
+    bias : ndarray, shape (OC,)
+
+    Returns
+    -------
+    out : ndarray, shape (B, OC)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> inp = np.array([[1.0, 2.0]])               # B=1, C=2
+    >>> weight = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, -1.0]])  # OC=3
+    >>> dense_forward(inp, weight, np.array([0.0, 0.5, 1.0]))
+    array([[ 1. ,  3.5, -1. ]])
+    """
+    return inp @ weight.T + bias
+
+
+def dense_backward(dout, inp, weight):
+    """Backward pass of :func:`dense_forward`.
+
+    Parameters
+    ----------
+    dout : ndarray, shape (B, OC)
+        Gradient of the loss with respect to the layer's output.
+    inp : ndarray, shape (B, C)
+    weight : ndarray, shape (OC, C)
+
+    Returns
+    -------
+    dinp : ndarray, shape (B, C)
+        ``dout @ weight``.
+    dweight : ndarray, shape (OC, C)
+        ``dout.T @ inp``.
+    dbias : ndarray, shape (OC,)
+        ``dout.sum(axis=0)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> inp = np.array([[1.0, 2.0]])
+    >>> weight = np.array([[3.0, 4.0]])
+    >>> dinp, dweight, dbias = dense_backward(np.array([[2.0]]), inp, weight)
+    >>> dinp, dweight, dbias
+    (array([[6., 8.]]), array([[2., 4.]]), array([2.]))
+    """
+    dinp = dout @ weight
+    dweight = dout.T @ inp
+    dbias = dout.sum(axis=0)
+    return dinp, dweight, dbias
+
+
+def dense_act_forward(inp, weight, bias, name, alpha=None):
+    """Dense layer followed by an activation.
+
+    Parameters
+    ----------
+    inp : ndarray, shape (B, C)
+    weight : ndarray, shape (OC, C)
+    bias : ndarray, shape (OC,)
+    name : str
+        One of :data:`ACTIVATIONS`.
+    alpha : float, optional
+        Parameter of ``leaky_relu`` and ``elu``; see :func:`activation_forward`.
+
+    Returns
+    -------
+    z : ndarray, shape (B, OC)
+        ``dense_forward(inp, weight, bias)``.
+    a : ndarray, shape (B, OC)
+        ``activation_forward(name, z, alpha)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> z, a = dense_act_forward(np.array([[1.0, -2.0]]), np.eye(2),
+    ...                          np.zeros(2), "relu")
+    >>> z, a
+    (array([[ 1., -2.]]), array([[1., 0.]]))
+    """
+    z = dense_forward(inp, weight, bias)
+    a = activation_forward(name, z, alpha)
+    return z, a
+
+
+def dense_act_backward(dout, inp, weight, z, a, name, alpha=None):
+    """Backward pass of :func:`dense_act_forward`.
+
+    Parameters
+    ----------
+    dout : ndarray, shape (B, OC)
+        Gradient of the loss with respect to ``a``.
+    inp : ndarray, shape (B, C)
+    weight : ndarray, shape (OC, C)
+    z, a : ndarray, shape (B, OC)
+        The outputs of :func:`dense_act_forward`.
+    name : str
+        One of :data:`ACTIVATIONS`.
+    alpha : float, optional
+        Parameter of ``leaky_relu`` and ``elu``; see :func:`activation_forward`.
+
+    Returns
+    -------
+    dinp : ndarray, shape (B, C)
+    dweight : ndarray, shape (OC, C)
+    dbias : ndarray, shape (OC,)
+    dz : ndarray, shape (B, OC)
+        ``activation_backward(name, dout, z, a, alpha)``, the gradient with
+        respect to the pre-activation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> inp, weight, bias = np.array([[1.0, -2.0]]), np.eye(2), np.zeros(2)
+    >>> z, a = dense_act_forward(inp, weight, bias, "relu")
+    >>> dinp, dweight, dbias, dz = dense_act_backward(
+    ...     np.array([[5.0, 5.0]]), inp, weight, z, a, "relu")
+    >>> dz, dbias
+    (array([[5., 0.]]), array([5., 0.]))
+    """
+    dz = activation_backward(name, dout, z, a, alpha)
+    dinp, dweight, dbias = dense_backward(dz, inp, weight)
+    return dinp, dweight, dbias, dz
+
+
+# --------------------------------------------------------------------------
+# loss
+# --------------------------------------------------------------------------
+
+def mse_forward(pred, target):
+    """Mean squared error ``L = 1/(2B) * sum((pred - target)**2)``.
+
+    The sum runs over every entry; ``B = pred.shape[0]`` is the batch size.
+    With B = 1 and one output this is ``0.5 * (y_true - y_pred)**2``.
+
+    Parameters
+    ----------
+    pred, target : ndarray, shape (B, N)
+
+    Returns
+    -------
+    float
+        Computed in the dtype of the inputs, returned as a Python float.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mse_forward(np.array([[1.0, 2.0]]), np.array([[0.0, 0.0]]))
+    2.5
+    """
+    diff = pred - target
+    return float(np.sum(diff * diff) / (2 * pred.shape[0]))
+
+
+def mse_backward(pred, target):
+    """Gradient of :func:`mse_forward` with respect to ``pred``.
+
+    Parameters
+    ----------
+    pred, target : ndarray, shape (B, N)
+
+    Returns
+    -------
+    dpred : ndarray, shape (B, N)
+        ``(pred - target) / B``, in the dtype of the inputs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mse_backward(np.array([[1.0], [3.0]]), np.array([[0.0], [1.0]]))
+    array([[0.5],
+           [1. ]])
+    """
+    return (pred - target) / pred.shape[0]

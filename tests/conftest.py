@@ -1,0 +1,50 @@
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+import pyvanish
+
+# Bounded example counts keep CI well inside its time budget; "dev" digs deeper.
+settings.register_profile("ci", max_examples=40, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.register_profile("dev", max_examples=300, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+BEST_PATH = pyvanish.kernels._core.gemm_best_path()
+GEMM_PATHS = sorted({"generic", "avx2", BEST_PATH} if BEST_PATH != "generic" else {"generic"})
+if BEST_PATH == "avx512":
+    GEMM_PATHS = ["generic", "avx2", "avx512"]
+
+
+@pytest.fixture(params=GEMM_PATHS)
+def gemm_path(request):
+    """Run the test on each GEMM micro-kernel this CPU has (generic always)."""
+    before = pyvanish.get_gemm_path()
+    pyvanish.set_gemm_path(request.param)
+    yield request.param
+    pyvanish.set_gemm_path(before)
+
+
+@pytest.fixture(params=[np.float32, np.float64], ids=["f32", "f64"])
+def dtype(request):
+    return request.param
+
+
+def rel_close(actual, expected, scale, rtol):
+    """|actual - expected| <= rtol * scale elementwise (scale: an error bound shape)."""
+    actual, expected = np.asarray(actual, np.float64), np.asarray(expected, np.float64)
+    assert actual.shape == expected.shape
+    err = np.abs(actual - expected)
+    bound = rtol * np.asarray(scale, np.float64)
+    bad = ~(err <= bound)
+    assert not bad.any(), (
+        f"{bad.sum()} of {bad.size} entries off; worst err {err[bad].max():.3e} "
+        f"vs bound {bound[bad].min():.3e}"
+    )
+
+
+def eps(dtype):
+    return float(np.finfo(dtype).eps)
