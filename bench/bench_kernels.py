@@ -32,7 +32,8 @@ def bench_activation(benchmark, act_data, name, impl):
     a, d = benchmark(fn, name, z, g)
     a_other, d_other = (_act_ref if impl == "cpp" else _act_cpp)(name, z, g)
     np.testing.assert_allclose(a, a_other, rtol=1e-12, atol=1e-300)
-    np.testing.assert_allclose(d, d_other, rtol=1e-11, atol=1e-300)
+    # gelu' and silu' cross zero: near there only an absolute bound makes sense
+    np.testing.assert_allclose(d, d_other, rtol=1e-11, atol=1e-12)
 
 
 def _dense_cpp(x, W, b, g):
