@@ -19,6 +19,7 @@
 #include "activations.hpp"
 #include "gemm.hpp"
 #include "kernels.hpp"
+#include "network.hpp"
 
 namespace py = pybind11;
 using namespace pyvanish;
@@ -270,6 +271,101 @@ py::array gemm_(const py::array& a, const py::array& b, bool ta, bool tb) {
   return std::move(c);
 }
 
+
+// ---------------------------------------------------------------- network
+
+// A Network<T> for Python: parameters and gradients exposed as NumPy views
+// (kept alive by the engine object), one call runs everything.
+template <class T>
+struct PyNetwork {
+  Network<T> net;
+  explicit PyNetwork(std::vector<LayerSpec> specs) : net(std::move(specs)) {}
+
+  py::array view(T* base, int64_t offset, Shape shape, py::handle owner) {
+    return py::array_t<T>(std::vector<py::ssize_t>(shape.begin(), shape.end()), base + offset, owner);
+  }
+
+  py::tuple run(const py::array& x, const py::array& t) {
+    const char* fn = "Network.run";
+    const int64_t n0 = net.layer(1).in, nL = net.layer(net.depth()).out;
+    const T* xp = data<T>(x, fn, "x", {-1, n0});
+    const int64_t B = x.shape(0);
+    const T* tp = data<T>(t, fn, "t", {B, nL});
+    if (B == 0) throw py::value_error("Network.run: x has no rows; the loss of an empty batch is undefined");
+    std::unique_lock<std::mutex> lock(net.mutex(), std::try_to_lock);
+    if (!lock.owns_lock())
+      throw std::runtime_error("Network.run: this network is running in another thread; "
+                               "use one network per thread (Network.copy())");
+    auto stats = alloc<double>({net.depth(), ST_COUNT});
+    double* sp = stats.mutable_data();
+    double grad_x = 0.0, loss = 0.0;
+    {
+      int64_t work = 0;
+      for (int64_t l = 1; l <= net.depth(); ++l) work += B * net.layer(l).in * net.layer(l).out;
+      MaybeRelease r(work);
+      loss = net.run(xp, tp, B, sp, &grad_x);
+    }
+    return py::make_tuple(loss, std::move(stats), grad_x);
+  }
+
+  // Copies of one per-layer buffer of the last run: "z", "h", "dh" (l = 0..L), "dz".
+  py::list buffers(const std::string& which) {
+    std::unique_lock<std::mutex> lock(net.mutex(), std::try_to_lock);
+    if (!lock.owns_lock()) throw std::runtime_error("Network.buffers: this network is running in another thread");
+    const int64_t B = net.batch(), L = net.depth();
+    if (B == 0) throw py::value_error("Network.buffers: the network has not been run yet");
+    py::list out;
+    const int64_t first = which == "dh" ? 0 : 1;
+    for (int64_t l = first; l <= L; ++l) {
+      const int64_t n = l == 0 ? net.layer(1).in : net.layer(l).out;
+      const T* src = which == "z" ? net.z(l) : which == "h" ? net.h(l) : which == "dh" ? net.dh(l)
+                   : which == "dz" ? net.dz(l) : nullptr;
+      if (!src) throw py::value_error("Network.buffers: which must be 'z', 'h', 'dh' or 'dz', got '" + which + "'");
+      auto a = alloc<T>({B, n});
+      std::copy(src, src + B * n, a.mutable_data());
+      out.append(std::move(a));
+    }
+    return out;
+  }
+};
+
+template <class T>
+void bind_network(py::module_& m, const char* name) {
+  using PN = PyNetwork<T>;
+  py::class_<PN>(m, name)
+      .def(py::init([](const std::vector<int64_t>& widths, const std::vector<int>& acts,
+                       const std::vector<double>& alphas) {
+             if (widths.size() < 2)
+               throw py::value_error("Network: widths needs at least 2 entries (input and output), got " +
+                                     std::to_string(widths.size()));
+             const size_t L = widths.size() - 1;
+             for (size_t i = 0; i < widths.size(); ++i)
+               if (widths[i] < 1)
+                 throw py::value_error("Network: widths[" + std::to_string(i) + "] is " +
+                                       std::to_string(widths[i]) + ", expected >= 1");
+             if (acts.size() != L || alphas.size() != L)
+               throw py::value_error("Network: expected " + std::to_string(L) + " activations and alphas, got " +
+                                     std::to_string(acts.size()) + " and " + std::to_string(alphas.size()));
+             std::vector<LayerSpec> specs(L);
+             for (size_t l = 0; l < L; ++l) specs[l] = {widths[l], widths[l + 1], act_code(acts[l]), alphas[l]};
+             return new PN(std::move(specs));
+           }),
+           py::arg("widths"), py::arg("activations"), py::arg("alphas"))
+      .def_property_readonly("depth", [](PN& self) { return self.net.depth(); })
+      .def_property_readonly("params", [](py::object self) {
+        PN& p = self.cast<PN&>();
+        return p.view(p.net.params(), 0, {p.net.num_params()}, self);
+      })
+      .def_property_readonly("grads", [](py::object self) {
+        PN& p = self.cast<PN&>();
+        return p.view(p.net.grads(), 0, {p.net.num_params()}, self);
+      })
+      .def("weight_offset", [](PN& self, int64_t l) { return self.net.weight_offset(l); })
+      .def("bias_offset", [](PN& self, int64_t l) { return self.net.bias_offset(l); })
+      .def("run", &PN::run, py::arg("x"), py::arg("t"))
+      .def("buffers", &PN::buffers, py::arg("which"));
+}
+
 // One overload set per function: dispatch on the first array's dtype.
 #define PV_DISPATCH(first, fn, name, call) \
   (is_f64(first, fn, name) ? call<double> : call<float>)
@@ -331,6 +427,13 @@ PYBIND11_MODULE(_core, m) {
       }
     throw py::value_error("set_gemm_path: path must be 'auto', 'generic', 'avx2' or 'avx512', got '" + name + "'");
   }, py::arg("path"));
+  std::vector<std::string> stats;
+  for (int i = 0; i < ST_COUNT; ++i) stats.emplace_back(stat_name(i));
+  m.attr("STAT_NAMES") = py::tuple(py::cast(stats));
+  m.def("max_derivative", &max_derivative, py::arg("act"), py::arg("alpha"));
+  bind_network<float>(m, "Network32");
+  bind_network<double>(m, "Network64");
+
   m.def("subnormals_flushed", &subnormals_flushed,
         "True if the FPU flushes subnormals to zero (FTZ/DAZ) on this thread.");
 }

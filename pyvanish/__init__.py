@@ -1,12 +1,26 @@
-"""pyvanish: see, measure and explain vanishing and exploding gradients."""
+"""pyvanish: see, measure and explain vanishing and exploding gradients.
+
+>>> import pyvanish
+>>> net = pyvanish.Network([1, 1, 1, 1, 1], activation="sigmoid", output_activation="sigmoid", seed=0)
+>>> print(net.gradient_report([[1.0]], [[0.0]]))          # doctest: +SKIP
+"""
 from importlib.metadata import PackageNotFoundError, version as _version
 
-from . import _core, kernels, reference
+from . import _core, init, kernels, reference
+from ._validate import ACTIVATIONS
+from .init import INITS
 from .kernels import get_gemm_path, set_gemm_path
+from .network import Network
+from .report import THRESHOLD_DECADES, GradientReport
+from .tutorial import SeedNetwork, seed_network
 
 try:
     __version__ = _version("pyvanish")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = _core.__version__
 
-__all__ = ["kernels", "reference", "get_gemm_path", "set_gemm_path", "__version__"]
+__all__ = [
+    "ACTIVATIONS", "INITS", "Network", "GradientReport", "THRESHOLD_DECADES",
+    "SeedNetwork", "seed_network", "kernels", "reference", "init",
+    "get_gemm_path", "set_gemm_path", "__version__",
+]

@@ -54,6 +54,8 @@ __all__ = [
     "dense_act_backward",
     "mse_forward",
     "mse_backward",
+    "norm",
+    "network_forward_backward",
 ]
 
 ACTIVATIONS: tuple[str, ...] = (
@@ -606,3 +608,109 @@ def mse_backward(pred, target):
            [1. ]])
     """
     return (pred - target) / pred.shape[0]
+
+
+# --------------------------------------------------------------------- networks
+
+
+def norm(v):
+    """L2 norm of all entries of ``v``, returned as a Python float.
+
+    Scaled by the largest magnitude first, so gradients of 1e-200 (whose
+    squares underflow) and 1e200 (whose squares overflow) get their true
+    norm. NaN if any entry is NaN, inf if any is infinite.
+
+    Examples
+    --------
+    >>> norm(np.array([3e-200, 4e-200]))
+    5e-200
+    """
+    v = np.asarray(v, dtype=np.float64).ravel()
+    if v.size == 0:
+        return 0.0
+    if not np.isfinite(v).all():
+        with np.errstate(over="ignore", invalid="ignore"):
+            return float(np.sqrt(np.sum(v * v)))
+    amax = float(np.max(np.abs(v)))
+    if amax == 0.0:
+        return 0.0
+    _, e = math.frexp(amax)
+    w = v * 2.0 ** (-(e // 2)) * 2.0 ** (-(e - e // 2))  # exact powers of two
+    return math.ldexp(math.sqrt(float(np.sum(w * w))), e)
+
+
+def network_forward_backward(weights, biases, activations, x, t, alphas=None):
+    """Forward, MSE loss, backward and per-layer statistics of a dense network.
+
+    The layer loop written plainly in NumPy: the oracle of the C++ network
+    engine and the baseline of its benchmarks. Layer ``l = 1..L``::
+
+        z_l = h_{l-1} @ W_l.T + b_l;  h_l = phi_l(z_l);  h_0 = x;  y = h_L
+        L = 1/(2B) * sum((y - t)**2)
+
+    Parameters
+    ----------
+    weights, biases : list of ndarray
+        ``W_l`` of shape ``(n_l, n_{l-1})`` and ``b_l`` of shape ``(n_l,)``.
+    activations : list of str
+        One activation per layer.
+    x, t : ndarray
+        ``(B, n_0)`` inputs and ``(B, n_L)`` targets.
+    alphas : list of float, optional
+        Per-layer alpha (leaky_relu slope, elu scale); default per activation.
+
+    Returns
+    -------
+    dict with
+        ``loss``; lists ``z`` (L), ``h`` (L+1, ``h[0] = x``), ``dh`` (L+1,
+        ``dh[0] = dL/dx``), ``dz``, ``dW``, ``db`` (L); ``stats``: a dict of
+        per-layer arrays (L,) named ``grad_h`` (``|dL/dh_l|``, l = 1..L),
+        ``grad_z``, ``grad_W``, ``grad_b``, ``mean_dphi``, ``saturated``
+        (fraction of unit-samples with ``|phi'| <= 0.01 * max phi'``), ``dead``
+        (fraction of units with ``phi' == 0`` on every sample),
+        ``nonfinite_act`` (NaN/Inf in ``z_l`` and ``h_l``), ``nonfinite_grad``
+        (in ``dL/dh_l, dL/dz_l, dL/dW_l, dL/db_l``), ``tiny_grad_W``
+        (entries of ``dL/dW_l`` that are 0 or subnormal); and ``grad_x``.
+
+    Examples
+    --------
+    >>> out = network_forward_backward([np.array([[2.0]])], [np.zeros(1)], ["identity"],
+    ...                                np.array([[1.0]]), np.array([[0.0]]))
+    >>> out["loss"], float(out["dW"][0][0, 0])
+    (2.0, 2.0)
+    """
+    L = len(weights)
+    if alphas is None:
+        alphas = [None] * L
+    h, z = [x], []
+    with np.errstate(all="ignore"):  # an exploding network is a result, not an error
+        for W, b, name, al in zip(weights, biases, activations, alphas):
+            z.append(dense_forward(h[-1], W, b))
+            h.append(activation_forward(name, z[-1], al))
+        B = x.shape[0]
+        loss = mse_forward(h[-1], t)
+        dh = [None] * (L + 1)
+        dh[L] = mse_backward(h[-1], t)
+        dz, dW, db = [None] * L, [None] * L, [None] * L
+        stats = {k: np.zeros(L) for k in ("grad_h", "grad_z", "grad_W", "grad_b", "mean_dphi",
+                                          "saturated", "dead", "nonfinite_act", "nonfinite_grad",
+                                          "tiny_grad_W")}
+        for l in range(L, 0, -1):
+            i = l - 1
+            name, al = activations[i], alphas[i]
+            dphi = activation_derivative(name, z[i], h[l], al)
+            dz[i] = dh[l] * dphi
+            dh[l - 1], dW[i], db[i] = dense_backward(dz[i], h[l - 1], weights[i])
+            thr = 0.01 * max_derivative(name, al)
+            stats["grad_h"][i] = norm(dh[l])
+            stats["grad_z"][i] = norm(dz[i])
+            stats["grad_W"][i] = norm(dW[i])
+            stats["grad_b"][i] = norm(db[i])
+            stats["mean_dphi"][i] = float(np.mean(dphi.astype(np.float64)))
+            stats["saturated"][i] = float(np.mean(np.abs(dphi.astype(np.float64)) <= thr))
+            stats["dead"][i] = float(np.mean(np.all(dphi == 0, axis=0)))
+            stats["nonfinite_act"][i] = np.sum(~np.isfinite(z[i])) + np.sum(~np.isfinite(h[l]))
+            stats["nonfinite_grad"][i] = sum(int(np.sum(~np.isfinite(a))) for a in (dh[l], dz[i], dW[i], db[i]))
+            stats["tiny_grad_W"][i] = np.sum(np.abs(dW[i]) < np.finfo(dW[i].dtype).tiny)
+    return {"loss": loss, "z": z, "h": h, "dh": dh, "dz": dz, "dW": dW, "db": db,
+            "stats": stats, "grad_x": norm(dh[0]), "batch": B}

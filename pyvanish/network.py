@@ -1,0 +1,334 @@
+"""pyvanish.Network: a dense network whose whole gradient chain runs in C++."""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+from . import _core
+from ._validate import ACTIVATIONS, activation_code, alpha_for, as_arrays
+from .init import canonical, init_weight
+from .report import GradientReport
+
+_ENGINES = {np.dtype(np.float32): _core.Network32, np.dtype(np.float64): _core.Network64}
+_STAT = {name: i for i, name in enumerate(_core.STAT_NAMES)}
+
+
+def _dtype(dtype, fn: str) -> np.dtype:
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in _ENGINES:
+        raise TypeError(f"{fn}: dtype must be float32 or float64, got {dtype!r}")
+    return dt
+
+
+def _widths(widths, fn: str) -> tuple:
+    try:
+        ws = [int(w) if float(w) == int(w) else None for w in widths]
+    except (TypeError, ValueError):
+        raise TypeError(f"{fn}: widths must be a sequence of positive integers, got {widths!r}") from None
+    if len(ws) < 2:
+        raise ValueError(f"{fn}: widths needs at least 2 entries (input and output width), got {list(widths)!r}")
+    for i, w in enumerate(ws):
+        if w is None or w < 1:
+            raise ValueError(f"{fn}: widths[{i}] is {widths[i]!r}, expected a positive integer")
+    return tuple(ws)
+
+
+class Network:
+    """A dense network ``x -> h_1 -> ... -> h_L = y`` with MSE loss.
+
+    Layer ``l`` computes ``h_l = phi_l(h_{l-1} W_l^T + b_l)`` with ``W_l`` of
+    shape ``(n_l, n_{l-1})`` like ``torch.nn.Linear``. The forward pass, the
+    loss, the backward pass and every per-layer statistic run in one C++ call
+    (:meth:`gradient_report`); the engine owns the parameters and its
+    workspace, so repeated calls allocate almost nothing.
+
+    Parameters
+    ----------
+    widths : sequence of int
+        ``[n_0, n_1, ..., n_L]``: input width, hidden widths, output width.
+    activation : str
+        Activation of the hidden layers (default ``"tanh"``); one of
+        :data:`pyvanish.ACTIVATIONS` (``"swish"`` = ``"silu"``).
+    output_activation : str
+        Activation of the output layer (default ``"identity"``).
+    activations : sequence of str, optional
+        One activation per layer (``L`` names), instead of the two above.
+    init : str
+        Weight initialisation, see :mod:`pyvanish.init` (default ``"xavier"``).
+    sw, sb : float
+        ``Var(W) = sw**2 / fan_in`` for ``init="normal"``; biases ``~ N(0, sb**2)``.
+    gain : float, optional
+        Gain for xavier/he/lecun/orthogonal (their usual default if None).
+    value : float
+        The weight of ``init="constant"``.
+    alpha : float or sequence of float, optional
+        Slope of leaky_relu (default 0.01) / scale of elu (default 1.0); one
+        value for every layer or one per layer.
+    weights, biases : sequence of array_like, optional
+        Explicit parameters (``L`` arrays each), overriding ``init``/``sb``.
+    seed : int or numpy.random.Generator, optional
+        Seeds the initialisation (reproducible).
+    dtype : float32 or float64
+
+    Examples
+    --------
+    >>> import numpy as np, pyvanish
+    >>> net = pyvanish.Network([4, 8, 8, 1], activation="sigmoid", init="normal", seed=0)
+    >>> rep = net.gradient_report(np.ones((2, 4)), np.zeros((2, 1)))
+    >>> rep.grad_h.shape, rep.grad_W.shape
+    ((4,), (3,))
+    """
+
+    def __init__(self, widths: Sequence[int], activation: str = "tanh",
+                 output_activation: str = "identity", *, activations: Sequence[str] | None = None,
+                 init: str = "xavier", sw: float = 1.0, sb: float = 0.0, gain: float | None = None,
+                 value: float = 0.0, alpha: float | None = None, weights=None, biases=None,
+                 seed=None, dtype=np.float64):
+        fn = "Network"
+        self._widths = _widths(widths, fn)
+        L = len(self._widths) - 1
+        if activations is None:
+            activations = [activation] * (L - 1) + [output_activation]
+        elif isinstance(activations, str) or len(activations) != L:
+            raise ValueError(f"{fn}: activations needs one name per layer ({L}), got {activations!r}")
+        codes = [activation_code(a, fn) for a in activations]
+        self._activations = tuple(ACTIVATIONS[c] for c in codes)
+        if alpha is None or np.ndim(alpha) == 0:
+            alpha = [alpha] * L
+        elif len(alpha) != L:
+            raise ValueError(f"{fn}: alpha needs one value per layer ({L}) or a single value, got {alpha!r}")
+        self._alphas = tuple(alpha_for(a, al, fn) for a, al in zip(self._activations, alpha))
+        self._dtype = _dtype(dtype, fn)
+        for name, v in (("sw", sw), ("sb", sb), ("value", value)) + ((("gain", gain),) if gain is not None else ()):
+            if not isinstance(v, (int, float, np.floating, np.integer)) or not math.isfinite(v):
+                raise ValueError(f"{fn}: {name} must be a finite number, got {v!r}")
+        if sw < 0 or sb < 0:
+            raise ValueError(f"{fn}: sw and sb are standard deviations, expected >= 0, got sw={sw}, sb={sb}")
+        self._init = canonical(init, fn) if weights is None else "explicit"
+        self._engine = _ENGINES[self._dtype](list(self._widths), codes, list(self._alphas))
+        params = self._engine.params
+        self._W = tuple(params[self._engine.weight_offset(l):self._engine.bias_offset(l)]
+                        .reshape(self._widths[l], self._widths[l - 1]) for l in range(1, L + 1))
+        self._b = tuple(params[self._engine.bias_offset(l):self._engine.bias_offset(l) + self._widths[l]]
+                        for l in range(1, L + 1))
+        grads = self._engine.grads
+        self._dW = tuple(grads[self._engine.weight_offset(l):self._engine.bias_offset(l)]
+                         .reshape(self._widths[l], self._widths[l - 1]) for l in range(1, L + 1))
+        self._db = tuple(grads[self._engine.bias_offset(l):self._engine.bias_offset(l) + self._widths[l]]
+                         for l in range(1, L + 1))
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        for l in range(1, L + 1):
+            if weights is None:
+                self._W[l - 1][...] = init_weight(rng, self._init, self._widths[l], self._widths[l - 1],
+                                                  sw=float(sw), gain=gain, value=float(value))
+            if biases is None and sb > 0:
+                self._b[l - 1][...] = rng.normal(0.0, float(sb), self._widths[l])
+        if weights is not None:
+            self.set_weights(weights)
+        if biases is not None:
+            self.set_biases(biases)
+
+    # ------------------------------------------------------------ structure
+    @property
+    def widths(self) -> tuple:
+        """``(n_0, n_1, ..., n_L)``."""
+        return self._widths
+
+    @property
+    def depth(self) -> int:
+        """``L``, the number of weight layers."""
+        return len(self._widths) - 1
+
+    @property
+    def activations(self) -> tuple:
+        """The activation of each layer ``1..L``."""
+        return self._activations
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self._dtype
+
+    @property
+    def weights(self) -> tuple:
+        """``W_1..W_L``, writable views into the engine (``W_l`` is ``(n_l, n_{l-1})``)."""
+        return self._W
+
+    @property
+    def biases(self) -> tuple:
+        """``b_1..b_L``, writable views into the engine."""
+        return self._b
+
+    def set_weights(self, weights) -> None:
+        """Copy ``L`` weight matrices in (any array-likes of the right shapes)."""
+        self._set(weights, self._W, "weights")
+
+    def set_biases(self, biases) -> None:
+        """Copy ``L`` bias vectors in."""
+        self._set(biases, self._b, "biases")
+
+    def _set(self, values, targets, name):
+        fn = f"Network.set_{name}"
+        if isinstance(values, np.ndarray) or len(values) != len(targets):
+            raise ValueError(f"{fn}: expected a sequence of {len(targets)} arrays, one per layer")
+        arrays = []
+        for l, (v, t) in enumerate(zip(values, targets), start=1):
+            (a,) = as_arrays(fn, True, **{f"{name}[{l - 1}]": v})
+            if a.shape != t.shape:
+                raise ValueError(f"{fn}: {name}[{l - 1}] (layer {l}) has shape {a.shape}, expected {t.shape}")
+            arrays.append(a)
+        for a, t in zip(arrays, targets):
+            t[...] = a
+
+    def copy(self) -> "Network":
+        """An independent network with the same structure and parameters."""
+        return Network(self._widths, activations=self._activations, alpha=self._alphas,
+                       weights=self._W, biases=self._b, dtype=self._dtype)
+
+    def __repr__(self) -> str:
+        acts = sorted(set(self._activations[:-1]))
+        hidden = acts[0] if len(acts) == 1 else "/".join(acts) if acts else "-"
+        return (f"Network(widths={list(self._widths)}, hidden={hidden}, output={self._activations[-1]}, "
+                f"init={self._init}, dtype={self._dtype.name}, params={self._engine.params.size})")
+
+    # ------------------------------------------------------------ running
+    def _inputs(self, x, t, fn, check_finite):
+        x, t = as_arrays(fn, check_finite, x=x, t=t)
+        x, t = x.astype(self._dtype, copy=False), t.astype(self._dtype, copy=False)
+        n0, nL = self._widths[0], self._widths[-1]
+        x = _as_batch(x, n0, "x", fn)
+        t = _as_batch(t, nL, "t", fn)
+        if x.shape[0] != t.shape[0]:
+            raise ValueError(f"{fn}: x has {x.shape[0]} samples (shape {x.shape}) but t has "
+                             f"{t.shape[0]} (shape {t.shape})")
+        return np.ascontiguousarray(x), np.ascontiguousarray(t)
+
+    def gradient_report(self, x, t, *, return_grads: bool = False, check_finite: bool = True) -> GradientReport:
+        """Forward, loss, backward and per-layer statistics on one batch.
+
+        Parameters
+        ----------
+        x : array_like, shape (B, n_0)
+            Inputs (a 1-d array is one sample, or a column when ``n_0 == 1``).
+        t : array_like, shape (B, n_L)
+            Targets.
+        return_grads : bool
+            Also return every per-layer gradient (``report.grads``).
+        check_finite : bool
+            Reject NaN/Inf in ``x`` and ``t`` (default). NaN/Inf *produced*
+            by the network are counted in the report, never raised.
+
+        Returns
+        -------
+        GradientReport
+
+        Examples
+        --------
+        >>> import pyvanish
+        >>> net = pyvanish.Network([1, 1, 1, 1, 1], activation="sigmoid", output_activation="sigmoid",
+        ...                        init="normal", seed=0)
+        >>> net.gradient_report([[1.0]], [[0.0]]).verdict
+        'vanishing'
+        """
+        fn = "Network.gradient_report"
+        x, t = self._inputs(x, t, fn, check_finite)
+        loss, stats, grad_x = self._engine.run(x, t)
+        grads = None
+        if return_grads:
+            grads = {"W": [w.copy() for w in self._dW], "b": [b.copy() for b in self._db],
+                     "h": self._engine.buffers("dh"), "z": self._engine.buffers("dz")}
+        return _report(self, x.shape[0], loss, stats, grad_x, grads)
+
+    def forward(self, x, *, check_finite: bool = True) -> np.ndarray:
+        """The network's output ``y`` for inputs ``x`` (B, n_0)."""
+        fn = "Network.forward"
+        (x,) = as_arrays(fn, check_finite, x=x)
+        x = np.ascontiguousarray(_as_batch(x.astype(self._dtype, copy=False), self._widths[0], "x", fn))
+        self._engine.run(x, np.zeros((x.shape[0], self._widths[-1]), self._dtype))
+        return self._engine.buffers("h")[-1]
+
+    # ------------------------------------------------------------ interop
+    @classmethod
+    def from_torch(cls, module, dtype=None) -> "Network":
+        """Copy an ``nn.Sequential`` of ``nn.Linear`` and supported activations.
+
+        Supported: Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, GELU
+        (``approximate="none"``), SiLU, Softplus (``beta=1``). Each Linear may
+        be followed by at most one activation. Needs PyTorch (only here).
+        """
+        fn = "Network.from_torch"
+        try:
+            import torch.nn as nn
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise ImportError(f"{fn} needs PyTorch") from None
+        simple = {nn.Identity: "identity", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu",
+                  nn.SiLU: "silu"}
+        widths, acts, alphas, Ws, bs = [], [], [], [], []
+        pending = None
+        for i, mod in enumerate(module):
+            if isinstance(mod, nn.Linear):
+                if pending is not None:
+                    acts.append("identity"); alphas.append(None)
+                widths.append(mod.in_features) if not widths else None
+                widths.append(mod.out_features)
+                Ws.append(mod.weight.detach().cpu().double().numpy())
+                bs.append(mod.bias.detach().cpu().double().numpy() if mod.bias is not None
+                          else np.zeros(mod.out_features))
+                pending = i
+                continue
+            if pending is None:
+                raise ValueError(f"{fn}: module {i} ({type(mod).__name__}) does not follow a Linear layer")
+            if type(mod) in simple:
+                name, a = simple[type(mod)], None
+            elif isinstance(mod, nn.LeakyReLU):
+                name, a = "leaky_relu", mod.negative_slope
+            elif isinstance(mod, nn.ELU):
+                name, a = "elu", mod.alpha
+            elif isinstance(mod, nn.GELU) and mod.approximate == "none":
+                name, a = "gelu", None
+            elif isinstance(mod, nn.Softplus) and mod.beta == 1:
+                name, a = "softplus", None
+            else:
+                raise ValueError(f"{fn}: module {i} ({mod!r}) is not supported")
+            acts.append(name); alphas.append(a)
+            pending = None
+        if not Ws:
+            raise ValueError(f"{fn}: the module has no Linear layer")
+        if pending is not None:
+            acts.append("identity"); alphas.append(None)
+        if dtype is None:
+            dtype = np.float32 if Ws and module[0].weight.dtype.is_floating_point and \
+                module[0].weight.element_size() == 4 else np.float64
+        return cls(widths, activations=acts, alpha=alphas, weights=Ws, biases=bs, dtype=dtype)
+
+
+def _as_batch(a: np.ndarray, n: int, name: str, fn: str) -> np.ndarray:
+    if a.ndim == 0 and n == 1:
+        return a.reshape(1, 1)
+    if a.ndim == 1:
+        if n == 1:
+            return a.reshape(-1, 1)
+        if a.shape[0] == n:
+            return a.reshape(1, n)
+    if a.ndim != 2 or a.shape[1] != n:
+        raise ValueError(f"{fn}: {name} has shape {a.shape}, expected (B, {n})")
+    return a
+
+
+def _report(net: Network, batch: int, loss: float, stats: np.ndarray, grad_x: float, grads) -> GradientReport:
+    col = lambda name: stats[:, _STAT[name]]  # noqa: E731
+    grad_h = np.concatenate([[grad_x], col("grad_h")])
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        gain = grad_h[:-1] / grad_h[1:]
+    return GradientReport(
+        widths=net.widths, activations=net.activations, dtype=net.dtype.name, batch=batch,
+        loss=float(loss), grad_h=grad_h, grad_z=col("grad_z").copy(), grad_W=col("grad_W").copy(),
+        grad_b=col("grad_b").copy(), gain=gain, mean_dphi=col("mean_dphi").copy(),
+        saturated=col("saturated").copy(), dead=col("dead").copy(),
+        nonfinite_act=col("nonfinite_act").astype(np.int64),
+        nonfinite_grad=col("nonfinite_grad").astype(np.int64),
+        tiny_grad_W=col("tiny_grad_W").astype(np.int64), grads=grads)

@@ -1,0 +1,225 @@
+"""GradientReport: what one forward/backward pass says about gradient flow.
+
+Indexing: a network has layers ``l = 1..L``. ``grad_h`` has ``L + 1`` entries,
+``grad_h[l] = |dL/dh_l|`` with ``grad_h[0] = |dL/dx|`` (the input gradient);
+every other per-layer array has ``L`` entries, entry ``l - 1`` for layer ``l``.
+Norms are L2 over the whole batch (Frobenius for weights).
+
+The verdict
+-----------
+Two ratios, both reported (DESIGN.md §2):
+
+- the **signal ratio** ``|dL/dh_1| / |dL/dh_L|``: how much the backward signal
+  shrinks (or grows) between the output and the first layer;
+- the **weight ratio** ``|dL/dW_1| / |dL/dW_L|``: how much the first layer can
+  learn relative to the last (the *vanishing ratio*).
+
+For ReLU-like activations the weight gradient ``dL/dW_l = dz_l^T h_{l-1}``
+carries a forward factor that can cancel the backward one, so a verdict from
+the weight ratio alone can call an exploding network healthy. The verdict:
+
+- ``"exploding"`` if any activation or gradient is NaN/Inf, or either ratio
+  exceeds ``10**THRESHOLD_DECADES``;
+- ``"vanishing"`` if either ratio is below ``10**-THRESHOLD_DECADES``;
+- ``"healthy"`` otherwise; ``"undetermined"`` if the output gradient is exactly
+  zero (a perfect fit leaves nothing to propagate).
+
+``THRESHOLD_DECADES = 2``: two orders of magnitude between first and last layer.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Optional
+
+import numpy as np
+
+THRESHOLD_DECADES = 2.0
+MEAN_DPHI = "mean phi'"
+
+LAYER_FIELDS = ("grad_z", "grad_W", "grad_b", "gain", "mean_dphi", "saturated", "dead",
+                "nonfinite_act", "nonfinite_grad", "tiny_grad_W")
+
+
+def _log10(r: float) -> float:
+    if math.isnan(r):
+        return math.nan
+    if r == 0.0:
+        return -math.inf
+    if math.isinf(r):
+        return math.inf
+    return math.log10(r)
+
+
+def _ratio(num: float, den: float) -> float:
+    if den == 0.0 and num == 0.0:
+        return math.nan
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        return float(np.float64(num) / np.float64(den))
+
+
+def verdict_of(signal_ratio: float, weight_ratio: float, nonfinite: int,
+               threshold: float = THRESHOLD_DECADES) -> str:
+    """The verdict for two ratios and a non-finite count (see module docs)."""
+    if nonfinite > 0:
+        return "exploding"
+    logs = [_log10(signal_ratio), _log10(weight_ratio)]
+    if all(math.isnan(v) for v in logs):
+        return "undetermined"
+    logs = [v for v in logs if not math.isnan(v)]
+    if max(logs) > threshold:
+        return "exploding"
+    if min(logs) < -threshold:
+        return "vanishing"
+    return "healthy"
+
+
+def _json_float(v: float) -> Any:
+    v = float(v)
+    if math.isfinite(v):
+        return v
+    return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+
+
+@dataclass(frozen=True)
+class GradientReport:
+    """Per-layer gradient statistics of one forward/backward pass.
+
+    Build one with :meth:`pyvanish.Network.gradient_report`. ``str(report)``
+    is a readable table; :meth:`to_dict` is JSON-safe (non-finite floats
+    become the strings ``"nan"``, ``"inf"``, ``"-inf"``); :meth:`to_frame`
+    gives a pandas DataFrame, a row per layer.
+
+    Attributes
+    ----------
+    widths, activations : tuple
+        The network's widths ``n_0..n_L`` and the activation of each layer.
+    loss : float
+        ``1/(2B) sum |y - t|^2``.
+    grad_h : ndarray (L + 1,)
+        ``|dL/dh_l|``, ``l = 0..L`` (``0``: the input).
+    grad_z, grad_W, grad_b : ndarray (L,)
+        ``|dL/dz_l|``, ``|dL/dW_l|_F``, ``|dL/db_l|``.
+    gain : ndarray (L,)
+        ``|dL/dh_{l-1}| / |dL/dh_l|``: the backward gain of each layer.
+    mean_dphi, saturated, dead : ndarray (L,)
+        Mean ``phi'(z_l)``; fraction of unit-samples with ``|phi'| <= 1%`` of
+        its maximum (leaky_relu's negative side counts); fraction of units with ``phi' == 0`` on every sample.
+    nonfinite_act, nonfinite_grad : ndarray (L,) of int
+        NaN/Inf counts in ``z_l, h_l`` and in ``dL/dh_l, dL/dz_l, dL/dW_l, dL/db_l``.
+    tiny_grad_W : ndarray (L,) of int
+        Entries of ``dL/dW_l`` that are exactly 0 or subnormal (underflowed).
+    grads : dict or None
+        With ``return_grads=True``: lists ``"W"``, ``"b"`` (per layer),
+        ``"h"`` (``dL/dh_l``, ``l = 0..L``), ``"z"``.
+    """
+
+    widths: tuple
+    activations: tuple
+    dtype: str
+    batch: int
+    loss: float
+    grad_h: np.ndarray
+    grad_z: np.ndarray
+    grad_W: np.ndarray
+    grad_b: np.ndarray
+    gain: np.ndarray
+    mean_dphi: np.ndarray
+    saturated: np.ndarray
+    dead: np.ndarray
+    nonfinite_act: np.ndarray
+    nonfinite_grad: np.ndarray
+    tiny_grad_W: np.ndarray
+    grads: Optional[dict] = field(default=None, repr=False, compare=False)
+
+    @property
+    def depth(self) -> int:
+        return len(self.widths) - 1
+
+    @property
+    def nonfinite(self) -> np.ndarray:
+        """NaN/Inf count per layer, activations and gradients together."""
+        return self.nonfinite_act + self.nonfinite_grad
+
+    @property
+    def signal_ratio(self) -> float:
+        """``|dL/dh_1| / |dL/dh_L|`` (the backward signal, the tutorial's chain)."""
+        return _ratio(self.grad_h[1], self.grad_h[-1])
+
+    @property
+    def weight_ratio(self) -> float:
+        """``|dL/dW_1| / |dL/dW_L|``: the vanishing ratio."""
+        return _ratio(self.grad_W[0], self.grad_W[-1])
+
+    @property
+    def log10_signal_ratio(self) -> float:
+        return _log10(self.signal_ratio)
+
+    @property
+    def log10_weight_ratio(self) -> float:
+        return _log10(self.weight_ratio)
+
+    @property
+    def verdict(self) -> str:
+        """``"vanishing"``, ``"exploding"``, ``"healthy"`` or ``"undetermined"``."""
+        return verdict_of(self.signal_ratio, self.weight_ratio, int(self.nonfinite.sum()))
+
+    def to_dict(self) -> dict:
+        """A JSON-safe dict: per-layer lists, the ratios and the verdict."""
+        out = {
+            "widths": list(self.widths), "activations": list(self.activations),
+            "dtype": self.dtype, "batch": self.batch, "loss": _json_float(self.loss),
+            "grad_h": [_json_float(v) for v in self.grad_h],
+        }
+        for name in LAYER_FIELDS:
+            arr = getattr(self, name)
+            out[name] = [int(v) if arr.dtype.kind == "i" else _json_float(v) for v in arr]
+        out.update(signal_ratio=_json_float(self.signal_ratio),
+                   weight_ratio=_json_float(self.weight_ratio),
+                   log10_signal_ratio=_json_float(self.log10_signal_ratio),
+                   log10_weight_ratio=_json_float(self.log10_weight_ratio),
+                   verdict=self.verdict)
+        return out
+
+    def to_frame(self):
+        """A pandas DataFrame with a row per layer ``1..L`` (needs pandas)."""
+        try:
+            import pandas as pd
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise ImportError("GradientReport.to_frame needs pandas: pip install pandas") from None
+        cols = {"layer": np.arange(1, self.depth + 1), "width": list(self.widths[1:]),
+                "activation": list(self.activations), "grad_h": self.grad_h[1:]}
+        cols.update({name: getattr(self, name) for name in LAYER_FIELDS})
+        return pd.DataFrame(cols).set_index("layer")
+
+    def __str__(self) -> str:
+        head = (f"{'layer':>5}  {'width':>5}  {'activation':<10}  {'|dL/dh|':>10}  {'|dL/dW|':>10}  "
+                f"{'gain':>9}  {MEAN_DPHI:>9}  {'sat %':>6}  {'dead %':>6}")
+        lines = [f"GradientReport: {self.depth} layers, widths {_widths(self.widths)}, "
+                 f"batch {self.batch}, {self.dtype}, loss {self.loss:.6g}", head, "-" * len(head)]
+        lines.append(f"{'x':>5}  {self.widths[0]:>5}  {'(input)':<10}  {self.grad_h[0]:>10.3e}")
+        for l in range(1, self.depth + 1):
+            i = l - 1
+            lines.append(
+                f"{l:>5}  {self.widths[l]:>5}  {self.activations[i]:<10}  {self.grad_h[l]:>10.3e}  "
+                f"{self.grad_W[i]:>10.3e}  {self.gain[i]:>9.3g}  {self.mean_dphi[i]:>9.3g}  "
+                f"{100 * self.saturated[i]:>6.1f}  {100 * self.dead[i]:>6.1f}")
+        lines.append("")
+        lines.append(f"signal ratio |dL/dh_1| / |dL/dh_L| = {self.signal_ratio:.3e}  "
+                     f"(log10 {self.log10_signal_ratio:+.2f})")
+        lines.append(f"weight ratio |dL/dW_1| / |dL/dW_L| = {self.weight_ratio:.3e}  "
+                     f"(log10 {self.log10_weight_ratio:+.2f})")
+        nf = int(self.nonfinite.sum())
+        tiny = int(self.tiny_grad_W.sum())
+        if nf:
+            lines.append(f"non-finite values: {nf} (NaN/Inf in activations or gradients)")
+        if tiny:
+            lines.append(f"underflow: {tiny} weight-gradient entries are exactly 0 or subnormal")
+        lines.append(f"verdict: {self.verdict}  (threshold: {THRESHOLD_DECADES:g} decades)")
+        return "\n".join(lines)
+
+
+def _widths(w) -> str:
+    if len(w) <= 8:
+        return "-".join(str(v) for v in w)
+    return f"{w[0]}-{w[1]}-...-{w[-2]}-{w[-1]} ({len(w) - 1} layers)"
