@@ -285,13 +285,17 @@ struct PyNetwork {
     return py::array_t<T>(std::vector<py::ssize_t>(shape.begin(), shape.end()), base + offset, owner);
   }
 
-  py::tuple run(const py::array& x, const py::array& t) {
+  py::tuple run(const py::array& x, const py::array& t, bool check_finite) {
     const char* fn = "Network.run";
     const int64_t n0 = net.layer(1).in, nL = net.layer(net.depth()).out;
     const T* xp = data<T>(x, fn, "x", {-1, n0});
     const int64_t B = x.shape(0);
     const T* tp = data<T>(t, fn, "t", {B, nL});
-    if (B == 0) throw py::value_error("Network.run: x has no rows; the loss of an empty batch is undefined");
+    if (B == 0) throw py::value_error("x has no rows; the loss of an empty batch is undefined");
+    if (check_finite) {
+      if (count_nonfinite(xp, B * n0)) throw py::value_error("x contains NaN or Inf (pass check_finite=False to allow)");
+      if (count_nonfinite(tp, B * nL)) throw py::value_error("t contains NaN or Inf (pass check_finite=False to allow)");
+    }
     std::unique_lock<std::mutex> lock(net.mutex(), std::try_to_lock);
     if (!lock.owns_lock())
       throw std::runtime_error("Network.run: this network is running in another thread; "
@@ -362,7 +366,7 @@ void bind_network(py::module_& m, const char* name) {
       })
       .def("weight_offset", [](PN& self, int64_t l) { return self.net.weight_offset(l); })
       .def("bias_offset", [](PN& self, int64_t l) { return self.net.bias_offset(l); })
-      .def("run", &PN::run, py::arg("x"), py::arg("t"))
+      .def("run", &PN::run, py::arg("x"), py::arg("t"), py::arg("check_finite") = true)
       .def("buffers", &PN::buffers, py::arg("which"));
 }
 

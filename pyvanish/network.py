@@ -12,7 +12,6 @@ from .init import canonical, init_weight
 from .report import GradientReport
 
 _ENGINES = {np.dtype(np.float32): _core.Network32, np.dtype(np.float64): _core.Network64}
-_STAT = {name: i for i, name in enumerate(_core.STAT_NAMES)}
 
 
 def _dtype(dtype, fn: str) -> np.dtype:
@@ -192,11 +191,14 @@ class Network:
     def __repr__(self) -> str:
         acts = sorted(set(self._activations[:-1]))
         hidden = acts[0] if len(acts) == 1 else "/".join(acts) if acts else "-"
-        return (f"Network(widths={list(self._widths)}, hidden={hidden}, output={self._activations[-1]}, "
+        w = self._widths
+        widths = str(list(w)) if len(w) <= 8 else f"[{w[0]}, {w[1]}, ..., {w[-2]}, {w[-1]}] ({len(w)} widths)"
+        return (f"Network(widths={widths}, hidden={hidden}, output={self._activations[-1]}, "
                 f"init={self._init}, dtype={self._dtype.name}, params={self._engine.params.size})")
 
     # ------------------------------------------------------------ running
     def _inputs(self, x, t, fn, check_finite):
+        """x, t as C-contiguous (B, n_0), (B, n_L) arrays of the network's dtype."""
         x, t = as_arrays(fn, check_finite, x=x, t=t)
         x, t = x.astype(self._dtype, copy=False), t.astype(self._dtype, copy=False)
         n0, nL = self._widths[0], self._widths[-1]
@@ -206,6 +208,21 @@ class Network:
             raise ValueError(f"{fn}: x has {x.shape[0]} samples (shape {x.shape}) but t has "
                              f"{t.shape[0]} (shape {t.shape})")
         return np.ascontiguousarray(x), np.ascontiguousarray(t)
+
+    def _run(self, x, t, fn, check_finite):
+        """One engine call. Arrays already in the engine's layout skip the
+        conversions (the binding checks shapes, layout and finiteness in C++);
+        anything else goes through the input policy first."""
+        dt = self._dtype
+        if not (type(x) is np.ndarray and type(t) is np.ndarray and x.dtype == dt and t.dtype == dt):
+            x, t = self._inputs(x, t, fn, check_finite)
+        try:
+            return x, t, self._engine.run(x, t, check_finite)
+        except (ValueError, TypeError) as exc:
+            x2, t2 = self._inputs(x, t, fn, check_finite)   # raises the policy's message if it has one
+            if x2 is x and t2 is t:  # nothing to convert: the engine's complaint stands
+                raise type(exc)(f"{fn}: {exc}") from None
+            return x2, t2, self._engine.run(x2, t2, check_finite)
 
     def gradient_report(self, x, t, *, return_grads: bool = False, check_finite: bool = True) -> GradientReport:
         """Forward, loss, backward and per-layer statistics on one batch.
@@ -235,8 +252,7 @@ class Network:
         'vanishing'
         """
         fn = "Network.gradient_report"
-        x, t = self._inputs(x, t, fn, check_finite)
-        loss, stats, grad_x = self._engine.run(x, t)
+        x, t, (loss, stats, grad_x) = self._run(x, t, fn, check_finite)
         grads = None
         if return_grads:
             grads = {"W": [w.copy() for w in self._dW], "b": [b.copy() for b in self._db],
@@ -248,7 +264,7 @@ class Network:
         fn = "Network.forward"
         (x,) = as_arrays(fn, check_finite, x=x)
         x = np.ascontiguousarray(_as_batch(x.astype(self._dtype, copy=False), self._widths[0], "x", fn))
-        self._engine.run(x, np.zeros((x.shape[0], self._widths[-1]), self._dtype))
+        self._run(x, np.zeros((x.shape[0], self._widths[-1]), self._dtype), fn, False)
         return self._engine.buffers("h")[-1]
 
     # ------------------------------------------------------------ interop
@@ -320,15 +336,6 @@ def _as_batch(a: np.ndarray, n: int, name: str, fn: str) -> np.ndarray:
 
 
 def _report(net: Network, batch: int, loss: float, stats: np.ndarray, grad_x: float, grads) -> GradientReport:
-    col = lambda name: stats[:, _STAT[name]]  # noqa: E731
-    grad_h = np.concatenate([[grad_x], col("grad_h")])
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        gain = grad_h[:-1] / grad_h[1:]
-    return GradientReport(
-        widths=net.widths, activations=net.activations, dtype=net.dtype.name, batch=batch,
-        loss=float(loss), grad_h=grad_h, grad_z=col("grad_z").copy(), grad_W=col("grad_W").copy(),
-        grad_b=col("grad_b").copy(), gain=gain, mean_dphi=col("mean_dphi").copy(),
-        saturated=col("saturated").copy(), dead=col("dead").copy(),
-        nonfinite_act=col("nonfinite_act").astype(np.int64),
-        nonfinite_grad=col("nonfinite_grad").astype(np.int64),
-        tiny_grad_W=col("tiny_grad_W").astype(np.int64), grads=grads)
+    stats.flags.writeable = False
+    return GradientReport(widths=net.widths, activations=net.activations, dtype=net.dtype.name,
+                          batch=batch, loss=loss, grad_x=grad_x, stats=stats, grads=grads)

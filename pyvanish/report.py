@@ -30,11 +30,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Optional
 
 import numpy as np
 
+from . import _core
+
 THRESHOLD_DECADES = 2.0
+_STAT = {name: i for i, name in enumerate(_core.STAT_NAMES)}
 MEAN_DPHI = "mean phi'"
 
 LAYER_FIELDS = ("grad_z", "grad_W", "grad_b", "gain", "mean_dphi", "saturated", "dead",
@@ -104,7 +108,8 @@ class GradientReport:
         ``|dL/dh_{l-1}| / |dL/dh_l|``: the backward gain of each layer.
     mean_dphi, saturated, dead : ndarray (L,)
         Mean ``phi'(z_l)``; fraction of unit-samples with ``|phi'| <= 1%`` of
-        its maximum (leaky_relu's negative side counts); fraction of units with ``phi' == 0`` on every sample.
+        its maximum (leaky_relu's negative side counts); fraction of units
+        with ``phi' == 0`` on every sample.
     nonfinite_act, nonfinite_grad : ndarray (L,) of int
         NaN/Inf counts in ``z_l, h_l`` and in ``dL/dh_l, dL/dz_l, dL/dW_l, dL/db_l``.
     tiny_grad_W : ndarray (L,) of int
@@ -119,18 +124,39 @@ class GradientReport:
     dtype: str
     batch: int
     loss: float
-    grad_h: np.ndarray
-    grad_z: np.ndarray
-    grad_W: np.ndarray
-    grad_b: np.ndarray
-    gain: np.ndarray
-    mean_dphi: np.ndarray
-    saturated: np.ndarray
-    dead: np.ndarray
-    nonfinite_act: np.ndarray
-    nonfinite_grad: np.ndarray
-    tiny_grad_W: np.ndarray
+    grad_x: float
+    stats: np.ndarray = field(repr=False)   # (L, len(STAT_NAMES)) from the engine, read-only
     grads: Optional[dict] = field(default=None, repr=False, compare=False)
+
+    def _col(self, name: str) -> np.ndarray:
+        return self.stats[:, _STAT[name]]
+
+    @cached_property
+    def grad_h(self) -> np.ndarray:
+        out = np.concatenate([[self.grad_x], self._col("grad_h")])
+        out.flags.writeable = False
+        return out
+
+    @cached_property
+    def gain(self) -> np.ndarray:
+        g = self.grad_h
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            out = g[:-1] / g[1:]
+        out.flags.writeable = False
+        return out
+
+    grad_z = property(lambda self: self._col("grad_z"), doc="|dL/dz_l|, layers 1..L")
+    grad_W = property(lambda self: self._col("grad_W"), doc="|dL/dW_l|_F, layers 1..L")
+    grad_b = property(lambda self: self._col("grad_b"), doc="|dL/db_l|, layers 1..L")
+    mean_dphi = property(lambda self: self._col("mean_dphi"), doc="mean phi'(z_l), layers 1..L")
+    saturated = property(lambda self: self._col("saturated"), doc="saturated fraction, layers 1..L")
+    dead = property(lambda self: self._col("dead"), doc="dead-unit fraction, layers 1..L")
+    nonfinite_act = property(lambda self: self._col("nonfinite_act").astype(np.int64),
+                             doc="NaN/Inf count in z_l and h_l")
+    nonfinite_grad = property(lambda self: self._col("nonfinite_grad").astype(np.int64),
+                              doc="NaN/Inf count in the gradients of layer l")
+    tiny_grad_W = property(lambda self: self._col("tiny_grad_W").astype(np.int64),
+                           doc="entries of dL/dW_l that are 0 or subnormal")
 
     @property
     def depth(self) -> int:

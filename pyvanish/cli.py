@@ -1,0 +1,175 @@
+"""The ``pyvanish`` command line.
+
+    pyvanish                 the tutorial network, step by step (= pyvanish seed)
+    pyvanish seed            every chain factor of the 1-1-1-1-1 network: sigmoid, then ReLU + He
+    pyvanish report ...      the per-layer gradient report of any dense network
+
+Bad arguments print one line and exit with status 2.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Sequence
+
+import numpy as np
+
+from . import __version__
+from ._validate import ACTIVATIONS
+from .init import ALIASES, INITS
+from .network import Network
+from .tutorial import seed_network
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit status 2
+        raise _UsageError(f"{self.prog}: error: {message}")
+
+
+def _floats(text: str) -> list:
+    try:
+        return [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated numbers, got {text!r}") from None
+
+
+def _ints(text: str) -> list:
+    try:
+        vals = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
+    if any(v < 1 for v in vals):
+        raise argparse.ArgumentTypeError(f"widths must be positive, got {text!r}")
+    return vals
+
+
+def _positive(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="pyvanish", description="See, measure and explain vanishing and exploding gradients.")
+    p.add_argument("--version", action="version", version=f"pyvanish {__version__}")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    s = sub.add_parser("seed", help="walk through the tutorial network (sigmoid, then ReLU + He)",
+                       description="The tutorial's 1 -> 1 -> 1 -> 1 -> 1 network: every chain factor "
+                                   "phi'(z_i) w_i, their products, and where each belongs.")
+    s.add_argument("--weights", type=_floats, help="w1,w2,...: explicit weights (default: w ~ N(0, 1))")
+    s.add_argument("--biases", type=_floats, help="b1,b2,...: explicit biases (default 0)")
+    s.add_argument("--depth", type=_positive, default=4, help="weight layers (default 4: x->h1->h2->h3->y)")
+    s.add_argument("--x", type=float, default=1.0, help="the input (default 1)")
+    s.add_argument("--t", type=float, default=0.0, help="the target (default 0)")
+    s.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
+
+    r = sub.add_parser("report", help="per-layer gradient report of a dense network",
+                       description="Build a dense network, run one batch of Gaussian inputs x ~ N(0, 1) "
+                                   "and targets t ~ N(0, 1), and print the per-layer gradient report.")
+    r.add_argument("--depth", type=_positive, default=10, help="number of hidden layers (default 10)")
+    r.add_argument("--width", type=_positive, default=32, help="hidden width (default 32)")
+    r.add_argument("--input-width", type=_positive, help="input width (default: --width)")
+    r.add_argument("--output-width", type=_positive, default=1, help="output width (default 1)")
+    r.add_argument("--widths", type=_ints, help="all widths n0,n1,...,nL (overrides the four above)")
+    r.add_argument("--activation", default="tanh", help=f"hidden activation: {', '.join(ACTIVATIONS)} (default tanh)")
+    r.add_argument("--output-activation", default="identity", help="output activation (default identity)")
+    r.add_argument("--init", default="xavier", help=f"initialisation: {', '.join(INITS)} or an alias "
+                                                    f"({', '.join(sorted(ALIASES))}); default xavier")
+    r.add_argument("--sw", type=float, default=1.0, help="sigma_w for --init normal: Var W = sw^2/fan_in")
+    r.add_argument("--sb", type=float, default=0.0, help="sigma_b: biases ~ N(0, sb^2) (default 0)")
+    r.add_argument("--batch", type=_positive, default=64, help="batch size (default 64)")
+    r.add_argument("--seed", type=int, default=0, help="seed of weights and data (default 0)")
+    r.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    r.add_argument("--json", action="store_true", help="print the report as JSON")
+    return p
+
+
+def _seed(args, out) -> None:
+    L = args.depth
+    rng = np.random.default_rng(args.seed)
+    w = args.weights if args.weights is not None else list(rng.standard_normal(L))
+    b = args.biases if args.biases is not None else [0.0] * L
+    names = " -> ".join(["x"] + [f"h{i}" for i in range(1, L)] + ["y"])
+    print(f"The tutorial network {names}: one unit per layer, MSE loss.", file=out)
+    print("", file=out)
+    print(f"1. Sigmoid on every layer, w_i {'given' if args.weights else f'~ N(0, 1) (seed {args.seed})'}.", file=out)
+    print("   sigma'(z) <= 1/4, so every factor sigma'(z_i) w_i shrinks the gradient unless |w_i| > 4.", file=out)
+    print("", file=out)
+    ex_sig = seed_network(weights=w, biases=b, depth=L).explain(args.x, args.t)
+    print(_indent(str(ex_sig)), file=out)
+    he = np.abs(np.random.default_rng(args.seed).normal(0.0, np.sqrt(2.0), L)) if args.weights is None \
+        else np.abs(np.asarray(w))
+    print("", file=out)
+    print("2. ReLU hidden layers with He initialisation (w ~ N(0, 2/fan_in), taken positive so every "
+          "unit is active;", file=out)
+    print("   a unit with z_i <= 0 would make its factor 0 and stop the chain), sigmoid output.", file=out)
+    print("   relu'(z) is 1 or 0, so each hidden factor is w_i itself.", file=out)
+    print("", file=out)
+    ex_relu = seed_network(weights=he, biases=b, depth=L, activation="relu").explain(args.x, args.t)
+    print(_indent(str(ex_relu)), file=out)
+    print("", file=out)
+    r1 = _ratio(ex_sig.grad_w)
+    r2 = _ratio(ex_relu.grad_w)
+    print(f"First layer vs last, |dL/dw1| / |dL/dw{L}|:  sigmoid {r1:.2e}   ReLU + He {r2:.2e}", file=out)
+    print("Other cures keep the product near 1 too: batch normalisation and residual connections.", file=out)
+
+
+def _ratio(g) -> float:
+    return abs(g[0]) / abs(g[-1]) if g[-1] != 0 else float("nan")
+
+
+def _indent(text: str) -> str:
+    return "\n".join("   " + line if line else line for line in text.splitlines())
+
+
+def _report(args, out) -> None:
+    if args.widths is not None:
+        widths = args.widths
+        if len(widths) < 2:
+            raise _UsageError("pyvanish report: error: --widths needs at least 2 entries")
+    else:
+        n0 = args.input_width or args.width
+        widths = [n0] + [args.width] * args.depth + [args.output_width]
+    net = Network(widths, activation=args.activation, output_activation=args.output_activation,
+                  init=args.init, sw=args.sw, sb=args.sb, seed=args.seed, dtype=args.dtype)
+    rng = np.random.default_rng([args.seed, 1])
+    x = rng.standard_normal((args.batch, widths[0]))
+    t = rng.standard_normal((args.batch, widths[-1]))
+    rep = net.gradient_report(x, t)
+    if args.json:
+        print(json.dumps(rep.to_dict(), indent=2), file=out)
+    else:
+        print(repr(net), file=out)
+        print(rep, file=out)
+
+
+def main(argv: Sequence[str] | None = None, out=None) -> int:
+    """Run the command line; returns the exit status."""
+    out = out or sys.stdout
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command in (None, "seed"):
+            if args.command is None:
+                args = build_parser().parse_args(["seed"])
+            _seed(args, out)
+        elif args.command == "report":
+            _report(args, out)
+        return 0
+    except _UsageError as exc:
+        print(str(exc), file=sys.stderr)
+        return 2
+    except (ValueError, TypeError) as exc:
+        print(f"pyvanish: error: {exc}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. piped into head
+        return 0
