@@ -1,0 +1,52 @@
+"""The package itself: stubs match the module, metadata, subnormals."""
+import ast
+import pathlib
+
+import numpy as np
+
+import pyvanish
+from pyvanish import _core, kernels
+
+
+def test_stubs_cover_the_compiled_module():
+    stub = pathlib.Path(pyvanish.__file__).with_name("_core.pyi")
+    assert stub.exists() and pathlib.Path(pyvanish.__file__).with_name("py.typed").exists()
+    tree = ast.parse(stub.read_text())
+    names = {n.name for n in tree.body if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    names |= {t.id for n in tree.body if isinstance(n, ast.AnnAssign) for t in [n.target]}
+    public = {n for n in dir(_core) if not n.startswith("_")}
+    assert public <= names, f"missing from _core.pyi: {sorted(public - names)}"
+    assert {n for n in names if not n.startswith("_")} <= public | {"Network32", "Network64"}
+
+
+def test_version_from_metadata():
+    assert pyvanish.__version__ == _core.__version__
+
+
+def test_import_does_not_flush_subnormals():
+    # -ffast-math in any linked object would set FTZ/DAZ for the whole process
+    assert not _core.subnormals_flushed()
+    tiny = np.float64(2.2250738585072014e-308)
+    assert tiny / 2 > 0
+    assert kernels.activation_forward("sigmoid", [-720.0])[0] > 0   # a subnormal, kept
+    assert 0 < kernels.activation_forward("sigmoid", [-720.0])[0] < 2.2250738585072014e-308
+    assert (kernels.gemm([[1e-300]], [[1e-10]]) > 0).all()
+
+
+def test_public_api_has_docstrings_with_examples():
+    for fn in (kernels.activation_forward, kernels.activation_backward, kernels.dense_forward,
+               kernels.dense_backward, kernels.dense_act_forward, kernels.dense_act_backward,
+               kernels.mse_forward, kernels.mse_backward, kernels.gemm, pyvanish.Network,
+               pyvanish.Network.gradient_report, pyvanish.seed_network):
+        assert fn.__doc__ and "Examples" in fn.__doc__, fn
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from pyvanish import init, network, reference, report, tutorial
+
+    for mod in (kernels, reference, network, tutorial, init, report):
+        res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        assert res.failed == 0, f"{mod.__name__}: {res.failed} doctest(s) failed"
+        assert res.attempted > 0 or mod in (report,), mod.__name__
