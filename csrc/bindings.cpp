@@ -10,6 +10,8 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
+#include <cmath>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -17,6 +19,7 @@
 #include <vector>
 
 #include "activations.hpp"
+#include "batchnorm.hpp"
 #include "gemm.hpp"
 #include "kernels.hpp"
 #include "network.hpp"
@@ -253,6 +256,75 @@ py::array mse_bwd(const py::array& pred, const py::array& target) {
   return std::move(d);
 }
 
+
+// ---------------------------------------------------------------- batch norm, residual
+
+template <class T>
+py::tuple bn_fwd(const py::array& inp, const py::array& gamma, const py::array& beta, double eps) {
+  const char* fn = "batchnorm_forward";
+  const T* x = data<T>(inp, fn, "inp", {-1, -1});
+  const int64_t B = inp.shape(0), C = inp.shape(1);
+  const T* g = data<T>(gamma, fn, "gamma", {C});
+  const T* b = data<T>(beta, fn, "beta", {C});
+  if (!(eps > 0.0) || !std::isfinite(eps)) throw py::value_error("batchnorm_forward: eps must be positive and finite");
+  if (B < 2) throw py::value_error("batchnorm_forward: inp needs at least 2 rows (batch statistics of one sample are undefined)");
+  auto out = alloc<T>({B, C}), xhat = alloc<T>({B, C});
+  auto mean = alloc<T>({C}), rstd = alloc<T>({C});
+  T *o = out.mutable_data(), *xh = xhat.mutable_data(), *m = mean.mutable_data(), *r = rstd.mutable_data();
+  {
+    MaybeRelease rel(B * C);
+    batchnorm_forward<T>(o, xh, m, r, x, g, b, B, C, eps);
+  }
+  return py::make_tuple(out, xhat, mean, rstd);
+}
+
+template <class T>
+py::tuple bn_bwd(const py::array& dout, const py::array& xhat, const py::array& gamma, const py::array& rstd) {
+  const char* fn = "batchnorm_backward";
+  const T* g = data<T>(dout, fn, "dout", {-1, -1});
+  const int64_t B = dout.shape(0), C = dout.shape(1);
+  const T* xh = data<T>(xhat, fn, "xhat", {B, C});
+  const T* ga = data<T>(gamma, fn, "gamma", {C});
+  const T* r = data<T>(rstd, fn, "rstd", {C});
+  auto dinp = alloc<T>({B, C}), dgamma = alloc<T>({C}), dbeta = alloc<T>({C});
+  T *di = dinp.mutable_data(), *dg = dgamma.mutable_data(), *db = dbeta.mutable_data();
+  {
+    MaybeRelease rel(B * C);
+    batchnorm_backward<T>(di, dg, db, g, xh, ga, r, B, C);
+  }
+  return py::make_tuple(dinp, dgamma, dbeta);
+}
+
+template <class T>
+py::array res_fwd(const py::array& skip, const py::array& inp, double scale) {
+  const char* fn = "residual_forward";
+  const Shape s = shape_of(skip);
+  const T* sk = data<T>(skip, fn, "skip", s);
+  const T* x = data<T>(inp, fn, "inp", s);
+  auto out = alloc<T>(s);
+  T* o = out.mutable_data();
+  {
+    MaybeRelease rel(skip.size());
+    residual_forward<T>(o, sk, x, T(scale), skip.size());
+  }
+  return std::move(out);
+}
+
+template <class T>
+py::tuple res_bwd(const py::array& dout, double scale) {
+  const char* fn = "residual_backward";
+  const Shape s = shape_of(dout);
+  const T* g = data<T>(dout, fn, "dout", s);
+  auto dinp = alloc<T>(s), dskip = alloc<T>(s);
+  T *di = dinp.mutable_data(), *ds = dskip.mutable_data();
+  {
+    MaybeRelease rel(dout.size());
+    std::fill(ds, ds + dout.size(), T(0));
+    residual_backward<T>(di, ds, g, T(scale), dout.size());
+  }
+  return py::make_tuple(dinp, dskip);
+}
+
 // ---------------------------------------------------------------- gemm
 
 template <class T>
@@ -292,6 +364,11 @@ struct PyNetwork {
     const int64_t B = x.shape(0);
     const T* tp = data<T>(t, fn, "t", {B, nL});
     if (B == 0) throw py::value_error("x has no rows; the loss of an empty batch is undefined");
+    for (int64_t l = 1; l <= net.depth(); ++l)
+      if (B == 1 && net.training && net.layer(l).batchnorm)
+        throw py::value_error("batch normalisation needs more than one sample per batch in training "
+                              "mode (batch statistics of one sample are undefined); layer " +
+                              std::to_string(l) + " has batch norm");
     if (check_finite) {
       if (count_nonfinite(xp, B * n0)) throw py::value_error("x contains NaN or Inf (pass check_finite=False to allow)");
       if (count_nonfinite(tp, B * nL)) throw py::value_error("t contains NaN or Inf (pass check_finite=False to allow)");
@@ -312,7 +389,7 @@ struct PyNetwork {
     return py::make_tuple(loss, std::move(stats), grad_x);
   }
 
-  // Copies of one per-layer buffer of the last run: "z", "h", "dh" (l = 0..L), "dz".
+  // Copies of one per-layer buffer of the last run: "z", "u", "a", "h", "dh" (l = 0..L), "du", "dz".
   py::list buffers(const std::string& which) {
     std::unique_lock<std::mutex> lock(net.mutex(), std::try_to_lock);
     if (!lock.owns_lock()) throw std::runtime_error("Network.buffers: this network is running in another thread");
@@ -323,8 +400,11 @@ struct PyNetwork {
     for (int64_t l = first; l <= L; ++l) {
       const int64_t n = l == 0 ? net.layer(1).in : net.layer(l).out;
       const T* src = which == "z" ? net.z(l) : which == "h" ? net.h(l) : which == "dh" ? net.dh(l)
-                   : which == "dz" ? net.dz(l) : nullptr;
-      if (!src) throw py::value_error("Network.buffers: which must be 'z', 'h', 'dh' or 'dz', got '" + which + "'");
+                   : which == "dz" ? net.dz(l) : which == "u" ? net.u(l) : which == "a" ? net.a(l)
+                   : which == "du" ? net.du(l) : nullptr;
+      if (!src)
+        throw py::value_error("Network.buffers: which must be 'z', 'u', 'a', 'h', 'dh', 'du' or 'dz', got '" +
+                              which + "'");
       auto a = alloc<T>({B, n});
       std::copy(src, src + B * n, a.mutable_data());
       out.append(std::move(a));
@@ -338,7 +418,8 @@ void bind_network(py::module_& m, const char* name) {
   using PN = PyNetwork<T>;
   py::class_<PN>(m, name)
       .def(py::init([](const std::vector<int64_t>& widths, const std::vector<int>& acts,
-                       const std::vector<double>& alphas) {
+                       const std::vector<double>& alphas, std::vector<bool> batchnorm,
+                       std::vector<double> eps, std::vector<int64_t> skip, std::vector<double> scale) {
              if (widths.size() < 2)
                throw py::value_error("Network: widths needs at least 2 entries (input and output), got " +
                                      std::to_string(widths.size()));
@@ -347,14 +428,38 @@ void bind_network(py::module_& m, const char* name) {
                if (widths[i] < 1)
                  throw py::value_error("Network: widths[" + std::to_string(i) + "] is " +
                                        std::to_string(widths[i]) + ", expected >= 1");
-             if (acts.size() != L || alphas.size() != L)
-               throw py::value_error("Network: expected " + std::to_string(L) + " activations and alphas, got " +
-                                     std::to_string(acts.size()) + " and " + std::to_string(alphas.size()));
+             if (batchnorm.empty()) batchnorm.assign(L, false);
+             if (eps.empty()) eps.assign(L, 1e-5);
+             if (skip.empty()) skip.assign(L, -1);
+             if (scale.empty()) scale.assign(L, 1.0);
+             if (acts.size() != L || alphas.size() != L || batchnorm.size() != L || eps.size() != L ||
+                 skip.size() != L || scale.size() != L)
+               throw py::value_error("Network: expected " + std::to_string(L) + " entries per layer in "
+                                     "activations, alphas, batchnorm, eps, skip and scale");
              std::vector<LayerSpec> specs(L);
-             for (size_t l = 0; l < L; ++l) specs[l] = {widths[l], widths[l + 1], act_code(acts[l]), alphas[l]};
+             for (size_t l = 0; l < L; ++l) {
+               const std::string layer = "layer " + std::to_string(l + 1);
+               if (!(eps[l] > 0.0) || !std::isfinite(eps[l]))
+                 throw py::value_error("Network: " + layer + ": batch-norm eps must be positive and finite");
+               if (skip[l] >= 0) {
+                 if (skip[l] > int64_t(l))
+                   throw py::value_error("Network: " + layer + ": a residual connection must come from an "
+                                         "earlier layer, got h_" + std::to_string(skip[l]));
+                 if (widths[size_t(skip[l])] != widths[l + 1])
+                   throw py::value_error("Network: " + layer + " is residual (h_" + std::to_string(l + 1) +
+                                         " = h_" + std::to_string(skip[l]) + " + F) but h_" +
+                                         std::to_string(skip[l]) + " has width " +
+                                         std::to_string(widths[size_t(skip[l])]) + " and h_" +
+                                         std::to_string(l + 1) + " has width " + std::to_string(widths[l + 1]));
+               }
+               specs[l] = {widths[l], widths[l + 1], act_code(acts[l]), alphas[l], bool(batchnorm[l]),
+                           eps[l], skip[l], scale[l]};
+             }
              return new PN(std::move(specs));
            }),
-           py::arg("widths"), py::arg("activations"), py::arg("alphas"))
+           py::arg("widths"), py::arg("activations"), py::arg("alphas"),
+           py::arg("batchnorm") = std::vector<bool>{}, py::arg("eps") = std::vector<double>{},
+           py::arg("skip") = std::vector<int64_t>{}, py::arg("scale") = std::vector<double>{})
       .def_property_readonly("depth", [](PN& self) { return self.net.depth(); })
       .def_property_readonly("params", [](py::object self) {
         PN& p = self.cast<PN&>();
@@ -364,6 +469,20 @@ void bind_network(py::module_& m, const char* name) {
         PN& p = self.cast<PN&>();
         return p.view(p.net.grads(), 0, {p.net.num_params()}, self);
       })
+      .def_property_readonly("state", [](py::object self) {
+        PN& p = self.cast<PN&>();
+        return p.view(p.net.state(), 0, {p.net.num_state()}, self);
+      })
+      .def_property("training", [](PN& self) { return self.net.training; },
+                    [](PN& self, bool v) { self.net.training = v; })
+      .def_property("momentum", [](PN& self) { return self.net.momentum; },
+                    [](PN& self, double v) {
+                      if (!(v >= 0.0 && v <= 1.0)) throw py::value_error("momentum must be in [0, 1]");
+                      self.net.momentum = v;
+                    })
+      .def("gamma_offset", [](PN& self, int64_t l) { return self.net.gamma_offset(l); })
+      .def("beta_offset", [](PN& self, int64_t l) { return self.net.beta_offset(l); })
+      .def("state_offset", [](PN& self, int64_t l) { return self.net.state_offset(l); })
       .def("weight_offset", [](PN& self, int64_t l) { return self.net.weight_offset(l); })
       .def("bias_offset", [](PN& self, int64_t l) { return self.net.bias_offset(l); })
       .def("run", &PN::run, py::arg("x"), py::arg("t"), py::arg("check_finite") = true)
@@ -414,6 +533,19 @@ PYBIND11_MODULE(_core, m) {
   m.def("mse_backward", [](const py::array& pred, const py::array& target) {
     return PV_DISPATCH(pred, "mse_backward", "pred", mse_bwd)(pred, target);
   }, py::arg("pred"), py::arg("target"));
+
+  m.def("batchnorm_forward", [](const py::array& inp, const py::array& gamma, const py::array& beta, double eps) {
+    return PV_DISPATCH(inp, "batchnorm_forward", "inp", bn_fwd)(inp, gamma, beta, eps);
+  }, py::arg("inp"), py::arg("gamma"), py::arg("beta"), py::arg("eps"));
+  m.def("batchnorm_backward", [](const py::array& dout, const py::array& xhat, const py::array& gamma, const py::array& rstd) {
+    return PV_DISPATCH(dout, "batchnorm_backward", "dout", bn_bwd)(dout, xhat, gamma, rstd);
+  }, py::arg("dout"), py::arg("xhat"), py::arg("gamma"), py::arg("rstd"));
+  m.def("residual_forward", [](const py::array& skip, const py::array& inp, double scale) {
+    return PV_DISPATCH(skip, "residual_forward", "skip", res_fwd)(skip, inp, scale);
+  }, py::arg("skip"), py::arg("inp"), py::arg("scale"));
+  m.def("residual_backward", [](const py::array& dout, double scale) {
+    return PV_DISPATCH(dout, "residual_backward", "dout", res_bwd)(dout, scale);
+  }, py::arg("dout"), py::arg("scale"));
 
   m.def("gemm", [](const py::array& a, const py::array& b, bool trans_a, bool trans_b) {
     return PV_DISPATCH(a, "gemm", "a", gemm_)(a, b, trans_a, trans_b);

@@ -5,6 +5,7 @@
 #include <limits>
 
 #include "activations.hpp"
+#include "batchnorm.hpp"
 #include "kernels.hpp"
 
 namespace pyvanish {
@@ -12,7 +13,7 @@ namespace pyvanish {
 const char* stat_name(int s) noexcept {
   static const char* const names[ST_COUNT] = {
       "grad_h", "grad_z", "grad_W", "grad_b", "mean_dphi", "saturated", "dead",
-      "nonfinite_act", "nonfinite_grad", "tiny_grad_W"};
+      "nonfinite_act", "nonfinite_grad", "tiny_grad_W", "grad_gamma", "grad_beta"};
   return (s >= 0 && s < ST_COUNT) ? names[s] : "unknown";
 }
 
@@ -81,13 +82,24 @@ static int64_t count_tiny(const T* v, int64_t n) noexcept {
 
 template <class T>
 Network<T>::Network(std::vector<LayerSpec> layers) : layers_(std::move(layers)) {
-  int64_t n = 0;
-  for (const auto& s : layers_) {
+  int64_t n = 0, ns = 0;
+  skipped_by_.assign(layers_.size(), {});
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    const LayerSpec& s = layers_[i];
     w_off_.push_back(n);
-    n += s.out * s.in + s.out;
+    n += s.out * s.in + s.out + (s.batchnorm ? 2 * s.out : 0);
+    s_off_.push_back(ns);
+    ns += s.batchnorm ? 2 * s.out : 0;
+    if (s.skip >= 0) skipped_by_[size_t(s.skip)].push_back(int64_t(i) + 1);
   }
   params_.assign(size_t(n), T(0));
   grads_.assign(size_t(n), T(0));
+  state_.assign(size_t(ns), T(0));
+  for (int64_t l = 1; l <= depth(); ++l)
+    if (layer(l).batchnorm) {
+      std::fill_n(params_.data() + gamma_offset(l), layer(l).out, T(1));  // gamma = 1, beta = 0
+      std::fill_n(state_.data() + state_offset(l) + layer(l).out, layer(l).out, T(1));  // var = 1
+    }
 }
 
 template <class T>
@@ -95,16 +107,26 @@ void Network<T>::reserve(int64_t B) {
   if (B == B_) return;
   off_.clear();
   int64_t n = 0, widest = 0;
+  auto take = [&n](int64_t size) { const int64_t at = n; n += size; return at; };
   for (const auto& s : layers_) {
     const int64_t m = B * s.out;
-    off_.push_back({n, n + m, n + 2 * m, n + 3 * m});
-    n += 4 * m;
+    Offsets o;
+    o.z = take(m);
+    o.u = s.batchnorm ? take(m) : o.z;
+    o.xhat = s.batchnorm ? take(m) : o.z;
+    o.mean = s.batchnorm ? take(s.out) : 0;
+    o.rstd = s.batchnorm ? take(s.out) : 0;
+    o.h = take(m);
+    o.a = s.skip >= 0 ? take(m) : o.h;
+    o.dh = take(m);
+    o.da = s.skip >= 0 ? take(m) : o.dh;
+    o.dz = take(m);
+    o.du = s.batchnorm ? take(m) : o.dz;
+    off_.push_back(o);
     widest = std::max(widest, s.out);
   }
-  dx_off_ = n;
-  n += B * layers_.front().in;
-  dphi_off_ = n;
-  n += B * widest;
+  dx_off_ = take(B * layers_.front().in);
+  dphi_off_ = take(B * widest);
   ws_.assign(size_t(n), T(0));
   alive_.assign(size_t(widest), 0);
   B_ = B;
@@ -115,26 +137,56 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
   reserve(B);
   const int64_t L = depth();
   T* ws = ws_.data();
+  T* P = params_.data();
+  T* G = grads_.data();
+  auto hin = [&](int64_t l) -> const T* { return l == 0 ? x : ws + off_[size_t(l - 1)].h; };
   // forward
   for (int64_t l = 1; l <= L; ++l) {
     const LayerSpec& s = layer(l);
-    const T* inp = l == 1 ? x : h(l - 1);
     const Offsets& o = off_[size_t(l - 1)];
-    dense_act_forward<T>(ws + o.z, ws + o.h, inp, params_.data() + weight_offset(l),
-                         params_.data() + bias_offset(l), s.act, T(s.alpha), B, s.in, s.out);
+    const int64_t m = B * s.out;
+    dense_forward<T>(ws + o.z, hin(l - 1), P + weight_offset(l), P + bias_offset(l), B, s.in, s.out);
+    if (s.batchnorm) {
+      T* run_mean = state_.data() + state_offset(l);
+      T* run_var = run_mean + s.out;
+      T *mean = ws + o.mean, *rstd = ws + o.rstd;
+      if (training) {
+        batchnorm_forward<T>(ws + o.u, ws + o.xhat, mean, rstd, ws + o.z, P + gamma_offset(l),
+                             P + beta_offset(l), B, s.out, s.eps);
+        const double unbias = B > 1 ? double(B) / double(B - 1) : 1.0;
+        for (int64_t c = 0; c < s.out; ++c) {
+          const double var = 1.0 / (double(rstd[c]) * double(rstd[c])) - s.eps;
+          run_mean[c] = T((1.0 - momentum) * double(run_mean[c]) + momentum * double(mean[c]));
+          run_var[c] = T((1.0 - momentum) * double(run_var[c]) + momentum * var * unbias);
+        }
+      } else {
+        for (int64_t c = 0; c < s.out; ++c) {
+          mean[c] = run_mean[c];
+          rstd[c] = T(1.0 / std::sqrt(double(run_var[c]) + s.eps));
+        }
+        batchnorm_eval_forward<T>(ws + o.u, ws + o.xhat, ws + o.z, P + gamma_offset(l),
+                                  P + beta_offset(l), mean, rstd, B, s.out);
+      }
+    }
+    activation_forward<T>(s.act, T(s.alpha), ws + o.a, ws + o.u, m);
+    if (s.skip >= 0) residual_forward<T>(ws + o.h, hin(s.skip), ws + o.a, T(s.scale), m);
   }
   const LayerSpec& last = layer(L);
-  const double loss = mse_forward<T>(h(L), t, B, last.out);
-  mse_backward<T>(ws + off_[size_t(L - 1)].dh, h(L), t, B, last.out);
+  T* y = ws + off_[size_t(L - 1)].h;
+  const double loss = mse_forward<T>(y, t, B, last.out);
+  mse_backward<T>(ws + off_[size_t(L - 1)].dh, y, t, B, last.out);
   // backward, reducing the statistics as each layer's buffers are produced
   for (int64_t l = L; l >= 1; --l) {
     const LayerSpec& s = layer(l);
     const Offsets& o = off_[size_t(l - 1)];
     const int64_t m = B * s.out;
+    const T* dh_l = ws + o.dh;  // complete: later layers' skips were added already
+    if (s.skip >= 0)
+      for (int64_t i = 0; i < m; ++i) ws[o.da + i] = T(s.scale) * dh_l[i];
+    const T* da = ws + o.da;
     T* dphi = ws + dphi_off_;
-    T* dz = ws + o.dz;
-    const T* dh_l = ws + o.dh;
-    activation_derivative<T>(s.act, T(s.alpha), dphi, ws + o.z, ws + o.h, m);
+    T* du = ws + o.du;
+    activation_derivative<T>(s.act, T(s.alpha), dphi, ws + o.u, ws + o.a, m);
     const double thr = 0.01 * max_derivative(s.act, s.alpha);
     double sum_dphi = 0.0;
     int64_t saturated = 0;
@@ -142,8 +194,8 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
     std::fill(alive, alive + s.out, 0);
     for (int64_t b = 0; b < B; ++b) {
       const T* d = dphi + b * s.out;
-      const T* g = dh_l + b * s.out;
-      T* out = dz + b * s.out;
+      const T* g = da + b * s.out;
+      T* out = du + b * s.out;
       for (int64_t j = 0; j < s.out; ++j) {
         out[j] = g[j] * d[j];
         sum_dphi += double(d[j]);
@@ -153,13 +205,27 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
     }
     int64_t dead = 0;
     for (int64_t j = 0; j < s.out; ++j) dead += !alive[j];
-    const T* inp = l == 1 ? x : h(l - 1);
-    T* dinp = ws + (l == 1 ? dx_off_ : off_[size_t(l - 2)].dh);
-    T* dW = grads_.data() + weight_offset(l);
-    T* db = grads_.data() + bias_offset(l);
-    dense_backward<T>(dinp, dW, db, dz, inp, params_.data() + weight_offset(l), B, s.in, s.out);
-
     double* st = stats + (l - 1) * ST_COUNT;
+    st[ST_GRAD_GAMMA] = st[ST_GRAD_BETA] = std::nan("");
+    if (s.batchnorm) {
+      T* dgamma = G + gamma_offset(l);
+      T* dbeta = G + beta_offset(l);
+      (training ? batchnorm_backward<T> : batchnorm_eval_backward<T>)(
+          ws + o.dz, dgamma, dbeta, du, ws + o.xhat, P + gamma_offset(l), ws + o.rstd, B, s.out);
+      st[ST_GRAD_GAMMA] = norm2(dgamma, s.out);
+      st[ST_GRAD_BETA] = norm2(dbeta, s.out);
+    }
+    const T* dz = ws + o.dz;
+    T* dinp = ws + (l == 1 ? dx_off_ : off_[size_t(l - 2)].dh);
+    T* dW = G + weight_offset(l);
+    T* db = G + bias_offset(l);
+    dense_backward<T>(dinp, dW, db, dz, hin(l - 1), P + weight_offset(l), B, s.in, s.out);
+    // dL/dh_{l-1} is now complete but for the skip paths that start at h_{l-1}
+    for (int64_t r : skipped_by_[size_t(l - 1)]) {
+      const T* dh_r = ws + off_[size_t(r - 1)].dh;
+      for (int64_t i = 0; i < B * s.in; ++i) dinp[i] += dh_r[i];
+    }
+
     const int64_t nw = s.out * s.in;
     st[ST_GRAD_H] = norm2(dh_l, m);
     st[ST_GRAD_Z] = norm2(dz, m);
@@ -168,9 +234,15 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
     st[ST_MEAN_DPHI] = sum_dphi / double(m);
     st[ST_SATURATED] = double(saturated) / double(m);
     st[ST_DEAD] = double(dead) / double(s.out);
-    st[ST_NONFINITE_ACT] = double(count_nonfinite(ws + o.z, m) + count_nonfinite(ws + o.h, m));
-    st[ST_NONFINITE_GRAD] = double(count_nonfinite(dh_l, m) + count_nonfinite(dz, m) +
-                                   count_nonfinite(dW, nw) + count_nonfinite(db, s.out));
+    int64_t nf_act = count_nonfinite(ws + o.z, m) + count_nonfinite(ws + o.h, m);
+    int64_t nf_grad = count_nonfinite(dh_l, m) + count_nonfinite(dz, m) +
+                      count_nonfinite(dW, nw) + count_nonfinite(db, s.out);
+    if (s.batchnorm) {
+      nf_act += count_nonfinite(ws + o.u, m);
+      nf_grad += count_nonfinite(du, m) + count_nonfinite(G + gamma_offset(l), 2 * s.out);
+    }
+    st[ST_NONFINITE_ACT] = double(nf_act);
+    st[ST_NONFINITE_GRAD] = double(nf_grad);
     st[ST_TINY_GRAD] = double(count_tiny(dW, nw));
   }
   *grad_x = norm2(ws + dx_off_, B * layer(1).in);

@@ -2,14 +2,17 @@
 // statistic of DESIGN.md §2 for a dense network, in one call.
 //
 //   z_l = h_{l-1} W_l^T + b_l      W_l (n_l, n_{l-1}), b_l (n_l)
-//   a_l = phi_l(z_l)
-//   h_l = a_l                       h_0 = x (B, n_0);  y = h_L
-//   L   = 1/(2B) sum_b |y_b - t_b|^2
+//   u_l = BN_l(z_l)                 only where layer l has batch norm; else u_l = z_l
+//   a_l = phi_l(u_l)
+//   h_l = h_{s} + scale_l a_l       only where layer l is residual, s = skip_l < l
+//                                   (n_s == n_l); else h_l = a_l
+//   h_0 = x (B, n_0);  y = h_L;  L = 1/(2B) sum_b |y_b - t_b|^2
 //
-// The engine owns its parameters (one contiguous buffer, W_1 b_1 W_2 b_2 ...)
-// and a workspace sized for the last batch size it saw, so repeated calls
-// allocate nothing. Statistics are reduced inside the backward pass. No
-// Python here; preconditions are checked by the bindings.
+// The engine owns its parameters (one contiguous buffer: W_1 b_1 [gamma_1
+// beta_1] W_2 ...), the batch-norm running statistics, and a workspace sized
+// for the last batch size it saw, so repeated calls allocate nothing.
+// Statistics are reduced inside the backward pass. No Python here;
+// preconditions are checked by the bindings.
 #pragma once
 #include <cstdint>
 #include <mutex>
@@ -21,6 +24,10 @@ struct LayerSpec {
   int64_t in = 0, out = 0;  // widths n_{l-1}, n_l
   int act = 0;              // enum Act
   double alpha = 0.0;       // leaky_relu slope / elu scale
+  bool batchnorm = false;   // u = BN(z) before the activation
+  double eps = 1e-5;        // batch-norm epsilon
+  int64_t skip = -1;        // residual: h_l = h_skip + scale * a_l (0 <= skip < l)
+  double scale = 1.0;
 };
 
 // Per-layer statistics, one row of doubles per layer (layer l at row l-1).
@@ -35,6 +42,8 @@ enum Stat : int {
   ST_NONFINITE_ACT,    // NaN/Inf count in z_l and h_l
   ST_NONFINITE_GRAD,   // NaN/Inf count in dL/dh_l, dL/dz_l, dL/dW_l, dL/db_l
   ST_TINY_GRAD,        // entries of dL/dW_l that are exactly 0 or subnormal
+  ST_GRAD_GAMMA,       // |dL/dgamma_l| (batch-norm layers; NaN elsewhere)
+  ST_GRAD_BETA,        // |dL/dbeta_l|
   ST_COUNT
 };
 const char* stat_name(int s) noexcept;
@@ -61,6 +70,19 @@ class Network {
   T* grads() noexcept { return grads_.data(); }
   int64_t weight_offset(int64_t l) const noexcept { return w_off_[size_t(l - 1)]; }
   int64_t bias_offset(int64_t l) const noexcept { return w_off_[size_t(l - 1)] + layer(l).out * layer(l).in; }
+  // gamma and beta of a batch-norm layer follow its bias.
+  int64_t gamma_offset(int64_t l) const noexcept { return bias_offset(l) + layer(l).out; }
+  int64_t beta_offset(int64_t l) const noexcept { return gamma_offset(l) + layer(l).out; }
+
+  // Batch-norm running statistics (unbiased variance), updated by every
+  // training-mode run with `momentum` (PyTorch's convention, default 0.1):
+  // running = (1 - momentum) * running + momentum * batch. Layer l's mean
+  // and variance (n_l each) start at state_offset(l): [mean | var].
+  int64_t num_state() const noexcept { return int64_t(state_.size()); }
+  T* state() noexcept { return state_.data(); }
+  int64_t state_offset(int64_t l) const noexcept { return s_off_[size_t(l - 1)]; }
+  bool training = true;     // batch-norm mode: batch statistics or running ones
+  double momentum = 0.1;
 
   // x (B, n_0), t (B, n_L), B >= 1. Writes stats (L, ST_COUNT) and
   // grad_x = |dL/dx|; returns the loss. The per-layer buffers below hold
@@ -74,19 +96,23 @@ class Network {
     return ws_.data() + (l == 0 ? dx_off_ : off_[size_t(l - 1)].dh);
   }
   const T* dz(int64_t l) const noexcept { return ws_.data() + off_[size_t(l - 1)].dz; }
+  const T* u(int64_t l) const noexcept { return ws_.data() + off_[size_t(l - 1)].u; }
+  const T* a(int64_t l) const noexcept { return ws_.data() + off_[size_t(l - 1)].a; }
+  const T* du(int64_t l) const noexcept { return ws_.data() + off_[size_t(l - 1)].du; }
 
   // Serialises use: one call at a time per network.
   std::mutex& mutex() noexcept { return mu_; }
 
  private:
-  struct Offsets { int64_t z, h, dh, dz; };
+  struct Offsets { int64_t z, u, a, h, xhat, mean, rstd, dh, da, du, dz; };
   void reserve(int64_t B);
 
   std::vector<LayerSpec> layers_;
-  std::vector<int64_t> w_off_;
-  std::vector<T> params_, grads_;
+  std::vector<int64_t> w_off_, s_off_;
+  std::vector<std::vector<int64_t>> skipped_by_;  // skipped_by_[s]: residual layers with skip s
+  std::vector<T> params_, grads_, state_;
   int64_t B_ = 0;
-  std::vector<T> ws_;        // z, h, dh, dz per layer, dL/dx, one phi' scratch
+  std::vector<T> ws_;        // per-layer buffers (see Offsets), dL/dx, one phi' scratch
   std::vector<Offsets> off_;
   int64_t dx_off_ = 0, dphi_off_ = 0;
   std::vector<unsigned char> alive_;

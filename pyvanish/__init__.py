@@ -10,6 +10,7 @@ from . import _core, init, kernels, reference
 from ._validate import ACTIVATIONS
 from .init import INITS
 from .kernels import get_gemm_path, set_gemm_path
+from .compare import Comparison, compare
 from .network import Network
 from .report import THRESHOLD_DECADES, GradientReport
 from .tutorial import SeedNetwork, seed_network
@@ -21,6 +22,6 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "ACTIVATIONS", "INITS", "Network", "GradientReport", "THRESHOLD_DECADES",
-    "SeedNetwork", "seed_network", "kernels", "reference", "init",
+    "SeedNetwork", "seed_network", "compare", "Comparison", "kernels", "reference", "init",
     "get_gemm_path", "set_gemm_path", "__version__",
 ]

@@ -3,6 +3,7 @@
     pyvanish                 the tutorial network, step by step (= pyvanish seed)
     pyvanish seed            every chain factor of the 1-1-1-1-1 network: sigmoid, then ReLU + He
     pyvanish report ...      the per-layer gradient report of any dense network
+    pyvanish compare ...     the fixes side by side (ReLU + He, batch norm, residual)
 
 Bad arguments print one line and exit with status 2.
 """
@@ -17,6 +18,7 @@ import numpy as np
 
 from . import __version__
 from ._validate import ACTIVATIONS
+from .compare import DEFAULT_CONFIGS, METRICS, compare
 from .init import ALIASES, INITS
 from .network import Network
 from .tutorial import seed_network
@@ -58,6 +60,17 @@ def _positive(text: str) -> int:
     return v
 
 
+def _shape_args(p: argparse.ArgumentParser, depth: int, width: int) -> None:
+    """The network shape, batch, seed and dtype options shared by report and compare."""
+    p.add_argument("--depth", type=_positive, default=depth, help=f"number of hidden layers (default {depth})")
+    p.add_argument("--width", type=_positive, default=width, help=f"hidden width (default {width})")
+    p.add_argument("--input-width", type=_positive, help="input width (default: --width)")
+    p.add_argument("--output-width", type=_positive, default=1, help="output width (default 1)")
+    p.add_argument("--batch", type=_positive, default=64, help="batch size (default 64)")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights and data (default 0)")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = _Parser(prog="pyvanish", description="See, measure and explain vanishing and exploding gradients.")
     p.add_argument("--version", action="version", version=f"pyvanish {__version__}")
@@ -76,10 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="per-layer gradient report of a dense network",
                        description="Build a dense network, run one batch of Gaussian inputs x ~ N(0, 1) "
                                    "and targets t ~ N(0, 1), and print the per-layer gradient report.")
-    r.add_argument("--depth", type=_positive, default=10, help="number of hidden layers (default 10)")
-    r.add_argument("--width", type=_positive, default=32, help="hidden width (default 32)")
-    r.add_argument("--input-width", type=_positive, help="input width (default: --width)")
-    r.add_argument("--output-width", type=_positive, default=1, help="output width (default 1)")
+    _shape_args(r, depth=10, width=32)
     r.add_argument("--widths", type=_ints, help="all widths n0,n1,...,nL (overrides the four above)")
     r.add_argument("--activation", default="tanh", help=f"hidden activation: {', '.join(ACTIVATIONS)} (default tanh)")
     r.add_argument("--output-activation", default="identity", help="output activation (default identity)")
@@ -87,11 +97,31 @@ def build_parser() -> argparse.ArgumentParser:
                                                     f"({', '.join(sorted(ALIASES))}); default xavier")
     r.add_argument("--sw", type=float, default=1.0, help="sigma_w for --init normal: Var W = sw^2/fan_in")
     r.add_argument("--sb", type=float, default=0.0, help="sigma_b: biases ~ N(0, sb^2) (default 0)")
-    r.add_argument("--batch", type=_positive, default=64, help="batch size (default 64)")
-    r.add_argument("--seed", type=int, default=0, help="seed of weights and data (default 0)")
-    r.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    r.add_argument("--batchnorm", action="store_true", help="batch normalisation on every hidden layer")
+    r.add_argument("--residual", action="store_true", help="residual connections on the hidden layers")
+    r.add_argument("--residual-block", type=_positive, default=1, help="layers per residual block (default 1)")
+    r.add_argument("--residual-scale", type=float, default=1.0, help="scale of the residual branch (default 1)")
     r.add_argument("--json", action="store_true", help="print the report as JSON")
+    c = sub.add_parser("compare", help="the fixes side by side: sigmoid, ReLU + He, batch norm, residual",
+                       description="Run several configurations on the same network shape, data and seed and "
+                                   "print one table: a row per layer, a column per configuration, then both "
+                                   "ratios and the verdict of each. Default configurations: "
+                                   + "; ".join(DEFAULT_CONFIGS) + ".")
+    c.add_argument("--config", action="append", metavar="SPEC",
+                   help="a configuration, repeatable: activation[,init][,bn][,res|resK][,scale=S], "
+                        "e.g. --config tanh,xavier,bn --config relu,he,res")
+    _shape_args(c, depth=20, width=64)
+    c.add_argument("--metric", choices=sorted(METRICS), default="W",
+                   help="table column: W = |dL/dW_l| (default), h = |dL/dh_l|, z = |dL/dz_l|, b = |dL/db_l|")
+    c.add_argument("--json", action="store_true", help="print the comparison as JSON")
     return p
+
+
+def _compare(args, out) -> None:
+    cmp = compare(args.config or DEFAULT_CONFIGS, depth=args.depth, width=args.width,
+                  input_width=args.input_width, output_width=args.output_width, batch=args.batch,
+                  seed=args.seed, metric=args.metric, dtype=args.dtype)
+    print(json.dumps(cmp.to_dict(), indent=2) if args.json else cmp, file=out)
 
 
 def _seed(args, out) -> None:
@@ -141,7 +171,9 @@ def _report(args, out) -> None:
         n0 = args.input_width or args.width
         widths = [n0] + [args.width] * args.depth + [args.output_width]
     net = Network(widths, activation=args.activation, output_activation=args.output_activation,
-                  init=args.init, sw=args.sw, sb=args.sb, seed=args.seed, dtype=args.dtype)
+                  init=args.init, sw=args.sw, sb=args.sb, batchnorm=args.batchnorm, residual=args.residual,
+                  residual_block=args.residual_block, residual_scale=args.residual_scale,
+                  seed=args.seed, dtype=args.dtype)
     rng = np.random.default_rng([args.seed, 1])
     x = rng.standard_normal((args.batch, widths[0]))
     t = rng.standard_normal((args.batch, widths[-1]))
@@ -164,6 +196,8 @@ def main(argv: Sequence[str] | None = None, out=None) -> int:
             _seed(args, out)
         elif args.command == "report":
             _report(args, out)
+        elif args.command == "compare":
+            _compare(args, out)
         return 0
     except _UsageError as exc:
         print(str(exc), file=sys.stderr)

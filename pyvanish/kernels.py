@@ -23,7 +23,8 @@ __all__ = [
     "ACTIVATIONS", "DEFAULT_ALPHA",
     "activation_forward", "activation_backward", "activation_derivative",
     "dense_forward", "dense_backward", "dense_act_forward", "dense_act_backward",
-    "mse_forward", "mse_backward", "gemm", "get_gemm_path", "set_gemm_path",
+    "mse_forward", "mse_backward", "batchnorm_forward", "batchnorm_backward",
+    "residual_forward", "residual_backward", "gemm", "get_gemm_path", "set_gemm_path",
 ]
 
 
@@ -197,6 +198,76 @@ def mse_backward(pred, target, *, check_finite: bool = False) -> np.ndarray:
     """
     p, t = as_arrays("mse_backward", check_finite, pred=pred, target=target)
     return _core.mse_backward(p, t)
+
+
+def batchnorm_forward(inp, gamma, beta, eps: float = 1e-5, *, check_finite: bool = False):
+    """Batch normalisation, training mode: returns ``(out, xhat, mean, rstd)``.
+
+    Per feature ``c`` of ``inp`` (B, C): ``mean_c``, the biased variance
+    ``var_c``, ``rstd_c = 1/sqrt(var_c + eps)``, ``xhat = (inp - mean) * rstd``
+    and ``out = gamma * xhat + beta``. Needs ``B >= 2``. A constant feature
+    (``var = 0``) gives ``xhat = 0``: the result is dominated by ``eps``.
+
+    Examples
+    --------
+    >>> from pyvanish import kernels
+    >>> out, xhat, mean, rstd = kernels.batchnorm_forward([[1.0], [3.0]], [2.0], [0.5], eps=0.0)
+    Traceback (most recent call last):
+    ...
+    ValueError: batchnorm_forward: eps must be positive and finite
+    >>> out, xhat, mean, rstd = kernels.batchnorm_forward([[1.0], [3.0]], [2.0], [0.5], eps=1e-12)
+    >>> out.round(6).tolist(), mean.tolist()
+    ([[-1.5], [2.5]], [2.0])
+    """
+    x, g, b = as_arrays("batchnorm_forward", check_finite, inp=inp, gamma=gamma, beta=beta)
+    return _core.batchnorm_forward(x, g, b, float(eps))
+
+
+def batchnorm_backward(dout, xhat, gamma, rstd, *, check_finite: bool = False):
+    """Gradient of :func:`batchnorm_forward` (training mode): ``(dinp, dgamma, dbeta)``.
+
+    ``dgamma = sum_b dout * xhat``, ``dbeta = sum_b dout``,
+    ``dinp = gamma * rstd / B * (B dout - dbeta - xhat * dgamma)``.
+
+    Examples
+    --------
+    >>> from pyvanish import kernels
+    >>> out, xhat, mean, rstd = kernels.batchnorm_forward([[1.0], [3.0]], [2.0], [0.5])
+    >>> dinp, dgamma, dbeta = kernels.batchnorm_backward([[1.0], [1.0]], xhat, [2.0], rstd)
+    >>> dinp.tolist(), dbeta.tolist()            # a shift of every sample changes nothing
+    ([[0.0], [0.0]], [2.0])
+    """
+    g, xh, ga, r = as_arrays("batchnorm_backward", check_finite, dout=dout, xhat=xhat, gamma=gamma, rstd=rstd)
+    return _core.batchnorm_backward(g, xh, ga, r)
+
+
+def residual_forward(skip, inp, scale: float = 1.0, *, check_finite: bool = False) -> np.ndarray:
+    """Residual connection: ``out = skip + scale * inp`` (same shapes).
+
+    Examples
+    --------
+    >>> from pyvanish import kernels
+    >>> kernels.residual_forward([1.0, 2.0], [10.0, 20.0], 0.5).tolist()
+    [6.0, 12.0]
+    """
+    s, x = as_arrays("residual_forward", check_finite, skip=skip, inp=inp)
+    return _core.residual_forward(s, x, float(scale))
+
+
+def residual_backward(dout, scale: float = 1.0, *, check_finite: bool = False):
+    """Gradient of :func:`residual_forward`: ``(dinp, dskip) = (scale * dout, dout)``.
+
+    The skip path passes the gradient on unchanged: the Jacobian of
+    ``h + F(h)`` is ``I + dF/dh``.
+
+    Examples
+    --------
+    >>> from pyvanish import kernels
+    >>> [a.tolist() for a in kernels.residual_backward([1.0, -2.0], 0.5)]
+    [[0.5, -1.0], [1.0, -2.0]]
+    """
+    (g,) = as_arrays("residual_backward", check_finite, dout=dout)
+    return _core.residual_backward(g, float(scale))
 
 
 def gemm(a, b, trans_a: bool = False, trans_b: bool = False, *, check_finite: bool = False) -> np.ndarray:

@@ -70,6 +70,23 @@ class Network:
         value for every layer or one per layer.
     weights, biases : sequence of array_like, optional
         Explicit parameters (``L`` arrays each), overriding ``init``/``sb``.
+    batchnorm : bool or sequence of bool
+        Batch normalisation after the dense step, before the activation
+        (``u = gamma * (z - mean) / sqrt(var + bn_eps) + beta``, training-mode
+        batch statistics; ``gamma = 1``, ``beta = 0`` initially). ``True``:
+        every hidden layer ``1..L-1``; or one flag per layer.
+    bn_eps : float
+        Batch-norm epsilon (default 1e-5).
+    residual : bool or sequence of bool
+        Residual (skip) connections ``h_l = h_{l-k} + residual_scale * phi(u_l)``,
+        ``k = residual_block``. ``True``: the hidden layers ``2..L-1`` in
+        consecutive blocks of ``k`` layers, each block adding its input to its
+        output (``h = h_in + F(h_in)``); or one flag per layer (a flagged
+        layer ``l`` takes its skip from ``h_{l-k}``). The two widths must match.
+    residual_block : int
+        Layers per residual block, ``k`` (default 1).
+    residual_scale : float
+        The scale of the residual branch (default 1; SkipInit/NFNet-style < 1).
     seed : int or numpy.random.Generator, optional
         Seeds the initialisation (reproducible).
     dtype : float32 or float64
@@ -87,7 +104,8 @@ class Network:
                  output_activation: str = "identity", *, activations: Sequence[str] | None = None,
                  init: str = "xavier", sw: float = 1.0, sb: float = 0.0, gain: float | None = None,
                  value: float = 0.0, alpha: float | None = None, weights=None, biases=None,
-                 seed=None, dtype=np.float64):
+                 batchnorm=False, bn_eps: float = 1e-5, residual=False, residual_block: int = 1,
+                 residual_scale: float = 1.0, seed=None, dtype=np.float64):
         fn = "Network"
         self._widths = _widths(widths, fn)
         L = len(self._widths) - 1
@@ -109,7 +127,17 @@ class Network:
         if sw < 0 or sb < 0:
             raise ValueError(f"{fn}: sw and sb are standard deviations, expected >= 0, got sw={sw}, sb={sb}")
         self._init = canonical(init, fn) if weights is None else "explicit"
-        self._engine = _ENGINES[self._dtype](list(self._widths), codes, list(self._alphas))
+        self._bn = _per_layer(batchnorm, L, fn, "batchnorm", default=[True] * (L - 1) + [False])
+        self._skips = _skips(residual, residual_block, self._widths, fn)
+        for name, v in (("bn_eps", bn_eps), ("residual_scale", residual_scale)):
+            if not isinstance(v, (int, float, np.floating, np.integer)) or not math.isfinite(v):
+                raise ValueError(f"{fn}: {name} must be a finite number, got {v!r}")
+        if bn_eps <= 0:
+            raise ValueError(f"{fn}: bn_eps must be positive, got {bn_eps}")
+        self._bn_eps, self._residual_scale = float(bn_eps), float(residual_scale)
+        self._engine = _ENGINES[self._dtype](
+            list(self._widths), codes, list(self._alphas), list(self._bn), [self._bn_eps] * L,
+            [-1 if s is None else s for s in self._skips], [self._residual_scale] * L)
         params = self._engine.params
         self._W = tuple(params[self._engine.weight_offset(l):self._engine.bias_offset(l)]
                         .reshape(self._widths[l], self._widths[l - 1]) for l in range(1, L + 1))
@@ -120,6 +148,19 @@ class Network:
                          .reshape(self._widths[l], self._widths[l - 1]) for l in range(1, L + 1))
         self._db = tuple(grads[self._engine.bias_offset(l):self._engine.bias_offset(l) + self._widths[l]]
                          for l in range(1, L + 1))
+        e, n = self._engine, self._widths
+        self._gamma = tuple(params[e.gamma_offset(l):e.gamma_offset(l) + n[l]] if self._bn[l - 1] else None
+                            for l in range(1, L + 1))
+        self._beta = tuple(params[e.beta_offset(l):e.beta_offset(l) + n[l]] if self._bn[l - 1] else None
+                           for l in range(1, L + 1))
+        self._dgamma = tuple(grads[e.gamma_offset(l):e.gamma_offset(l) + n[l]] if self._bn[l - 1] else None
+                             for l in range(1, L + 1))
+        self._dbeta = tuple(grads[e.beta_offset(l):e.beta_offset(l) + n[l]] if self._bn[l - 1] else None
+                            for l in range(1, L + 1))
+        state = e.state
+        self._running = tuple((state[e.state_offset(l):e.state_offset(l) + n[l]],
+                               state[e.state_offset(l) + n[l]:e.state_offset(l) + 2 * n[l]])
+                              if self._bn[l - 1] else None for l in range(1, L + 1))
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         for l in range(1, L + 1):
             if weights is None:
@@ -162,6 +203,44 @@ class Network:
         """``b_1..b_L``, writable views into the engine."""
         return self._b
 
+    @property
+    def batchnorm(self) -> tuple:
+        """Per layer: whether it has batch normalisation."""
+        return self._bn
+
+    @property
+    def skips(self) -> tuple:
+        """Per layer: the index ``s`` of its residual source ``h_s``, or None."""
+        return self._skips
+
+    @property
+    def gammas(self) -> tuple:
+        """Batch-norm scales per layer (writable views; None where no batch norm)."""
+        return self._gamma
+
+    @property
+    def betas(self) -> tuple:
+        """Batch-norm shifts per layer (writable views; None where no batch norm)."""
+        return self._beta
+
+    @property
+    def running_stats(self) -> tuple:
+        """Per batch-norm layer ``(running_mean, running_var)`` (unbiased), else None.
+
+        Updated by every training-mode pass with momentum 0.1 (PyTorch's
+        convention); used instead of batch statistics in evaluation mode.
+        """
+        return self._running
+
+    @property
+    def training(self) -> bool:
+        """Batch-norm mode: True (batch statistics) or False (running statistics)."""
+        return self._engine.training
+
+    @training.setter
+    def training(self, value: bool) -> None:
+        self._engine.training = bool(value)
+
     def set_weights(self, weights) -> None:
         """Copy ``L`` weight matrices in (any array-likes of the right shapes)."""
         self._set(weights, self._W, "weights")
@@ -184,17 +263,32 @@ class Network:
             t[...] = a
 
     def copy(self) -> "Network":
-        """An independent network with the same structure and parameters."""
-        return Network(self._widths, activations=self._activations, alpha=self._alphas,
-                       weights=self._W, biases=self._b, dtype=self._dtype)
+        """An independent network with the same structure, parameters and state."""
+        net = Network(self._widths, activations=self._activations, alpha=self._alphas,
+                      weights=self._W, biases=self._b, batchnorm=self._bn, bn_eps=self._bn_eps,
+                      residual=[s is not None for s in self._skips], residual_block=self._block(),
+                      residual_scale=self._residual_scale, dtype=self._dtype)
+        net._engine.params[...] = self._engine.params
+        net._engine.state[...] = self._engine.state
+        net.training = self.training
+        return net
+
+    def _block(self) -> int:
+        ks = {l - s for l, s in enumerate(self._skips, start=1) if s is not None}
+        return ks.pop() if len(ks) == 1 else 1
 
     def __repr__(self) -> str:
         acts = sorted(set(self._activations[:-1]))
         hidden = acts[0] if len(acts) == 1 else "/".join(acts) if acts else "-"
         w = self._widths
         widths = str(list(w)) if len(w) <= 8 else f"[{w[0]}, {w[1]}, ..., {w[-2]}, {w[-1]}] ({len(w)} widths)"
+        extra = ""
+        if any(self._bn):
+            extra += f", batchnorm={sum(self._bn)} layers"
+        if any(s is not None for s in self._skips):
+            extra += f", residual={sum(s is not None for s in self._skips)} layers (block {self._block()})"
         return (f"Network(widths={widths}, hidden={hidden}, output={self._activations[-1]}, "
-                f"init={self._init}, dtype={self._dtype.name}, params={self._engine.params.size})")
+                f"init={self._init}{extra}, dtype={self._dtype.name}, params={self._engine.params.size})")
 
     # ------------------------------------------------------------ running
     def _inputs(self, x, t, fn, check_finite):
@@ -256,7 +350,10 @@ class Network:
         grads = None
         if return_grads:
             grads = {"W": [w.copy() for w in self._dW], "b": [b.copy() for b in self._db],
-                     "h": self._engine.buffers("dh"), "z": self._engine.buffers("dz")}
+                     "h": self._engine.buffers("dh"), "z": self._engine.buffers("dz"),
+                     "u": self._engine.buffers("du"),
+                     "gamma": [None if g is None else g.copy() for g in self._dgamma],
+                     "beta": [None if g is None else g.copy() for g in self._dbeta]}
         return _report(self, x.shape[0], loss, stats, grad_x, grads)
 
     def forward(self, x, *, check_finite: bool = True) -> np.ndarray:
@@ -320,6 +417,45 @@ class Network:
             dtype = np.float32 if Ws and module[0].weight.dtype.is_floating_point and \
                 module[0].weight.element_size() == 4 else np.float64
         return cls(widths, activations=acts, alpha=alphas, weights=Ws, biases=bs, dtype=dtype)
+
+
+def _per_layer(value, L: int, fn: str, name: str, default) -> tuple:
+    """A per-layer tuple of bools from True/False or a sequence of L flags."""
+    if isinstance(value, (bool, np.bool_)):
+        return tuple(bool(v) for v in default) if value else (False,) * L
+    try:
+        flags = [bool(v) for v in value]
+    except TypeError:
+        raise TypeError(f"{fn}: {name} must be a bool or a sequence of {L} bools, got {value!r}") from None
+    if len(flags) != L:
+        raise ValueError(f"{fn}: {name} needs one flag per layer ({L}), got {len(flags)}")
+    return tuple(flags)
+
+
+def _skips(residual, block, widths, fn: str) -> tuple:
+    """Per layer: the index of its residual source h_s, or None."""
+    L = len(widths) - 1
+    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
+        raise ValueError(f"{fn}: residual_block must be a positive integer, got {block!r}")
+    if isinstance(residual, (bool, np.bool_)):
+        ends = [1 + j * block for j in range(1, L)] if residual else []
+        flags = [l in ends and l <= L - 1 for l in range(1, L + 1)]
+    else:
+        flags = list(_per_layer(residual, L, fn, "residual", default=[]))
+    skips = []
+    for l, flag in enumerate(flags, start=1):
+        if not flag:
+            skips.append(None)
+            continue
+        s = l - block
+        if s < 0:
+            raise ValueError(f"{fn}: layer {l} cannot be residual with residual_block={block}: "
+                             f"there is no h_{s}")
+        if widths[s] != widths[l]:
+            raise ValueError(f"{fn}: layer {l} is residual (h_{l} = h_{s} + F(h_{s})) but its "
+                             f"widths differ: h_{s} has width {widths[s]}, h_{l} has width {widths[l]}")
+        skips.append(s)
+    return tuple(skips)
 
 
 def _as_batch(a: np.ndarray, n: int, name: str, fn: str) -> np.ndarray:

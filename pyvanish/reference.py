@@ -54,6 +54,10 @@ __all__ = [
     "dense_act_backward",
     "mse_forward",
     "mse_backward",
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "residual_forward",
+    "residual_backward",
     "norm",
     "network_forward_backward",
 ]
@@ -639,14 +643,82 @@ def norm(v):
     return math.ldexp(math.sqrt(float(np.sum(w * w))), e)
 
 
-def network_forward_backward(weights, biases, activations, x, t, alphas=None):
+def batchnorm_forward(inp, gamma, beta, eps=1e-5):
+    """Batch normalisation in training mode: ``(out, xhat, mean, rstd)``.
+
+    ``mean`` and the biased variance are taken over the batch (axis 0),
+    ``rstd = 1 / sqrt(var + eps)``, ``xhat = (inp - mean) * rstd`` and
+    ``out = gamma * xhat + beta``. Statistics are computed in float64.
+
+    Examples
+    --------
+    >>> out, xhat, mean, rstd = batchnorm_forward(np.array([[1.0], [3.0]]), np.ones(1), np.zeros(1), 1e-12)
+    >>> out.round(6).tolist()
+    [[-1.0], [1.0]]
+    """
+    x64 = inp.astype(np.float64)
+    mean = x64.mean(axis=0)
+    var = ((x64 - mean) ** 2).mean(axis=0)
+    dt = inp.dtype
+    mean_t = mean.astype(dt)
+    rstd = (1.0 / np.sqrt(var + eps)).astype(dt)
+    xhat = (inp - mean_t) * rstd
+    return gamma * xhat + beta, xhat, mean_t, rstd
+
+
+def batchnorm_backward(dout, xhat, gamma, rstd):
+    """Gradient of :func:`batchnorm_forward`: ``(dinp, dgamma, dbeta)``.
+
+    ``dinp = gamma * rstd * (dout - mean_b(dout) - xhat * mean_b(dout * xhat))``.
+
+    Examples
+    --------
+    >>> dinp, dg, db = batchnorm_backward(np.ones((2, 1)), np.array([[-1.0], [1.0]]), np.ones(1), np.ones(1))
+    >>> dinp.tolist(), db.tolist()
+    ([[0.0], [0.0]], [2.0])
+    """
+    B = dout.shape[0]
+    dgamma = (dout * xhat).sum(axis=0)
+    dbeta = dout.sum(axis=0)
+    dinp = gamma * rstd * (dout - dbeta / B - xhat * dgamma / B)
+    return dinp, dgamma, dbeta
+
+
+def residual_forward(skip, inp, scale=1.0):
+    """``skip + scale * inp``: a residual (skip) connection.
+
+    Examples
+    --------
+    >>> residual_forward(np.array([1.0]), np.array([2.0]), 0.5).tolist()
+    [2.0]
+    """
+    return skip + inp.dtype.type(scale) * inp
+
+
+def residual_backward(dout, scale=1.0):
+    """Gradient of :func:`residual_forward`: ``(dinp, dskip) = (scale * dout, dout)``.
+
+    Examples
+    --------
+    >>> [a.tolist() for a in residual_backward(np.array([2.0]), 0.5)]
+    [[1.0], [2.0]]
+    """
+    return dout.dtype.type(scale) * dout, dout.copy()
+
+
+def network_forward_backward(weights, biases, activations, x, t, alphas=None, *,
+                             batchnorm=None, eps=1e-5, skips=None, scales=None,
+                             training=True, running=None):
     """Forward, MSE loss, backward and per-layer statistics of a dense network.
 
     The layer loop written plainly in NumPy: the oracle of the C++ network
     engine and the baseline of its benchmarks. Layer ``l = 1..L``::
 
-        z_l = h_{l-1} @ W_l.T + b_l;  h_l = phi_l(z_l);  h_0 = x;  y = h_L
-        L = 1/(2B) * sum((y - t)**2)
+        z_l = h_{l-1} @ W_l.T + b_l
+        u_l = BN(z_l) if layer l has batch norm, else z_l
+        a_l = phi_l(u_l)
+        h_l = h_{s} + scale_l * a_l if layer l is residual from h_s, else a_l
+        h_0 = x;  y = h_L;  L = 1/(2B) * sum((y - t)**2)
 
     Parameters
     ----------
@@ -658,19 +730,33 @@ def network_forward_backward(weights, biases, activations, x, t, alphas=None):
         ``(B, n_0)`` inputs and ``(B, n_L)`` targets.
     alphas : list of float, optional
         Per-layer alpha (leaky_relu slope, elu scale); default per activation.
+    batchnorm : list of (gamma, beta) or None, optional
+        Per layer: batch-norm parameters, or None for no batch norm.
+    eps : float
+        Batch-norm epsilon.
+    skips, scales : list, optional
+        Per layer: the index ``s`` of the residual source ``h_s`` (or None),
+        and the residual scale (default 1).
+    training : bool
+        Batch statistics (True) or the given ``running`` ones.
+    running : list of (mean, var) or None, optional
+        Per batch-norm layer, the statistics used when ``training`` is False.
 
     Returns
     -------
     dict with
-        ``loss``; lists ``z`` (L), ``h`` (L+1, ``h[0] = x``), ``dh`` (L+1,
-        ``dh[0] = dL/dx``), ``dz``, ``dW``, ``db`` (L); ``stats``: a dict of
+        ``loss``; lists ``z``, ``u`` (L), ``h`` (L+1, ``h[0] = x``), ``dh``
+        (L+1, ``dh[0] = dL/dx``), ``dz``, ``dW``, ``db``, ``dgamma``,
+        ``dbeta`` (L; None where no batch norm); ``stats``: a dict of
         per-layer arrays (L,) named ``grad_h`` (``|dL/dh_l|``, l = 1..L),
         ``grad_z``, ``grad_W``, ``grad_b``, ``mean_dphi``, ``saturated``
-        (fraction of unit-samples with ``|phi'| <= 0.01 * max phi'``), ``dead``
-        (fraction of units with ``phi' == 0`` on every sample),
-        ``nonfinite_act`` (NaN/Inf in ``z_l`` and ``h_l``), ``nonfinite_grad``
-        (in ``dL/dh_l, dL/dz_l, dL/dW_l, dL/db_l``), ``tiny_grad_W``
-        (entries of ``dL/dW_l`` that are 0 or subnormal); and ``grad_x``.
+        (fraction of unit-samples with ``|phi'| <= 0.01 * max phi'``),
+        ``dead`` (fraction of units with ``phi' == 0`` on every sample),
+        ``nonfinite_act`` (NaN/Inf in ``z_l``, ``u_l`` and ``h_l``),
+        ``nonfinite_grad`` (in ``dL/dh_l, dL/du_l, dL/dz_l, dL/dW_l, dL/db_l``
+        and the batch-norm parameter gradients), ``tiny_grad_W`` (entries of
+        ``dL/dW_l`` that are 0 or subnormal), ``grad_gamma``, ``grad_beta``
+        (NaN where no batch norm); and ``grad_x``.
 
     Examples
     --------
@@ -680,26 +766,55 @@ def network_forward_backward(weights, biases, activations, x, t, alphas=None):
     (2.0, 2.0)
     """
     L = len(weights)
-    if alphas is None:
-        alphas = [None] * L
-    h, z = [x], []
+    alphas = [None] * L if alphas is None else alphas
+    batchnorm = [None] * L if batchnorm is None else batchnorm
+    skips = [None] * L if skips is None else skips
+    scales = [1.0] * L if scales is None else scales
+    h, z, u, a, xhat, rstd = [x], [], [], [], [None] * L, [None] * L
     with np.errstate(all="ignore"):  # an exploding network is a result, not an error
-        for W, b, name, al in zip(weights, biases, activations, alphas):
+        for i, (W, b, name, al) in enumerate(zip(weights, biases, activations, alphas)):
             z.append(dense_forward(h[-1], W, b))
-            h.append(activation_forward(name, z[-1], al))
+            if batchnorm[i] is None:
+                u.append(z[-1])
+            elif training:
+                out, xhat[i], _, rstd[i] = batchnorm_forward(z[-1], *batchnorm[i], eps)
+                u.append(out)
+            else:
+                mean, var = running[i]
+                rstd[i] = (1.0 / np.sqrt(var.astype(np.float64) + eps)).astype(z[-1].dtype)
+                xhat[i] = (z[-1] - mean) * rstd[i]
+                u.append(batchnorm[i][0] * xhat[i] + batchnorm[i][1])
+            a.append(activation_forward(name, u[-1], al))
+            h.append(a[-1] if skips[i] is None else residual_forward(h[skips[i]], a[-1], scales[i]))
         B = x.shape[0]
         loss = mse_forward(h[-1], t)
         dh = [None] * (L + 1)
         dh[L] = mse_backward(h[-1], t)
+        pending = [np.zeros_like(v) for v in h]   # skip-path gradients waiting for dh[s]
         dz, dW, db = [None] * L, [None] * L, [None] * L
+        dgamma, dbeta = [None] * L, [None] * L
         stats = {k: np.zeros(L) for k in ("grad_h", "grad_z", "grad_W", "grad_b", "mean_dphi",
                                           "saturated", "dead", "nonfinite_act", "nonfinite_grad",
-                                          "tiny_grad_W")}
+                                          "tiny_grad_W", "grad_gamma", "grad_beta")}
         for l in range(L, 0, -1):
             i = l - 1
             name, al = activations[i], alphas[i]
-            dphi = activation_derivative(name, z[i], h[l], al)
-            dz[i] = dh[l] * dphi
+            if l < L:
+                dh[l] = dh[l] + pending[l]
+            if skips[i] is None:
+                da = dh[l]
+            else:
+                da, dskip = residual_backward(dh[l], scales[i])
+                pending[skips[i]] = pending[skips[i]] + dskip
+            dphi = activation_derivative(name, u[i], a[i], al)
+            du = da * dphi
+            if batchnorm[i] is None:
+                dz[i] = du
+            elif training:
+                dz[i], dgamma[i], dbeta[i] = batchnorm_backward(du, xhat[i], batchnorm[i][0], rstd[i])
+            else:
+                dz[i] = du * batchnorm[i][0] * rstd[i]
+                dgamma[i], dbeta[i] = (du * xhat[i]).sum(axis=0), du.sum(axis=0)
             dh[l - 1], dW[i], db[i] = dense_backward(dz[i], h[l - 1], weights[i])
             thr = 0.01 * max_derivative(name, al)
             stats["grad_h"][i] = norm(dh[l])
@@ -709,8 +824,15 @@ def network_forward_backward(weights, biases, activations, x, t, alphas=None):
             stats["mean_dphi"][i] = float(np.mean(dphi.astype(np.float64)))
             stats["saturated"][i] = float(np.mean(np.abs(dphi.astype(np.float64)) <= thr))
             stats["dead"][i] = float(np.mean(np.all(dphi == 0, axis=0)))
-            stats["nonfinite_act"][i] = np.sum(~np.isfinite(z[i])) + np.sum(~np.isfinite(h[l]))
-            stats["nonfinite_grad"][i] = sum(int(np.sum(~np.isfinite(a))) for a in (dh[l], dz[i], dW[i], db[i]))
+            acts = [z[i], h[l]] + ([u[i]] if batchnorm[i] is not None else [])
+            grads = [dh[l], dz[i], dW[i], db[i]]
+            if batchnorm[i] is not None:
+                grads += [du, dgamma[i], dbeta[i]]
+            stats["nonfinite_act"][i] = sum(int(np.sum(~np.isfinite(v))) for v in acts)
+            stats["nonfinite_grad"][i] = sum(int(np.sum(~np.isfinite(v))) for v in grads)
             stats["tiny_grad_W"][i] = np.sum(np.abs(dW[i]) < np.finfo(dW[i].dtype).tiny)
-    return {"loss": loss, "z": z, "h": h, "dh": dh, "dz": dz, "dW": dW, "db": db,
-            "stats": stats, "grad_x": norm(dh[0]), "batch": B}
+            stats["grad_gamma"][i] = norm(dgamma[i]) if dgamma[i] is not None else np.nan
+            stats["grad_beta"][i] = norm(dbeta[i]) if dbeta[i] is not None else np.nan
+        dh[0] = dh[0] + pending[0]
+    return {"loss": loss, "z": z, "u": u, "h": h, "dh": dh, "dz": dz, "dW": dW, "db": db,
+            "dgamma": dgamma, "dbeta": dbeta, "stats": stats, "grad_x": norm(dh[0]), "batch": B}

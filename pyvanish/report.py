@@ -42,7 +42,7 @@ _STAT = {name: i for i, name in enumerate(_core.STAT_NAMES)}
 MEAN_DPHI = "mean phi'"
 
 LAYER_FIELDS = ("grad_z", "grad_W", "grad_b", "gain", "mean_dphi", "saturated", "dead",
-                "nonfinite_act", "nonfinite_grad", "tiny_grad_W")
+                "nonfinite_act", "nonfinite_grad", "tiny_grad_W", "grad_gamma", "grad_beta")
 
 
 def _log10(r: float) -> float:
@@ -114,9 +114,12 @@ class GradientReport:
         NaN/Inf counts in ``z_l, h_l`` and in ``dL/dh_l, dL/dz_l, dL/dW_l, dL/db_l``.
     tiny_grad_W : ndarray (L,) of int
         Entries of ``dL/dW_l`` that are exactly 0 or subnormal (underflowed).
+    grad_gamma, grad_beta : ndarray (L,)
+        ``|dL/dgamma_l|``, ``|dL/dbeta_l|`` of batch-norm layers (NaN elsewhere).
     grads : dict or None
-        With ``return_grads=True``: lists ``"W"``, ``"b"`` (per layer),
-        ``"h"`` (``dL/dh_l``, ``l = 0..L``), ``"z"``.
+        With ``return_grads=True``: lists ``"W"``, ``"b"``, ``"gamma"``,
+        ``"beta"`` (per layer; None where no batch norm), ``"h"``
+        (``dL/dh_l``, ``l = 0..L``), ``"u"`` (``dL/du_l``), ``"z"``.
     """
 
     widths: tuple
@@ -157,6 +160,10 @@ class GradientReport:
                               doc="NaN/Inf count in the gradients of layer l")
     tiny_grad_W = property(lambda self: self._col("tiny_grad_W").astype(np.int64),
                            doc="entries of dL/dW_l that are 0 or subnormal")
+    grad_gamma = property(lambda self: self._col("grad_gamma"),
+                          doc="|dL/dgamma_l| of batch-norm layers (NaN elsewhere)")
+    grad_beta = property(lambda self: self._col("grad_beta"),
+                         doc="|dL/dbeta_l| of batch-norm layers (NaN elsewhere)")
 
     @property
     def depth(self) -> int:

@@ -1,0 +1,183 @@
+"""The fixes side by side: one depth, width, data and seed, several configurations."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ._validate import ACTIVATIONS
+from .init import canonical
+from .network import Network
+from .report import GradientReport, THRESHOLD_DECADES
+
+#: The tutorial's problem and its three cures.
+DEFAULT_CONFIGS = ("sigmoid,xavier", "relu,he", "sigmoid,xavier,bn", "sigmoid,xavier,res")
+METRICS = {"W": "grad_W", "h": "grad_h", "z": "grad_z", "b": "grad_b"}
+_TITLES = {"grad_W": "|dL/dW_l|", "grad_h": "|dL/dh_l|", "grad_z": "|dL/dz_l|", "grad_b": "|dL/db_l|"}
+
+
+def parse_config(spec) -> tuple[str, dict]:
+    """``(name, Network keyword arguments)`` of a configuration.
+
+    A string is comma-separated: the hidden activation, then optionally an
+    initialisation, ``bn`` (batch norm on hidden layers), ``res`` (residual
+    hidden layers; ``resK`` for blocks of K layers) and ``scale=S`` (the
+    residual scale). E.g. ``"tanh,xavier,bn"``, ``"sigmoid,xavier,res2,scale=0.5"``.
+    A dict is passed to :class:`Network` as it is (``name`` names it).
+
+    Examples
+    --------
+    >>> parse_config("sigmoid,xavier,bn")
+    ('sigmoid+xavier+bn', {'activation': 'sigmoid', 'init': 'xavier_uniform', 'batchnorm': True})
+    """
+    fn = "compare"
+    if isinstance(spec, dict):
+        kw = dict(spec)
+        name = str(kw.pop("name", ", ".join(f"{k}={v}" for k, v in kw.items())))
+        return name, kw
+    if not isinstance(spec, str) or not spec.strip():
+        raise TypeError(f"{fn}: a configuration is a string like 'tanh,xavier,bn' or a dict, got {spec!r}")
+    tokens = [s.strip().lower() for s in spec.split(",") if s.strip()]
+    act = tokens[0].replace("-", "_")
+    if act not in ACTIVATIONS and act != "swish":
+        raise ValueError(f"{fn}: configuration {spec!r} must start with an activation, one of "
+                         f"{', '.join(ACTIVATIONS)}")
+    kw: dict = {"activation": act}
+    for tok in tokens[1:]:
+        if tok in ("bn", "batchnorm"):
+            kw["batchnorm"] = True
+        elif tok.startswith("res"):
+            block = tok[len("residual"):] if tok.startswith("residual") else tok[3:]
+            if block and not block.isdigit():
+                raise ValueError(f"{fn}: {tok!r} in {spec!r}: expected res or resK (K an integer)")
+            kw["residual"] = True
+            kw["residual_block"] = int(block) if block else 1
+        elif tok.startswith("scale="):
+            try:
+                kw["residual_scale"] = float(tok[6:])
+            except ValueError:
+                raise ValueError(f"{fn}: {tok!r} in {spec!r}: expected scale=<number>") from None
+        else:
+            kw["init"] = canonical(tok, fn)
+    return "+".join(tokens), kw
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Gradient reports of several configurations on the same network shape and data.
+
+    ``str(comparison)`` is a table with a row per layer and a column per
+    configuration (the chosen ``metric``), then both ratios and the verdict
+    of each. ``reports`` maps each configuration's name to its
+    :class:`GradientReport`.
+    """
+
+    names: tuple
+    reports: tuple
+    metric: str
+    widths: tuple
+    batch: int
+    seed: int
+
+    def __getitem__(self, name: str) -> GradientReport:
+        return self.reports[self.names.index(name)]
+
+    def to_dict(self) -> dict:
+        """JSON-safe: per configuration its report's :meth:`GradientReport.to_dict`."""
+        return {"metric": self.metric, "widths": list(self.widths), "batch": self.batch, "seed": self.seed,
+                "configs": {n: r.to_dict() for n, r in zip(self.names, self.reports)}}
+
+    def to_frame(self):
+        """A pandas DataFrame: rows are layers, columns configurations (the metric)."""
+        import pandas as pd
+
+        return pd.DataFrame({n: _metric(r, self.metric) for n, r in zip(self.names, self.reports)},
+                            index=pd.Index(_rows(self.metric, len(self.widths) - 1), name="layer"))
+
+    def __str__(self) -> str:
+        L = len(self.widths) - 1
+        ws = [max(12, len(n) + 2) for n in self.names]
+        lw = 14
+        head = f"{'layer':<{lw}}" + "".join(f"{n:>{w}}" for n, w in zip(self.names, ws))
+        lines = [f"Comparison: {L} layers, widths {_short(self.widths)}, batch {self.batch}, seed {self.seed}",
+                 f"per-layer {_TITLES[self.metric]}, same data and seed for every column", "",
+                 head, "-" * len(head)]
+        cols = [_metric(r, self.metric) for r in self.reports]
+        for i, row in enumerate(_rows(self.metric, L)):
+            lines.append(f"{row!s:<{lw}}" + "".join(f"{c[i]:>{w}.3e}" for c, w in zip(cols, ws)))
+        lines.append("-" * len(head))
+        for label, attr in (("log10 signal", "log10_signal_ratio"), ("log10 weight", "log10_weight_ratio")):
+            lines.append(f"{label:<{lw}}" + "".join(f"{getattr(r, attr):>{w}.2f}" for r, w in zip(self.reports, ws)))
+        lines.append(f"{'verdict':<{lw}}" + "".join(f"{r.verdict:>{w}}" for r, w in zip(self.reports, ws)))
+        lines += ["", "log10 signal = log10 |dL/dh_1| / |dL/dh_L|  (the backward chain)",
+                  "log10 weight = log10 |dL/dW_1| / |dL/dW_L|  (how much the first layer learns vs the last)",
+                  f"verdict: exploding if NaN/Inf or either ratio > 10^{THRESHOLD_DECADES:g}, "
+                  f"vanishing if either < 10^-{THRESHOLD_DECADES:g}, else healthy"]
+        return "\n".join(lines)
+
+
+def _rows(metric: str, L: int) -> list:
+    return (["x"] if metric == "grad_h" else []) + list(range(1, L + 1))
+
+
+def _metric(rep: GradientReport, metric: str) -> np.ndarray:
+    return np.asarray(getattr(rep, metric))
+
+
+def _short(w) -> str:
+    return "-".join(map(str, w)) if len(w) <= 8 else f"{w[0]}-{w[1]}-...-{w[-2]}-{w[-1]}"
+
+
+def compare(configs: Sequence = DEFAULT_CONFIGS, x=None, t=None, *, depth: int = 20, width: int = 64,
+            input_width: int | None = None, output_width: int = 1, batch: int = 64, seed: int = 0,
+            metric: str = "W", dtype=np.float64) -> Comparison:
+    """Run several configurations on the same network shape, data and seed.
+
+    Parameters
+    ----------
+    configs : sequence of str or dict
+        See :func:`parse_config`. Default: plain sigmoid (xavier), ReLU + He,
+        sigmoid + batch norm, sigmoid + residual.
+    x, t : array_like, optional
+        Inputs ``(B, n_0)`` and targets ``(B, n_L)``; default ``N(0, 1)``
+        draws from ``seed``.
+    depth, width, input_width, output_width : int
+        ``depth`` hidden layers of ``width`` units (``L = depth + 1`` layers).
+    batch, seed : int
+        Batch size of the generated data; seed of the data and every network.
+    metric : {"W", "h", "z", "b"}
+        The per-layer column of the table: ``|dL/dW_l|`` (default),
+        ``|dL/dh_l|``, ``|dL/dz_l|`` or ``|dL/db_l|``.
+
+    Examples
+    --------
+    >>> import pyvanish
+    >>> cmp = pyvanish.compare(depth=20, width=32, batch=32)
+    >>> [cmp[n].verdict for n in cmp.names]
+    ['vanishing', 'healthy', 'healthy', 'vanishing']
+    """
+    if metric not in METRICS and metric not in METRICS.values():
+        raise ValueError(f"compare: metric must be one of {', '.join(METRICS)}, got {metric!r}")
+    metric = METRICS.get(metric, metric)
+    for name, v in (("depth", depth), ("width", width), ("output_width", output_width), ("batch", batch)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"compare: {name} must be a positive integer, got {v!r}")
+    if isinstance(configs, (str, dict)):
+        configs = [configs]
+    parsed = [parse_config(c) for c in configs]
+    if not parsed:
+        raise ValueError("compare: configs is empty")
+    names = [n for n, _ in parsed]
+    if len(set(names)) != len(names):
+        raise ValueError(f"compare: configuration names must differ, got {names}")
+    widths = [input_width or width] + [width] * depth + [output_width]
+    rng = np.random.default_rng([seed, 1])
+    x = rng.standard_normal((batch, widths[0])) if x is None else x
+    t = rng.standard_normal((batch, widths[-1])) if t is None else t
+    reports = []
+    for name, kw in parsed:
+        kw = {"init": "xavier", **kw, "seed": seed, "dtype": dtype}
+        net = Network(widths, **kw)
+        reports.append(net.gradient_report(x, t))
+    return Comparison(tuple(names), tuple(reports), metric, tuple(widths), int(reports[0].batch), int(seed))
