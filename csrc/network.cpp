@@ -28,8 +28,29 @@ double max_derivative(int act, double alpha) noexcept {
   }
 }
 
+// Reductions below keep kLanes independent partial results, combined in a
+// fixed order at the end: the compiler can vectorise them (a single running
+// sum is a chain of dependent adds) and the result does not depend on the
+// instruction set or thread count.
+constexpr int kLanes = 8;
+
+// Sum of v - v over lanes: 0 if every entry is finite, NaN otherwise. One
+// vectorisable add per entry; the exact count is only taken when needed.
+template <class T>
+static bool all_finite(const T* v, int64_t n) noexcept {
+  T chk[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int k = 0; k < kLanes; ++k) chk[k] += v[i + k] - v[i + k];
+  T c = T(0);
+  for (; i < n; ++i) c += v[i] - v[i];
+  for (int k = 0; k < kLanes; ++k) c += chk[k];
+  return c == c;
+}
+
 template <class T>
 int64_t count_nonfinite(const T* v, int64_t n) noexcept {
+  if (all_finite(v, n)) return 0;
   int64_t c = 0;
   for (int64_t i = 0; i < n; ++i) {
     const T d = v[i] - v[i];  // 0 when finite, NaN for NaN and +-inf
@@ -38,38 +59,66 @@ int64_t count_nonfinite(const T* v, int64_t n) noexcept {
   return c;
 }
 
+template <class T>
+static double sum_squares(const T* v, int64_t n, double scale) noexcept {
+  double s[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int k = 0; k < kLanes; ++k) {
+      const double w = double(v[i + k]) * scale;
+      s[k] += w * w;
+    }
+  for (; i < n; ++i) {
+    const double w = double(v[i]) * scale;
+    s[0] += w * w;
+  }
+  double total = 0.0;
+  for (int k = 0; k < kLanes; ++k) total += s[k];
+  return total;
+}
+
 template <>
 double norm2<float>(const float* v, int64_t n) noexcept {
-  double s = 0.0;  // float squares cannot overflow or underflow a double
-  for (int64_t i = 0; i < n; ++i) s += double(v[i]) * double(v[i]);
-  return std::sqrt(s);
+  // float squares cannot overflow or underflow a double
+  return std::sqrt(sum_squares(v, n, 1.0));
 }
 
 template <>
 double norm2<double>(const double* v, int64_t n) noexcept {
-  double amax = 0.0;
-  bool bad = false;
-  for (int64_t i = 0; i < n; ++i) {
-    const double a = std::fabs(v[i]);
-    amax = a > amax ? a : amax;
-    bad |= !(v[i] - v[i] == 0.0);
+  double amax[kLanes] = {}, chk[kLanes] = {};
+  int64_t i = 0;
+  for (; i + kLanes <= n; i += kLanes)
+    for (int k = 0; k < kLanes; ++k) {
+      const double a = std::fabs(v[i + k]);
+      amax[k] = a > amax[k] ? a : amax[k];
+      chk[k] += v[i + k] - v[i + k];  // stays 0 unless NaN or inf
+    }
+  double m = 0.0, c = 0.0;
+  for (; i < n; ++i) {
+    m = std::fabs(v[i]) > m ? std::fabs(v[i]) : m;
+    c += v[i] - v[i];
   }
-  if (bad) {  // NaN or inf: the naive sum says which
-    double s = 0.0;
-    for (int64_t i = 0; i < n; ++i) s += v[i] * v[i];
-    return std::sqrt(s);
+  for (int k = 0; k < kLanes; ++k) {
+    m = amax[k] > m ? amax[k] : m;
+    c += chk[k];
   }
-  if (amax == 0.0) return 0.0;
+  if (!(c == c)) return std::sqrt(sum_squares(v, n, 1.0));  // NaN or inf: the naive sum says which
+  if (m == 0.0) return 0.0;
   int e;
-  std::frexp(amax, &e);  // amax = f 2^e, f in [0.5, 1)
-  // Scale by 2^-e in two exact steps (2^-e alone may overflow for subnormals).
+  std::frexp(m, &e);  // m = f 2^e, f in [0.5, 1)
+  // Scale by 2^-e: exact, and the squares of |v| / 2^e <= 1 neither overflow
+  // nor (for the entries that matter) underflow. For a subnormal m, 2^-e
+  // itself overflows: scale in two exact steps instead.
+  if (e > -1000) return std::ldexp(std::sqrt(sum_squares(v, n, std::ldexp(1.0, -e))), e);
   const double s1 = std::ldexp(1.0, -e / 2), s2 = std::ldexp(1.0, -e - (-e / 2));
-  double s = 0.0;
-  for (int64_t i = 0; i < n; ++i) {
+  double s[kLanes] = {};
+  for (i = 0; i < n; ++i) {
     const double w = v[i] * s1 * s2;
-    s += w * w;
+    s[i % kLanes] += w * w;
   }
-  return std::ldexp(std::sqrt(s), e);
+  double total = 0.0;
+  for (int k = 0; k < kLanes; ++k) total += s[k];
+  return std::ldexp(std::sqrt(total), e);
 }
 
 template <class T>
@@ -129,6 +178,8 @@ void Network<T>::reserve(int64_t B) {
   dphi_off_ = take(B * widest);
   ws_.assign(size_t(n), T(0));
   alive_.assign(size_t(widest), 0);
+  colsum_.assign(size_t(widest), 0.0);
+  colsat_.assign(size_t(widest), 0);
   B_ = B;
 }
 
@@ -188,9 +239,13 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
     T* du = ws + o.du;
     activation_derivative<T>(s.act, T(s.alpha), dphi, ws + o.u, ws + o.a, m);
     const double thr = 0.01 * max_derivative(s.act, s.alpha);
-    double sum_dphi = 0.0;
-    int64_t saturated = 0;
+    // du = da * phi', and per unit: sum of phi', saturated count, alive flag.
+    // Accumulated per column (independent, vectorisable), summed in order.
+    double* colsum = colsum_.data();
+    int64_t* colsat = colsat_.data();
     unsigned char* alive = alive_.data();
+    std::fill(colsum, colsum + s.out, 0.0);
+    std::fill(colsat, colsat + s.out, int64_t(0));
     std::fill(alive, alive + s.out, 0);
     for (int64_t b = 0; b < B; ++b) {
       const T* d = dphi + b * s.out;
@@ -198,13 +253,18 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
       T* out = du + b * s.out;
       for (int64_t j = 0; j < s.out; ++j) {
         out[j] = g[j] * d[j];
-        sum_dphi += double(d[j]);
-        saturated += std::fabs(double(d[j])) <= thr;
+        colsum[j] += double(d[j]);
+        colsat[j] += std::fabs(double(d[j])) <= thr;
         alive[j] |= d[j] != T(0);
       }
     }
-    int64_t dead = 0;
-    for (int64_t j = 0; j < s.out; ++j) dead += !alive[j];
+    double sum_dphi = 0.0;
+    int64_t saturated = 0, dead = 0;
+    for (int64_t j = 0; j < s.out; ++j) {
+      sum_dphi += colsum[j];
+      saturated += colsat[j];
+      dead += !alive[j];
+    }
     double* st = stats + (l - 1) * ST_COUNT;
     st[ST_GRAD_GAMMA] = st[ST_GRAD_BETA] = std::nan("");
     if (s.batchnorm) {

@@ -115,7 +115,9 @@ class Network {
   std::vector<T> ws_;        // per-layer buffers (see Offsets), dL/dx, one phi' scratch
   std::vector<Offsets> off_;
   int64_t dx_off_ = 0, dphi_off_ = 0;
-  std::vector<unsigned char> alive_;
+  std::vector<unsigned char> alive_;  // per-unit scratch of the statistics
+  std::vector<double> colsum_;
+  std::vector<int64_t> colsat_;
   std::mutex mu_;
 };
 

@@ -339,3 +339,20 @@ def test_different_networks_in_threads_equal_serial():
 def test_repr_is_readable():
     r = repr(pyvanish.Network([784, 256, 10], activation="relu", init="he", seed=0))
     assert r == "Network(widths=[784, 256, 10], hidden=relu, output=identity, init=he_normal, dtype=float64, params=203530)"
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-160, 1.0, 1e150, 1e300])
+def test_norms_neither_underflow_nor_overflow(scale, dtype):
+    if dtype == np.float32:
+        scale = {1e-300: 1e-40, 1e-160: 1e-20, 1.0: 1.0, 1e150: 1e18, 1e300: 1e36}[scale]
+    # one identity layer with W = 0: y = b, dL/dW = (y - t)^T x / B scales with x
+    net = pyvanish.Network([3, 2], activations=["identity"], init="constant", value=0.0, dtype=dtype)
+    net.biases[0][...] = [1.0, -1.0]
+    x = (np.array([[3.0, 4.0, 0.0], [0.0, 0.0, 12.0]]) * scale).astype(dtype)
+    rep = net.gradient_report(x, np.zeros((2, 2), dtype), return_grads=True)
+    dW = rep.grads["W"][0].astype(np.float64)
+    assert np.isfinite(rep.grad_W).all() and rep.grad_W[0] > 0
+    assert rep.grad_W[0] == pytest.approx(ref.norm(dW), rel=1e-6 if dtype == np.float32 else 1e-14)
+    # |dW|_F = |y - t| |x| / B entrywise: sqrt(2) * 13 / 2 * scale (up to dW's own rounding)
+    assert rep.grad_W[0] == pytest.approx(np.sqrt(2) * 13 / 2 * float(np.asarray(scale, dtype)),
+                                          rel=1e-5 if dtype == np.float32 else 1e-12)
