@@ -22,7 +22,9 @@
 #include "batchnorm.hpp"
 #include "gemm.hpp"
 #include "kernels.hpp"
+#include "ensemble.hpp"
 #include "network.hpp"
+#include "threads.hpp"
 
 namespace py = pybind11;
 using namespace pyvanish;
@@ -489,6 +491,73 @@ void bind_network(py::module_& m, const char* name) {
       .def("buffers", &PN::buffers, py::arg("which"));
 }
 
+// ---------------------------------------------------------------- ensemble
+
+template <class T>
+struct PyEnsemble {
+  Ensemble<T> ens;
+  PyEnsemble(std::vector<LayerSpec> specs, int64_t E) : ens(std::move(specs), E) {}
+
+  py::tuple run(const py::array& x, const py::array& t, bool check_finite) {
+    const char* fn = "Ensemble.run";
+    const int64_t E = ens.members(), n0 = ens.layer(1).in, nL = ens.layer(ens.depth()).out;
+    const bool xpm = x.ndim() == 3, tpm = t.ndim() == 3;
+    const T* xp = data<T>(x, fn, "x", xpm ? Shape{-1, n0, E} : Shape{-1, n0});
+    const int64_t B = x.shape(0);
+    const T* tp = data<T>(t, fn, "t", tpm ? Shape{B, nL, E} : Shape{B, nL});
+    if (B == 0) throw py::value_error("x has no rows; the loss of an empty batch is undefined");
+    if (check_finite) {
+      if (count_nonfinite(xp, x.size())) throw py::value_error("x contains NaN or Inf (pass check_finite=False to allow)");
+      if (count_nonfinite(tp, t.size())) throw py::value_error("t contains NaN or Inf (pass check_finite=False to allow)");
+    }
+    std::unique_lock<std::mutex> lock(ens.mutex(), std::try_to_lock);
+    if (!lock.owns_lock())
+      throw std::runtime_error("Ensemble.run: this ensemble is running in another thread");
+    auto stats = alloc<double>({E, ens.depth(), ST_COUNT});
+    auto grad_x = alloc<double>({E});
+    auto loss = alloc<double>({E});
+    double *sp = stats.mutable_data(), *gp = grad_x.mutable_data(), *lp = loss.mutable_data();
+    {
+      py::gil_scoped_release nogil;
+      ens.run(xp, xpm, tp, tpm, B, sp, gp, lp, num_threads());
+    }
+    return py::make_tuple(std::move(loss), std::move(stats), std::move(grad_x));
+  }
+};
+
+template <class T>
+void bind_ensemble(py::module_& m, const char* name) {
+  using PE = PyEnsemble<T>;
+  py::class_<PE>(m, name)
+      .def(py::init([](const std::vector<int64_t>& widths, const std::vector<int>& acts,
+                       const std::vector<double>& alphas, const std::vector<int64_t>& skip,
+                       const std::vector<double>& scale, int64_t members) {
+             if (widths.size() < 2) throw py::value_error("Ensemble: widths needs at least 2 entries");
+             const size_t L = widths.size() - 1;
+             if (acts.size() != L || alphas.size() != L || skip.size() != L || scale.size() != L)
+               throw py::value_error("Ensemble: expected " + std::to_string(L) + " entries per layer");
+             if (members < 1) throw py::value_error("Ensemble: members must be >= 1, got " + std::to_string(members));
+             std::vector<LayerSpec> specs(L);
+             for (size_t l = 0; l < L; ++l) {
+               if (widths[l] < 1 || widths[l + 1] < 1) throw py::value_error("Ensemble: widths must be >= 1");
+               if (skip[l] >= 0 && (skip[l] > int64_t(l) || widths[size_t(skip[l])] != widths[l + 1]))
+                 throw py::value_error("Ensemble: layer " + std::to_string(l + 1) + ": invalid residual source");
+               specs[l] = {widths[l], widths[l + 1], act_code(acts[l]), alphas[l], false, 1e-5, skip[l], scale[l]};
+             }
+             return new PE(std::move(specs), members);
+           }),
+           py::arg("widths"), py::arg("activations"), py::arg("alphas"), py::arg("skip"), py::arg("scale"),
+           py::arg("members"))
+      .def_property_readonly("members", [](PE& self) { return self.ens.members(); })
+      .def_property_readonly("params", [](py::object self) {
+        PE& p = self.cast<PE&>();
+        return py::array_t<T>(std::vector<py::ssize_t>{py::ssize_t(p.ens.num_params())}, p.ens.params(), self);
+      })
+      .def("weight_offset", [](PE& self, int64_t l) { return self.ens.weight_offset(l); })
+      .def("bias_offset", [](PE& self, int64_t l) { return self.ens.bias_offset(l); })
+      .def("run", &PE::run, py::arg("x"), py::arg("t"), py::arg("check_finite") = true);
+}
+
 // One overload set per function: dispatch on the first array's dtype.
 #define PV_DISPATCH(first, fn, name, call) \
   (is_f64(first, fn, name) ? call<double> : call<float>)
@@ -569,6 +638,11 @@ PYBIND11_MODULE(_core, m) {
   m.def("max_derivative", &max_derivative, py::arg("act"), py::arg("alpha"));
   bind_network<float>(m, "Network32");
   bind_network<double>(m, "Network64");
+  bind_ensemble<float>(m, "Ensemble32");
+  bind_ensemble<double>(m, "Ensemble64");
+  m.def("num_threads", &num_threads, "Threads the parallel kernels use.");
+  m.def("set_num_threads", [](int n) { set_num_threads(n); }, py::arg("n"),
+        "Set the threads the parallel kernels use (n <= 0: the default, OMP_NUM_THREADS or all cores).");
 
   m.def("subnormals_flushed", &subnormals_flushed,
         "True if the FPU flushes subnormals to zero (FTZ/DAZ) on this thread.");

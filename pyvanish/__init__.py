@@ -10,7 +10,9 @@ from . import _core, init, kernels, reference
 from ._validate import ACTIVATIONS
 from .init import INITS
 from .kernels import get_gemm_path, set_gemm_path
+from ._core import num_threads, set_num_threads
 from .compare import Comparison, compare
+from .ensemble import Ensemble, EnsembleReport, ensemble
 from .network import Network
 from .report import THRESHOLD_DECADES, GradientReport
 from .tutorial import SeedNetwork, seed_network
@@ -22,6 +24,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 
 __all__ = [
     "ACTIVATIONS", "INITS", "Network", "GradientReport", "THRESHOLD_DECADES",
-    "SeedNetwork", "seed_network", "compare", "Comparison", "kernels", "reference", "init",
+    "SeedNetwork", "seed_network", "compare", "Comparison", "Ensemble", "EnsembleReport", "ensemble",
+    "num_threads", "set_num_threads", "kernels", "reference", "init",
     "get_gemm_path", "set_gemm_path", "__version__",
 ]

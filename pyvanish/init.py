@@ -39,6 +39,7 @@ ALIASES = {
 INITS = ("normal", "xavier_uniform", "xavier_normal", "he_normal", "he_uniform",
          "lecun_normal", "lecun_uniform", "orthogonal", "constant")
 DEFAULT_GAIN = {"he_normal": math.sqrt(2.0), "he_uniform": math.sqrt(2.0)}
+DEFAULT_GAIN_SQUARED = {"he_normal": 2.0, "he_uniform": 2.0}
 
 
 def canonical(name: str, fn: str = "Network") -> str:
@@ -54,8 +55,10 @@ def canonical(name: str, fn: str = "Network") -> str:
 
 
 def init_weight(rng: np.random.Generator, init: str, fan_out: int, fan_in: int, *,
-                sw: float = 1.0, gain: float | None = None, value: float = 0.0) -> np.ndarray:
-    """One float64 weight matrix of shape (fan_out, fan_in).
+                sw: float = 1.0, gain: float | None = None, value: float = 0.0,
+                members: int | None = None) -> np.ndarray:
+    """One float64 weight matrix of shape (fan_out, fan_in), or a stack of
+    ``members`` independent ones, shape (members, fan_out, fan_in).
 
     Examples
     --------
@@ -63,9 +66,12 @@ def init_weight(rng: np.random.Generator, init: str, fan_out: int, fan_in: int, 
     >>> from pyvanish.init import init_weight
     >>> init_weight(np.random.default_rng(0), "constant", 2, 3, value=0.5).tolist()
     [[0.5, 0.5, 0.5], [0.5, 0.5, 0.5]]
+    >>> init_weight(np.random.default_rng(0), "he_normal", 4, 4, members=10).shape
+    (10, 4, 4)
     """
     g = DEFAULT_GAIN.get(init, 1.0) if gain is None else float(gain)
-    shape = (fan_out, fan_in)
+    lead = () if members is None else (int(members),)
+    shape = lead + (fan_out, fan_in)
     if init == "normal":
         return rng.normal(0.0, sw / math.sqrt(fan_in), shape)
     if init == "xavier_uniform":
@@ -79,10 +85,31 @@ def init_weight(rng: np.random.Generator, init: str, fan_out: int, fan_in: int, 
         a = g * math.sqrt(3.0 / fan_in)
         return rng.uniform(-a, a, shape)
     if init == "orthogonal":
-        n, m = max(shape), min(shape)
-        q, r = np.linalg.qr(rng.standard_normal((n, m)))
-        q *= np.sign(np.diag(r))  # the Haar measure (Mezzadri 2007)
-        return g * (q if fan_out >= fan_in else q.T)
+        n, m = max(fan_out, fan_in), min(fan_out, fan_in)
+        q, r = np.linalg.qr(rng.standard_normal(lead + (n, m)))
+        q = q * np.sign(np.diagonal(r, axis1=-2, axis2=-1))[..., None, :]  # the Haar measure (Mezzadri 2007)
+        return g * (q if fan_out >= fan_in else np.swapaxes(q, -1, -2))
     if init == "constant":
         return np.full(shape, float(value))
     raise ValueError(f"init_weight: unknown init {init!r}")  # pragma: no cover
+
+
+def weight_variance(init: str, fan_out: int, fan_in: int, *, sw: float = 1.0,
+                    gain: float | None = None) -> float | None:
+    """``fan_in * Var(W_ij)``, the mean-field ``sigma_w**2`` of a scheme (None for constant).
+
+    Examples
+    --------
+    >>> weight_variance("he_normal", 64, 64)
+    2.0
+    """
+    g2 = DEFAULT_GAIN_SQUARED.get(init, 1.0) if gain is None else float(gain) ** 2
+    if init == "normal":
+        return float(sw) ** 2
+    if init in ("xavier_uniform", "xavier_normal"):
+        return g2 * 2.0 * fan_in / (fan_in + fan_out)
+    if init in ("he_normal", "he_uniform", "lecun_normal", "lecun_uniform"):
+        return g2
+    if init == "orthogonal":
+        return g2 * min(1.0, fan_in / fan_out)
+    return None

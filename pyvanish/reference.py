@@ -60,6 +60,7 @@ __all__ = [
     "residual_backward",
     "norm",
     "network_forward_backward",
+    "ensemble_forward_backward",
 ]
 
 ACTIVATIONS: tuple[str, ...] = (
@@ -836,3 +837,94 @@ def network_forward_backward(weights, biases, activations, x, t, alphas=None, *,
         dh[0] = dh[0] + pending[0]
     return {"loss": loss, "z": z, "u": u, "h": h, "dh": dh, "dz": dz, "dW": dW, "db": db,
             "dgamma": dgamma, "dbeta": dbeta, "stats": stats, "grad_x": norm(dh[0]), "batch": B}
+
+
+def _member_norms(v):
+    """Per-member L2 norms of ``v`` (members first), scaled like :func:`norm`."""
+    v = np.asarray(v, dtype=np.float64).reshape(v.shape[0], -1)
+    out = np.zeros(v.shape[0])
+    if v.shape[1] == 0:
+        return out
+    with np.errstate(over="ignore", invalid="ignore", under="ignore"):
+        finite = np.isfinite(v).all(axis=1)
+        amax = np.max(np.abs(np.where(np.isfinite(v), v, 0.0)), axis=1)
+        e = np.frexp(np.where(finite & (amax > 0), amax, 1.0))[1]
+        e = np.maximum(e, -1000)
+        w = v * np.ldexp(1.0, -e)[:, None]
+        scaled = np.ldexp(np.sqrt(np.sum(w * w, axis=1)), e)
+        naive = np.sqrt(np.sum(v * v, axis=1))
+    out = np.where(finite, np.where(amax > 0, scaled, 0.0), naive)
+    return out
+
+
+def ensemble_forward_backward(weights, biases, activations, x, t, alphas=None, *, skips=None, scales=None):
+    """:func:`network_forward_backward` for ``E`` networks at once, vectorised
+    over members (no loop over members): the oracle and the baseline of the
+    ensemble engine.
+
+    ``weights[l]`` has shape ``(E, n_l, n_{l-1})``, ``biases[l]`` ``(E, n_l)``;
+    ``x`` is ``(B, n_0)`` shared by every member or ``(E, B, n_0)``, ``t``
+    likewise. Returns a dict with ``loss`` (E,), ``grad_x`` (E,) and
+    ``stats``: per-member arrays (E, L) named as in
+    :func:`network_forward_backward` (no batch norm here: ``grad_gamma`` and
+    ``grad_beta`` are NaN).
+
+    Examples
+    --------
+    >>> out = ensemble_forward_backward([np.array([[[2.0]], [[3.0]]])], [np.zeros((2, 1))], ["identity"],
+    ...                                 np.array([[1.0]]), np.array([[0.0]]))
+    >>> out["loss"].tolist(), out["stats"]["grad_W"][:, 0].tolist()
+    ([2.0, 4.5], [2.0, 3.0])
+    """
+    L = len(weights)
+    E = weights[0].shape[0]
+    alphas = [None] * L if alphas is None else alphas
+    skips = [None] * L if skips is None else skips
+    scales = [1.0] * L if scales is None else scales
+    x = np.broadcast_to(x, (E,) + x.shape[-2:])
+    t = np.broadcast_to(t, (E,) + t.shape[-2:])
+    B = x.shape[1]
+    h, z = [x], []
+    with np.errstate(all="ignore"):
+        for i in range(L):
+            z.append(np.matmul(h[-1], np.swapaxes(weights[i], 1, 2)) + biases[i][:, None, :])
+            a = activation_forward(activations[i], z[-1], alphas[i])
+            h.append(a if skips[i] is None else residual_forward(h[skips[i]], a, scales[i]))
+        d = h[-1].astype(np.float64) - t
+        loss = np.sum(d * d, axis=(1, 2)) / (2.0 * B)
+        dh = [None] * (L + 1)
+        dh[L] = (h[-1] - t) * h[-1].dtype.type(1.0 / B)
+        pending = [np.zeros_like(v) for v in h]
+        stats = {k: np.zeros((E, L)) for k in ("grad_h", "grad_z", "grad_W", "grad_b", "mean_dphi",
+                                               "saturated", "dead", "nonfinite_act", "nonfinite_grad",
+                                               "tiny_grad_W", "grad_gamma", "grad_beta")}
+        for l in range(L, 0, -1):
+            i = l - 1
+            if l < L:
+                dh[l] = dh[l] + pending[l]
+            a = activation_forward(activations[i], z[i], alphas[i])
+            if skips[i] is None:
+                da = dh[l]
+            else:
+                da, dskip = residual_backward(dh[l], scales[i])
+                pending[skips[i]] = pending[skips[i]] + dskip
+            dphi = activation_derivative(activations[i], z[i], a, alphas[i])
+            dz = da * dphi
+            dW = np.matmul(np.swapaxes(dz, 1, 2), h[l - 1])
+            db = dz.sum(axis=1)
+            dh[l - 1] = np.matmul(dz, weights[i])
+            thr = 0.01 * max_derivative(activations[i], alphas[i])
+            stats["grad_h"][:, i] = _member_norms(dh[l])
+            stats["grad_z"][:, i] = _member_norms(dz)
+            stats["grad_W"][:, i] = _member_norms(dW)
+            stats["grad_b"][:, i] = _member_norms(db)
+            stats["mean_dphi"][:, i] = np.mean(dphi.astype(np.float64), axis=(1, 2))
+            stats["saturated"][:, i] = np.mean(np.abs(dphi.astype(np.float64)) <= thr, axis=(1, 2))
+            stats["dead"][:, i] = np.mean(np.all(dphi == 0, axis=1), axis=1)
+            stats["nonfinite_act"][:, i] = np.sum(~np.isfinite(z[i]), axis=(1, 2)) + np.sum(~np.isfinite(h[l]), axis=(1, 2))
+            stats["nonfinite_grad"][:, i] = sum(np.sum(~np.isfinite(v.reshape(E, -1)), axis=1) for v in (dh[l], dz, dW, db))
+            stats["tiny_grad_W"][:, i] = np.sum(np.abs(dW) < np.finfo(dW.dtype).tiny, axis=(1, 2))
+            stats["grad_gamma"][:, i] = np.nan
+            stats["grad_beta"][:, i] = np.nan
+        dh[0] = dh[0] + pending[0]
+    return {"loss": loss, "stats": stats, "grad_x": _member_norms(dh[0]), "dh": dh}

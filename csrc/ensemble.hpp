@@ -1,0 +1,64 @@
+// The ensemble engine: E independently initialised networks of one
+// architecture, forward, loss, backward and every per-layer statistic of
+// DESIGN.md §2 for each member, in one call.
+//
+// Layout: the member index is innermost. Layer l's weight is (n_l, n_{l-1}, E),
+// its bias (n_l, E), activations (B, n_l, E): every scalar operation of one
+// network becomes a contiguous vector operation across members, so narrow
+// networks (widths 1-16) vectorise however small they are. Members are split
+// across threads in contiguous slices; each member's numbers are computed by
+// the same code in the same order whatever the thread count (bitwise identical).
+//
+// Supports dense layers, every activation, residual connections; not batch
+// norm (the Python layer runs such ensembles member by member).
+#pragma once
+#include <cstdint>
+#include <mutex>
+#include <vector>
+
+#include "network.hpp"
+
+namespace pyvanish {
+
+template <class T>
+class Ensemble {
+ public:
+  Ensemble(std::vector<LayerSpec> layers, int64_t members);  // may throw bad_alloc
+
+  int64_t members() const noexcept { return E_; }
+  int64_t depth() const noexcept { return int64_t(layers_.size()); }
+  const LayerSpec& layer(int64_t l) const noexcept { return layers_[size_t(l - 1)]; }
+  int64_t num_params() const noexcept { return int64_t(params_.size()); }
+  T* params() noexcept { return params_.data(); }
+  // W_l (n_l, n_{l-1}, E) then b_l (n_l, E)
+  int64_t weight_offset(int64_t l) const noexcept { return w_off_[size_t(l - 1)]; }
+  int64_t bias_offset(int64_t l) const noexcept { return w_off_[size_t(l - 1)] + layer(l).out * layer(l).in * E_; }
+
+  // x: (B, n_0) shared by all members, or (B, n_0, E) per member; t likewise
+  // with n_L. Writes stats (E, L, ST_COUNT), grad_x (E) and loss (E).
+  void run(const T* x, bool x_per_member, const T* t, bool t_per_member, int64_t B,
+           double* stats, double* grad_x, double* loss, int threads);
+
+  std::mutex& mutex() noexcept { return mu_; }
+
+ private:
+  struct Offsets { int64_t z, a, h, dh, da, dz; };
+  void reserve(int64_t B);
+  void run_slice(int64_t e0, int64_t e1, const T* x, bool xpm, const T* t, bool tpm, int64_t B,
+                 double* stats, double* grad_x, double* loss);
+
+  std::vector<LayerSpec> layers_;
+  int64_t E_;
+  std::vector<int64_t> w_off_;
+  std::vector<std::vector<int64_t>> skipped_by_;
+  std::vector<T> params_, grads_;
+  int64_t B_ = 0;
+  std::vector<T> ws_;
+  std::vector<Offsets> off_;
+  int64_t dx_off_ = 0, dphi_off_ = 0;
+  std::vector<double> acc_;          // per-member accumulators (E x kAcc)
+  std::vector<unsigned char> alive_; // (widest, E)
+  std::mutex mu_;
+};
+
+}  // namespace pyvanish

@@ -1,0 +1,25 @@
+// A minimal, fork-safe parallel-for: threads are started per call and joined
+// before it returns (no pool survives a fork, no thread spins waiting for
+// work). Work is split into contiguous, statically assigned slices, so each
+// result is computed by the same code in the same order whatever the thread
+// count: results are bitwise identical for any number of threads.
+#pragma once
+#include <cstdint>
+
+namespace pyvanish {
+
+// The number of threads parallel kernels use: set_num_threads(n) if called
+// with n >= 1, else OMP_NUM_THREADS if set, else the hardware's.
+int num_threads() noexcept;
+void set_num_threads(int n) noexcept;  // n <= 0: back to the default
+
+// Calls fn(begin, end) on `threads` contiguous slices of [0, n) that are
+// multiples of `grain` (the last may be shorter), in parallel; the calling
+// thread runs the first slice. Falls back to one thread if a thread cannot
+// be started. fn must not throw.
+template <class Fn>
+void parallel_for(int64_t n, int64_t grain, int threads, Fn&& fn);
+
+}  // namespace pyvanish
+
+#include "threads_impl.hpp"

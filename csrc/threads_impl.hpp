@@ -1,0 +1,40 @@
+// Template part of threads.hpp.
+#pragma once
+#include <algorithm>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+namespace pyvanish {
+
+template <class Fn>
+void parallel_for(int64_t n, int64_t grain, int threads, Fn&& fn) {
+  if (grain < 1) grain = 1;
+  const int64_t chunks = (n + grain - 1) / grain;
+  const int64_t t = std::max<int64_t>(1, std::min<int64_t>(threads, chunks));
+  if (t <= 1) {
+    fn(int64_t(0), n);
+    return;
+  }
+  const int64_t per = (chunks + t - 1) / t * grain;  // elements per slice, a multiple of grain
+  std::vector<std::thread> pool;
+  pool.reserve(size_t(t - 1));
+  int64_t start_next = per;
+  try {
+    for (; start_next < n; start_next += per) {
+      const int64_t b = start_next, e = std::min(n, start_next + per);
+      pool.emplace_back([&fn, b, e] { fn(b, e); });
+    }
+  } catch (const std::system_error&) {
+    // could not start a thread: this thread does the rest
+    const int64_t from = start_next;
+    fn(int64_t(0), std::min(n, per));
+    for (auto& th : pool) th.join();
+    for (int64_t b = from; b < n; b += per) fn(b, std::min(n, b + per));
+    return;
+  }
+  fn(int64_t(0), std::min(n, per));
+  for (auto& th : pool) th.join();
+}
+
+}  // namespace pyvanish

@@ -1,0 +1,153 @@
+"""The ensemble engine: equal to the single-network engine member by member,
+to the vectorised NumPy reference, and independent of the thread count."""
+import threading
+import time
+
+import numpy as np
+import pytest
+from hypothesis import given, strategies as st
+
+import pyvanish
+from pyvanish import reference as ref
+
+ACTS = list(pyvanish.ACTIVATIONS)
+
+
+@pytest.fixture
+def threads():
+    before = pyvanish.num_threads()
+    yield
+    pyvanish.set_num_threads(0)
+    assert pyvanish.num_threads() >= 1
+    pyvanish.set_num_threads(before)
+
+
+def close(a, b, dtype):
+    np.testing.assert_allclose(a, b, rtol=2e-4 if dtype == np.float32 else 1e-11, atol=0)
+
+
+@st.composite
+def ensembles(draw):
+    depth = draw(st.integers(1, 4))
+    width = draw(st.integers(1, 5))
+    widths = [draw(st.integers(1, 4))] + [width] * depth
+    widths[-1] = draw(st.integers(1, 4)) if depth > 1 else widths[-1]
+    acts = draw(st.lists(st.sampled_from(ACTS), min_size=depth, max_size=depth))
+    return (widths, acts, draw(st.booleans()), draw(st.integers(1, 40)), draw(st.integers(1, 4)),
+            draw(st.booleans()), draw(st.integers(0, 2**31)))
+
+
+@given(case=ensembles())
+def test_members_equal_the_single_network_engine(case, dtype):
+    widths, acts, residual, E, B, per_member, seed = case
+    ens = pyvanish.Ensemble(widths, E, activations=acts, residual=residual, init="xavier_normal", sb=0.3,
+                            seed=seed, dtype=dtype)
+    rng = np.random.default_rng(seed)
+    shape = (E, B) if per_member else (B,)
+    x = rng.standard_normal(shape + (widths[0],)).astype(dtype)
+    t = rng.standard_normal(shape + (widths[-1],)).astype(dtype)
+    rep = ens.run(x, t)
+    assert rep.grad_h.shape == (E, len(widths)) and rep.grad_W.shape == (E, len(widths) - 1)
+    for m in sorted({0, E // 2, E - 1}):
+        single = ens.member(m).gradient_report(x[m] if per_member else x, t[m] if per_member else t)
+        close(rep.grad_h[m], single.grad_h, dtype)
+        close(rep.stats[m], single.stats, dtype)
+        close(rep.loss[m], single.loss, dtype)
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_ensemble_matches_vectorised_reference(dtype, residual):
+    widths = [3, 6, 6, 6, 2]
+    ens = pyvanish.Ensemble(widths, 50, activation="tanh", residual=residual, init="he", sb=0.1, seed=4,
+                            dtype=dtype)
+    rng = np.random.default_rng(0)
+    x, t = rng.standard_normal((5, 3)).astype(dtype), rng.standard_normal((5, 2)).astype(dtype)
+    rep = ens.run(x, t)
+    want = ref.ensemble_forward_backward([W.copy() for W in ens.weights], [b.copy() for b in ens.biases],
+                                         list(ens.activations), x, t, skips=list(ens._proto.skips))
+    for name in ("grad_h", "grad_z", "grad_W", "grad_b", "mean_dphi", "saturated", "dead"):
+        got = rep.grad_h[:, 1:] if name == "grad_h" else getattr(rep, name)
+        np.testing.assert_allclose(got, want["stats"][name], rtol=2e-4 if dtype == np.float32 else 1e-11)
+    close(rep.grad_x, want["grad_x"], dtype)
+    close(rep.loss, want["loss"], dtype)
+
+
+def test_bitwise_identical_for_any_thread_count(threads):
+    ens = pyvanish.Ensemble([4, 8, 8, 8, 1], 203, activation="gelu", residual=True, init="he", seed=1)
+    x, t = np.random.default_rng(0).standard_normal((6, 4)), np.zeros((6, 1))
+    out = []
+    for n in (1, 2, 3):
+        pyvanish.set_num_threads(n)
+        r = ens.run(x, t)
+        out.append((r.stats.copy(), r.grad_x.copy(), r.loss.copy()))
+    for o in out[1:]:
+        for a, b in zip(out[0], o):
+            np.testing.assert_array_equal(a, b)
+
+
+def test_batchnorm_ensembles_run_member_by_member():
+    ens = pyvanish.Ensemble([3, 5, 5, 1], 6, activation="relu", batchnorm=True, init="he", seed=2)
+    x, t = np.random.default_rng(1).standard_normal((4, 3)), np.zeros((4, 1))
+    rep = ens.run(x, t)
+    for m in range(6):
+        np.testing.assert_array_equal(rep.stats[m], ens.member(m).gradient_report(x, t).stats)
+    gamma = rep.stats[:, :, list(pyvanish._core.STAT_NAMES).index("grad_gamma")]
+    assert np.isfinite(gamma[:, :2]).all() and np.isnan(gamma[:, 2]).all()   # BN on hidden layers only
+
+
+def test_summary_fractions_and_report():
+    ens = pyvanish.Ensemble([1, 1, 1, 1, 1], 2000, activation="sigmoid", output_activation="sigmoid",
+                            init="normal", seed=0)
+    rep = ens.run([[1.0]], [[0.0]])
+    s = rep.summary("grad_W")
+    lw = np.log10(rep.grad_W)
+    np.testing.assert_allclose(s["q50"], np.median(lw, axis=0))
+    np.testing.assert_allclose(s["q05"], np.quantile(lw, 0.05, axis=0))
+    np.testing.assert_allclose(s["mean"], lw.mean(axis=0))
+    np.testing.assert_allclose(s["std"], lw.std(axis=0))
+    # each member's verdict is what its own GradientReport says
+    for m in (0, 1, 2, 3, 500, 1999):
+        assert rep.verdicts[m] == ens.member(m).gradient_report([[1.0]], [[0.0]]).verdict
+    total = sum(rep.fraction(v) for v in ("vanishing", "exploding", "healthy", "undetermined"))
+    assert total == pytest.approx(1.0)
+    assert rep.fraction("vanishing") > 0.5        # the tutorial network vanishes in distribution
+    text = str(rep)
+    assert "2000 networks" in text and "verdicts:" in text
+    d = rep.to_dict()
+    assert d["members"] == 2000 and len(d["log10_grad_h"]["q50"]) == 5
+
+
+def test_ensemble_errors():
+    with pytest.raises(ValueError, match="n .the number of members. must be a positive integer"):
+        pyvanish.Ensemble([2, 2], 0)
+    ens = pyvanish.Ensemble([2, 3, 1], 4)
+    with pytest.raises(ValueError, match=r"x has shape \(3, 3\), expected \(B, 2\) or \(4, B, 2\)"):
+        ens.run(np.ones((3, 3)), np.ones((3, 1)))
+    with pytest.raises(ValueError, match="x contains NaN"):
+        ens.run([[np.nan, 1.0]], [[0.0]])
+    with pytest.raises(IndexError):
+        ens.member(4)
+
+
+def test_long_runs_release_the_gil():
+    ens = pyvanish.Ensemble([32] + [32] * 30 + [1], 400, activation="tanh", seed=0)
+    x, t = np.ones((16, 32)), np.zeros((16, 1))
+    count = [0]
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            count[0] += 1
+
+    th = threading.Thread(target=spin)
+    th.start()
+    time.sleep(0.01)
+    c0 = count[0]
+    t0 = time.perf_counter()
+    ens.run(x, t)
+    elapsed = time.perf_counter() - t0
+    c1 = count[0]
+    stop.set()
+    th.join()
+    assert elapsed > 0.02                      # long enough to matter
+    assert c1 - c0 > 1000                      # the other thread ran meanwhile
