@@ -391,6 +391,29 @@ struct PyNetwork {
     return py::make_tuple(loss, std::move(stats), grad_x);
   }
 
+  py::array jacobian(const py::array& x, bool check_finite) {
+    const char* fn = "Network.jacobian";
+    const int64_t n0 = net.layer(1).in, nL = net.layer(net.depth()).out;
+    const T* xp = data<T>(x, fn, "x", {-1, n0});
+    const int64_t B = x.shape(0);
+    if (check_finite && count_nonfinite(xp, B * n0))
+      throw py::value_error("x contains NaN or Inf (pass check_finite=False to allow)");
+    if (net.training)
+      for (int64_t l = 1; l <= net.depth(); ++l)
+        if (net.layer(l).batchnorm)
+          throw py::value_error("the per-sample Jacobian of a batch-norm network needs evaluation mode "
+                                "(training-mode batch statistics couple the samples): set training = False");
+    std::unique_lock<std::mutex> lock(net.mutex(), std::try_to_lock);
+    if (!lock.owns_lock()) throw std::runtime_error("Network.jacobian: this network is running in another thread");
+    auto J = alloc<T>({B, nL, n0});
+    T* jp = J.mutable_data();
+    {
+      py::gil_scoped_release nogil;
+      net.jacobian(xp, B, jp);
+    }
+    return std::move(J);
+  }
+
   // Copies of one per-layer buffer of the last run: "z", "u", "a", "h", "dh" (l = 0..L), "du", "dz".
   py::list buffers(const std::string& which) {
     std::unique_lock<std::mutex> lock(net.mutex(), std::try_to_lock);
@@ -488,7 +511,8 @@ void bind_network(py::module_& m, const char* name) {
       .def("weight_offset", [](PN& self, int64_t l) { return self.net.weight_offset(l); })
       .def("bias_offset", [](PN& self, int64_t l) { return self.net.bias_offset(l); })
       .def("run", &PN::run, py::arg("x"), py::arg("t"), py::arg("check_finite") = true)
-      .def("buffers", &PN::buffers, py::arg("which"));
+      .def("buffers", &PN::buffers, py::arg("which"))
+      .def("jacobian", &PN::jacobian, py::arg("x"), py::arg("check_finite") = true);
 }
 
 // ---------------------------------------------------------------- ensemble

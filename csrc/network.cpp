@@ -184,12 +184,11 @@ void Network<T>::reserve(int64_t B) {
 }
 
 template <class T>
-double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double* grad_x) {
+void Network<T>::forward(const T* x, int64_t B) {
   reserve(B);
   const int64_t L = depth();
   T* ws = ws_.data();
   T* P = params_.data();
-  T* G = grads_.data();
   auto hin = [&](int64_t l) -> const T* { return l == 0 ? x : ws + off_[size_t(l - 1)].h; };
   // forward
   for (int64_t l = 1; l <= L; ++l) {
@@ -222,6 +221,16 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
     activation_forward<T>(s.act, T(s.alpha), ws + o.a, ws + o.u, m);
     if (s.skip >= 0) residual_forward<T>(ws + o.h, hin(s.skip), ws + o.a, T(s.scale), m);
   }
+}
+
+template <class T>
+double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double* grad_x) {
+  forward(x, B);
+  const int64_t L = depth();
+  T* ws = ws_.data();
+  T* P = params_.data();
+  T* G = grads_.data();
+  auto hin = [&](int64_t l) -> const T* { return l == 0 ? x : ws + off_[size_t(l - 1)].h; };
   const LayerSpec& last = layer(L);
   T* y = ws + off_[size_t(L - 1)].h;
   const double loss = mse_forward<T>(y, t, B, last.out);
@@ -307,6 +316,52 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
   }
   *grad_x = norm2(ws + dx_off_, B * layer(1).in);
   return loss;
+}
+
+template <class T>
+void Network<T>::jacobian(const T* x, int64_t B, T* J) {
+  forward(x, B);
+  const int64_t L = depth(), n0 = layer(1).in;
+  const T* ws = ws_.data();
+  const T* P = params_.data();
+  // M_l = dh_l/dx for one sample, (n_l, n0); M_0 = I. Kept for every layer
+  // (a residual layer adds the M of its source).
+  std::vector<int64_t> moff(size_t(L) + 1);
+  int64_t total = 0, widest = n0;
+  for (int64_t l = 0; l <= L; ++l) {
+    moff[size_t(l)] = total;
+    total += (l == 0 ? n0 : layer(l).out) * n0;
+    if (l > 0) widest = std::max(widest, layer(l).out);
+  }
+  std::vector<T> M(static_cast<size_t>(total)), D(static_cast<size_t>(widest));
+  for (int64_t b = 0; b < B; ++b) {
+    T* M0 = M.data();
+    std::fill(M0, M0 + n0 * n0, T(0));
+    for (int64_t i = 0; i < n0; ++i) M0[i * n0 + i] = T(1);
+    for (int64_t l = 1; l <= L; ++l) {
+      const LayerSpec& s = layer(l);
+      const Offsets& o = off_[size_t(l - 1)];
+      T* Ml = M.data() + moff[size_t(l)];
+      // dz/dx = W_l M_{l-1}
+      gemm<T>(false, false, s.out, n0, s.in, T(1), P + weight_offset(l), s.in, M.data() + moff[size_t(l - 1)],
+              n0, T(0), Ml, n0);
+      // da/dz = phi'(u) (times gamma * rstd through evaluation-mode batch norm)
+      activation_derivative<T>(s.act, T(s.alpha), D.data(), ws + o.u + b * s.out, ws + o.a + b * s.out, s.out);
+      if (s.batchnorm)
+        for (int64_t j = 0; j < s.out; ++j) D[size_t(j)] *= P[gamma_offset(l) + j] * ws[o.rstd + j];
+      const T sc = s.skip >= 0 ? T(s.scale) : T(1);
+      for (int64_t j = 0; j < s.out; ++j) {
+        const T d = sc * D[size_t(j)];
+        for (int64_t c = 0; c < n0; ++c) Ml[j * n0 + c] *= d;
+      }
+      if (s.skip >= 0) {
+        const T* Ms = M.data() + moff[size_t(s.skip)];
+        for (int64_t k = 0; k < s.out * n0; ++k) Ml[k] += Ms[k];
+      }
+    }
+    const int64_t nL = layer(L).out;
+    std::copy(M.data() + moff[size_t(L)], M.data() + moff[size_t(L)] + nL * n0, J + b * nL * n0);
+  }
 }
 
 template class Network<float>;

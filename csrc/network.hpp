@@ -89,6 +89,14 @@ class Network {
   // this call's values until the next call.
   double run(const T* x, const T* t, int64_t B, double* stats, double* grad_x);
 
+  // The forward pass alone (fills z, u, a, h; batch norm as `training` says).
+  void forward(const T* x, int64_t B);
+
+  // The input-output Jacobian dy/dx of each sample: J (B, n_L, n_0). Batch
+  // norm must be in evaluation mode (in training mode the batch statistics
+  // couple the samples; the bindings refuse that). May throw bad_alloc.
+  void jacobian(const T* x, int64_t B, T* J);
+
   int64_t batch() const noexcept { return B_; }
   const T* z(int64_t l) const noexcept { return ws_.data() + off_[size_t(l - 1)].z; }
   const T* h(int64_t l) const noexcept { return ws_.data() + off_[size_t(l - 1)].h; }

@@ -4,6 +4,8 @@
     pyvanish seed            every chain factor of the 1-1-1-1-1 network: sigmoid, then ReLU + He
     pyvanish report ...      the per-layer gradient report of any dense network
     pyvanish compare ...     the fixes side by side (ReLU + He, batch norm, residual)
+    pyvanish ensemble ...    statistics over thousands of random networks, next to mean-field theory
+    pyvanish theory ...      mean-field theory: chi1, depth scales, the critical line
 
 Bad arguments print one line and exit with status 2.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from typing import Sequence
 
 import numpy as np
@@ -19,6 +22,7 @@ import numpy as np
 from . import __version__
 from ._validate import ACTIVATIONS
 from .compare import DEFAULT_CONFIGS, METRICS, compare
+from .ensemble import Ensemble
 from .init import ALIASES, INITS
 from .network import Network
 from .tutorial import seed_network
@@ -114,7 +118,97 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--metric", choices=sorted(METRICS), default="W",
                    help="table column: W = |dL/dW_l| (default), h = |dL/dh_l|, z = |dL/dz_l|, b = |dL/db_l|")
     c.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    e = sub.add_parser("ensemble", help="statistics over many random initialisations (and mean-field theory)",
+                       description="Run n independently initialised networks of one architecture on one "
+                                   "batch and print, per layer, the median and 5-95 %% range of log10 "
+                                   "|dL/dh_l|, |dL/dW_l| and the gain across members; --theory adds "
+                                   "mean-field theory's predicted decay next to the measured one.")
+    _shape_args(e, depth=10, width=16)
+    e.set_defaults(batch=1)
+    e.add_argument("-n", "--members", type=_positive, default=10_000, help="networks (default 10000)")
+    e.add_argument("--activation", default="tanh", help="hidden activation (default tanh)")
+    e.add_argument("--output-activation", default="identity", help="output activation (default identity)")
+    e.add_argument("--init", default="normal", help="initialisation (default normal: Var W = sw^2/fan_in)")
+    e.add_argument("--sw", type=float, default=1.0, help="sigma_w for --init normal (default 1)")
+    e.add_argument("--sb", type=float, default=0.0, help="sigma_b (default 0)")
+    e.add_argument("--residual", action="store_true", help="residual connections on the hidden layers")
+    e.add_argument("--theory", action="store_true", help="compare with mean-field theory")
+    e.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+    th = sub.add_parser("theory", help="mean-field theory: q*, chi1, depth scales, criticality",
+                        description="Mean-field theory of random networks (Poole et al. 2016; Schoenholz et "
+                                    "al. 2017): Var W = sw2/fan_in, Var b = sb2.")
+    th.add_argument("--activation", default="tanh", help="activation (default tanh)")
+    th.add_argument("--sw2", type=float, default=None, help="weight variance sigma_w^2 (required unless --critical)")
+    th.add_argument("--sb2", type=float, default=0.0, help="bias variance sigma_b^2 (default 0)")
+    th.add_argument("--alpha", type=float, default=None, help="leaky_relu slope / elu scale")
+    th.add_argument("--critical", action="store_true", help="print the critical sigma_w^2 for --sb2")
+    th.add_argument("--depth", type=_positive, help="also print the predicted |dL/dh_l| profile for this depth")
+    th.add_argument("--json", action="store_true")
     return p
+
+
+def _ensemble(args, out) -> None:
+    widths = [args.input_width or args.width] + [args.width] * args.depth + [args.output_width]
+    ens = Ensemble(widths, args.members, activation=args.activation, output_activation=args.output_activation,
+                   init=args.init, sw=args.sw, sb=args.sb, residual=args.residual, seed=args.seed,
+                   dtype=args.dtype)
+    rng = np.random.default_rng([args.seed, 1])
+    x = rng.standard_normal((args.batch, widths[0]))
+    t = rng.standard_normal((args.batch, widths[-1]))
+    t0 = time.perf_counter()
+    rep = ens.run(x, t)
+    elapsed = time.perf_counter() - t0
+    cmp = rep.compare_theory() if args.theory else None
+    if args.json:
+        d = rep.to_dict()
+        if cmp is not None:
+            d["theory"] = {"chi1": cmp.chi1, "measured": cmp.measured.tolist(), "predicted": cmp.predicted.tolist()}
+        print(json.dumps(d, indent=2), file=out)
+        return
+    print(rep, file=out)
+    print(f"({args.members} networks in {elapsed * 1e3:.1f} ms)", file=out)
+    if cmp is not None:
+        print("", file=out)
+        print(cmp, file=out)
+
+
+def _theory(args, out) -> None:
+    from . import theory
+
+    if args.critical:
+        sw2 = theory.critical_sw2(args.activation, args.sb2, alpha=args.alpha)
+        if args.json:
+            print(json.dumps({"activation": args.activation, "sb2": args.sb2, "critical_sw2": sw2}), file=out)
+        else:
+            print(f"{args.activation}: at sigma_b^2 = {args.sb2:g} the critical sigma_w^2 (chi1 = 1) is {sw2:.6g}",
+                  file=out)
+        return
+    if args.sw2 is None:
+        raise _UsageError("pyvanish theory: error: --sw2 is required (or use --critical)")
+    d = theory.depth_scales(args.activation, args.sw2, args.sb2, alpha=args.alpha)
+    if args.json:
+        res = dict(vars(d)) if hasattr(d, "__dict__") else d._asdict()
+        res = {k: (v if np.isfinite(v) else str(v)) for k, v in res.items()}
+        if args.depth:
+            res["gradient_profile"] = theory.gradient_profile(args.activation, args.sw2, args.sb2, args.depth,
+                                                              alpha=args.alpha).tolist()
+        print(json.dumps(res), file=out)
+        return
+    phase = "ordered (gradients vanish)" if d.chi1 < 1 else ("chaotic (gradients explode)" if d.chi1 > 1 else "critical")
+    print(f"{args.activation}, sigma_w^2 = {args.sw2:g}, sigma_b^2 = {args.sb2:g}  (Var W = sigma_w^2/fan_in)",
+          file=out)
+    for name, label in (("q_star", "q*      length fixed point"), ("chi1", "chi1    gradient factor per layer"),
+                        ("c_star", "c*      correlation fixed point"), ("chi_c", "chi_c   correlation slope"),
+                        ("xi_q", "xi_q    length depth scale"), ("xi_c", "xi_c    correlation depth scale"),
+                        ("xi_grad", "xi_grad = -1/ln chi1, gradient depth scale")):
+        print(f"  {label:<44} {getattr(d, name):.6g}", file=out)
+    print(f"  phase: {phase}", file=out)
+    if args.depth:
+        prof = theory.gradient_profile(args.activation, args.sw2, args.sb2, args.depth, alpha=args.alpha)
+        print(f"\npredicted |dL/dh_l| / |dL/dh_L| over {args.depth} layers:", file=out)
+        for l, v in enumerate(prof):
+            print(f"  {l:>4}  {v:.4e}", file=out)
 
 
 def _compare(args, out) -> None:
@@ -198,6 +292,10 @@ def main(argv: Sequence[str] | None = None, out=None) -> int:
             _report(args, out)
         elif args.command == "compare":
             _compare(args, out)
+        elif args.command == "ensemble":
+            _ensemble(args, out)
+        elif args.command == "theory":
+            _theory(args, out)
         return 0
     except _UsageError as exc:
         print(str(exc), file=sys.stderr)

@@ -165,7 +165,8 @@ class Ensemble:
             a.flags.writeable = False
         return EnsembleReport(widths=p.widths, activations=p.activations, dtype=p.dtype.name, batch=B,
                               members=E, loss=loss, grad_x=grad_x, stats=stats,
-                              sigma_w2=self.sigma_w2, sigma_b2=self.sigma_b2, alphas=p._alphas)
+                              sigma_w2=self.sigma_w2, sigma_b2=self.sigma_b2, alphas=p._alphas,
+                              input_mean_square=float(np.mean(x.astype(np.float64) ** 2)))
 
     def __repr__(self) -> str:
         return f"Ensemble(members={self._n}, {repr(self._proto)[len('Network('):-1]})".replace(
@@ -253,6 +254,7 @@ class EnsembleReport:
     sigma_w2: Optional[float] = None
     sigma_b2: float = 0.0
     alphas: tuple = ()
+    input_mean_square: float = 1.0
 
     def _col(self, name):
         return self.stats[:, :, _STAT[name]]
@@ -319,27 +321,43 @@ class EnsembleReport:
     def compare_theory(self) -> "TheoryComparison":
         """Measured per-layer gradient decay next to mean-field theory's.
 
-        Mean-field theory predicts ``E|dL/dh_l|^2 ∝ chi1^(L-l)`` through the
-        hidden layers. Compared: ``sqrt(mean_m |dL/dh_l|^2 / mean_m |dL/dh_{L-1}|^2)``
-        (measured) against ``chi1^((L-1-l)/2)`` (predicted) for ``l = 0..L-1``,
-        relative to the last hidden layer (the output layer has its own width
-        and activation). Needs one hidden activation and ``normal``,
-        xavier, he, lecun or orthogonal weights (their ``sigma_w**2``).
+        Mean-field theory: through a hidden layer ``l`` the mean squared
+        gradient shrinks or grows by ``chi_l = sw2 E[phi'(sqrt(q_l) z)^2]``,
+        where ``q_l`` follows the length map from the input's
+        ``q_1 = sw2 mean(x^2) + sb2``; once ``q_l`` reaches its fixed point
+        ``q*`` every factor is ``chi1``, and ``E|dL/dh_l|^2 ∝ chi1^(L-l)``.
+        Compared, for ``l = 0..L-1`` and relative to the last hidden layer
+        (the output layer has its own width and activation): measured
+        ``sqrt(mean_m |dL/dh_l|^2 / mean_m |dL/dh_{L-1}|^2)`` against
+        predicted ``sqrt(prod_{k=l+1}^{L-1} chi_k)``. Needs one hidden
+        activation and ``normal``, xavier, he, lecun or orthogonal weights
+        (for their ``sigma_w**2``); mean-field theory is exact for wide layers.
         """
-        from . import theory
+        from . import reference, theory
 
         hidden = set(self.activations[:-1])
         if len(hidden) != 1 or self.sigma_w2 is None or self.depth < 2:
             raise ValueError("compare_theory: needs at least one hidden layer, one hidden activation "
                              "and a Gaussian-like initialisation (not 'constant')")
         act = hidden.pop()
-        chi = theory.chi1(act, self.sigma_w2, self.sigma_b2, alpha=self.alphas[0] if self.alphas else None)
-        L = self.depth
+        alpha = self.alphas[0] if self.alphas else None
+        sw2, sb2, L = self.sigma_w2, self.sigma_b2, self.depth
+        chi = theory.chi1(act, sw2, sb2, alpha=alpha)
+
+        def dphi2(u):
+            return reference.activation_derivative(act, u, reference.activation_forward(act, u, alpha), alpha) ** 2
+
+        q = sw2 * self.input_mean_square + sb2
+        chis = []
+        for _ in range(1, L):              # hidden layers 1..L-1
+            chis.append(sw2 * theory.gaussian_expectation(dphi2, q))
+            q = theory.length_map(act, q, sw2, sb2, alpha=alpha)
+        chis = np.array(chis)
+        predicted = np.sqrt(np.array([np.prod(chis[l:]) for l in range(L)]))
         g2 = np.mean(self.grad_h.astype(np.float64) ** 2, axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
             measured = np.sqrt(g2[:L] / g2[L - 1])
-        predicted = chi ** ((L - 1 - np.arange(L)) / 2.0)
-        return TheoryComparison(activation=act, sigma_w2=self.sigma_w2, sigma_b2=self.sigma_b2, chi1=chi,
+        return TheoryComparison(activation=act, sigma_w2=sw2, sigma_b2=sb2, chi1=chi, chi_layers=chis,
                                 measured=measured, predicted=predicted, members=self.members)
 
     def to_dict(self) -> dict:
@@ -389,6 +407,7 @@ class TheoryComparison:
     sigma_w2: float
     sigma_b2: float
     chi1: float
+    chi_layers: np.ndarray   # chi_l of hidden layers 1..L-1 (q_l from the input on)
     measured: np.ndarray
     predicted: np.ndarray
     members: int
@@ -402,10 +421,12 @@ class TheoryComparison:
         lines = [f"mean-field theory: {self.activation}, sigma_w^2 = {self.sigma_w2:.4g}, "
                  f"sigma_b^2 = {self.sigma_b2:.4g}: chi1 = {self.chi1:.6g}"
                  + (f", depth scale xi = {-1 / math.log(self.chi1):.3g} layers" if 0 < self.chi1 < 1 else ""),
-                 f"|dL/dh_l| / |dL/dh_(L-1)|, root-mean-square over {self.members} members",
-                 f"{'layer':>5}  {'measured':>11}  {'predicted':>11}  {'rel. error':>10}"]
+                 f"|dL/dh_l| / |dL/dh_(L-1)|, root-mean-square over {self.members} members; "
+                 "predicted from chi_l along the length map",
+                 f"{'layer':>5}  {'measured':>11}  {'predicted':>11}  {'rel. error':>10}  {'chi_(l+1)':>9}"]
         for l, (m, p, e) in enumerate(zip(self.measured, self.predicted, self.relative_error)):
-            lines.append(f"{('x' if l == 0 else l)!s:>5}  {m:>11.4e}  {p:>11.4e}  {e:>+10.2%}")
+            c = f"{self.chi_layers[l]:>9.4f}" if l < len(self.chi_layers) else ""
+            lines.append(f"{('x' if l == 0 else l)!s:>5}  {m:>11.4e}  {p:>11.4e}  {e:>+10.2%}  {c}")
         return "\n".join(lines)
 
 
