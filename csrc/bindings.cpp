@@ -414,6 +414,63 @@ struct PyNetwork {
     return std::move(J);
   }
 
+  py::dict train(const py::array& X, const py::array& Y, const py::array& idx, int optimizer, double lr,
+                 double momentum, double beta1, double beta2, double eps, double weight_decay,
+                 int64_t record_every, py::array m1, py::array m2, int64_t t0, int64_t total) {
+    const char* fn = "train";
+    const int64_t n0 = net.layer(1).in, L = net.depth(), nL = net.layer(L).out;
+    const T* xp = data<T>(X, fn, "X", {-1, n0});
+    const int64_t N = X.shape(0);
+    const T* yp = data<T>(Y, fn, "T", {N, nL});
+    if (!idx.dtype().is(py::dtype::of<int64_t>()) || !(idx.flags() & py::array::c_style) || idx.ndim() != 2)
+      throw py::type_error("train: idx must be a C-contiguous int64 array (steps, batch)");
+    const int64_t steps = idx.shape(0), B = idx.shape(1);
+    const int64_t* ip = static_cast<const int64_t*>(idx.data());
+    for (int64_t i = 0; i < steps * B; ++i)
+      if (ip[i] < 0 || ip[i] >= N) throw py::value_error("train: idx has an entry outside [0, N)");
+    if (B < 1 || record_every < 1 || optimizer < OPT_SGD || optimizer > OPT_ADAM || t0 < 0)
+      throw py::value_error("train: invalid batch, record_every, optimizer or t0");
+    const Shape ps{net.num_params()};
+    T* m1p = const_cast<T*>(data<T>(m1, fn, "m1", ps));
+    T* m2p = const_cast<T*>(data<T>(m2, fn, "m2", ps));
+    if (!m1.writeable() || !m2.writeable()) throw py::value_error("train: m1 and m2 must be writeable");
+    for (int64_t l = 1; l <= L; ++l)
+      if (B == 1 && net.training && net.layer(l).batchnorm)
+        throw py::value_error("train: batch normalisation needs batches of more than one sample");
+    std::unique_lock<std::mutex> lock(net.mutex(), std::try_to_lock);
+    if (!lock.owns_lock()) throw std::runtime_error("train: this network is running in another thread");
+    const int64_t cap = (steps + record_every - 1) / record_every + 1;
+    auto step = alloc<int64_t>({cap});
+    auto loss = alloc<double>({cap});
+    auto gW = alloc<double>({cap, L}), gh = alloc<double>({cap, L + 1}), up = alloc<double>({cap, L});
+    auto sat = alloc<double>({cap, L}), dead = alloc<double>({cap, L});
+    typename Network<T>::TrainConfig cfg;
+    cfg.optimizer = optimizer;
+    cfg.lr = lr; cfg.momentum = momentum; cfg.beta1 = beta1; cfg.beta2 = beta2; cfg.eps = eps;
+    cfg.weight_decay = weight_decay; cfg.steps = steps; cfg.batch = B; cfg.record_every = record_every;
+    cfg.t0 = t0;
+    cfg.total = total;
+    typename Network<T>::TrainRecord rec{step.mutable_data(), loss.mutable_data(), gW.mutable_data(),
+                                         gh.mutable_data(), up.mutable_data(), sat.mutable_data(),
+                                         dead.mutable_data()};
+    int64_t done = 0, nrec = 0;
+    {
+      py::gil_scoped_release nogil;
+      done = net.train(xp, yp, ip, cfg, m1p, m2p, rec, &nrec);
+    }
+    py::dict out;
+    py::slice first(0, nrec, 1);
+    out["steps_done"] = done;
+    out["step"] = step[first];
+    out["loss"] = loss[first];
+    out["grad_W"] = gW[first];
+    out["grad_h"] = gh[first];
+    out["update_ratio"] = up[first];
+    out["saturated"] = sat[first];
+    out["dead"] = dead[first];
+    return out;
+  }
+
   // Copies of one per-layer buffer of the last run: "z", "u", "a", "h", "dh" (l = 0..L), "du", "dz".
   py::list buffers(const std::string& which) {
     std::unique_lock<std::mutex> lock(net.mutex(), std::try_to_lock);
@@ -512,7 +569,10 @@ void bind_network(py::module_& m, const char* name) {
       .def("bias_offset", [](PN& self, int64_t l) { return self.net.bias_offset(l); })
       .def("run", &PN::run, py::arg("x"), py::arg("t"), py::arg("check_finite") = true)
       .def("buffers", &PN::buffers, py::arg("which"))
-      .def("jacobian", &PN::jacobian, py::arg("x"), py::arg("check_finite") = true);
+      .def("jacobian", &PN::jacobian, py::arg("x"), py::arg("check_finite") = true)
+      .def("train", &PN::train, py::arg("X"), py::arg("T"), py::arg("idx"), py::arg("optimizer"), py::arg("lr"),
+           py::arg("momentum"), py::arg("beta1"), py::arg("beta2"), py::arg("eps"), py::arg("weight_decay"),
+           py::arg("record_every"), py::arg("m1"), py::arg("m2"), py::arg("t0"), py::arg("total"));
 }
 
 // ---------------------------------------------------------------- ensemble

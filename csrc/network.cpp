@@ -364,6 +364,107 @@ void Network<T>::jacobian(const T* x, int64_t B, T* J) {
   }
 }
 
+template <class T>
+int64_t Network<T>::train(const T* X, const T* Y, const int64_t* idx, const TrainConfig& cfg, T* m1, T* m2,
+                          const TrainRecord& rec, int64_t* records_written) {
+  const int64_t L = depth(), n0 = layer(1).in, nL = layer(L).out, B = cfg.batch;
+  const int64_t np = num_params();
+  std::vector<T> xb(size_t(B * n0)), yb(size_t(B * nL));
+  std::vector<double> stats(size_t(L * ST_COUNT));
+  T* P = params_.data();
+  const T* G = grads_.data();
+  int64_t nrec = 0, done = 0;
+  double b1t = 1.0, b2t = 1.0;  // beta^t of the current step, t = t0 + k + 1
+  for (int64_t k = 0; k < cfg.steps; ++k) {
+    const int64_t* rows = idx + k * B;
+    for (int64_t b = 0; b < B; ++b) {
+      std::copy(X + rows[b] * n0, X + (rows[b] + 1) * n0, xb.data() + b * n0);
+      std::copy(Y + rows[b] * nL, Y + (rows[b] + 1) * nL, yb.data() + b * nL);
+    }
+    double grad_x = 0.0;
+    const double loss = run(xb.data(), yb.data(), B, stats.data(), &grad_x);
+    const int64_t g = cfg.t0 + k;  // the step's number in the whole run
+    const bool record = (g % cfg.record_every == 0) || g == cfg.total - 1 || !std::isfinite(loss);
+    // weight norms before the step (for the update ratio)
+    std::vector<double> wnorm;
+    if (record) {
+      wnorm.resize(size_t(L));
+      for (int64_t l = 1; l <= L; ++l) wnorm[size_t(l - 1)] = norm2(P + weight_offset(l), layer(l).out * layer(l).in);
+    }
+    // one record of this step's statistics (the update ratios come later)
+    auto write_record = [&] {
+      rec.step[nrec] = g;
+      rec.loss[nrec] = loss;
+      for (int64_t l = 1; l <= L; ++l) {
+        const double* st = stats.data() + (l - 1) * ST_COUNT;
+        rec.grad_W[nrec * L + l - 1] = st[ST_GRAD_W];
+        rec.grad_h[nrec * (L + 1) + l] = st[ST_GRAD_H];
+        rec.update[nrec * L + l - 1] = std::nan("");
+        rec.saturated[nrec * L + l - 1] = st[ST_SATURATED];
+        rec.dead[nrec * L + l - 1] = st[ST_DEAD];
+      }
+      rec.grad_h[nrec * (L + 1)] = grad_x;
+    };
+    if (!std::isfinite(loss)) {  // stop cleanly: record the step, leave the parameters as they are
+      write_record();
+      ++nrec;
+      break;
+    }
+    // the optimiser step, over the whole parameter vector; m1 holds the
+    // update direction so that |dW_l| can be measured afterwards
+    const T lr = T(cfg.lr);
+    if (cfg.optimizer == OPT_ADAM) {
+      // pow of the step number (not a running product): the same numbers
+      // however the run is split into calls
+      b1t = std::pow(cfg.beta1, double(g + 1));
+      b2t = std::pow(cfg.beta2, double(g + 1));
+      const T c1 = T(1.0 / (1.0 - b1t)), c2 = T(1.0 / (1.0 - b2t));
+      const T beta1 = T(cfg.beta1), beta2 = T(cfg.beta2), eps = T(cfg.eps), wd = T(cfg.weight_decay);
+      T* v = m2;
+      T* m = m1;
+      for (int64_t i = 0; i < np; ++i) {
+        const T gi = G[i] + wd * P[i];
+        m[i] = beta1 * m[i] + (T(1) - beta1) * gi;
+        v[i] = beta2 * v[i] + (T(1) - beta2) * gi * gi;
+        P[i] -= lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
+      }
+    } else {
+      const T mu = T(cfg.momentum), wd = T(cfg.weight_decay);
+      T* v = m1;
+      for (int64_t i = 0; i < np; ++i) {
+        const T gi = G[i] + wd * P[i];
+        v[i] = mu * v[i] + gi;
+        P[i] -= lr * v[i];
+      }
+    }
+    ++done;
+    if (record) {
+      write_record();
+      // |dW_l| of this step: lr * (the update direction) over layer l's weights
+      for (int64_t l = 1; l <= L; ++l) {
+        const int64_t off = weight_offset(l), n = layer(l).out * layer(l).in;
+        double step_norm;
+        if (cfg.optimizer == OPT_ADAM) {
+          // recompute the applied step from the moments (m1 = m, m2 = v)
+          const double c1 = 1.0 / (1.0 - b1t), c2 = 1.0 / (1.0 - b2t);
+          std::vector<T> d(static_cast<size_t>(n));
+          for (int64_t i = 0; i < n; ++i)
+            d[size_t(i)] = T(cfg.lr) * (m1[off + i] * T(c1)) / (std::sqrt(m2[off + i] * T(c2)) + T(cfg.eps));
+          step_norm = norm2(d.data(), n);
+        } else {
+          step_norm = std::fabs(cfg.lr) * norm2(m1 + off, n);
+        }
+        const double w = wnorm[size_t(l - 1)];
+        rec.update[nrec * L + l - 1] = w > 0 ? step_norm / w : (step_norm > 0 ? INFINITY : 0.0);
+      }
+      ++nrec;
+    }
+    if (!all_finite(P, np)) break;  // a parameter overflowed: stop cleanly
+  }
+  *records_written = nrec;
+  return done;
+}
+
 template class Network<float>;
 template class Network<double>;
 template int64_t count_nonfinite<float>(const float*, int64_t) noexcept;

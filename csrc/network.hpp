@@ -31,6 +31,8 @@ struct LayerSpec {
 };
 
 // Per-layer statistics, one row of doubles per layer (layer l at row l-1).
+enum Optimizer : int { OPT_SGD = 0, OPT_ADAM = 1 };
+
 enum Stat : int {
   ST_GRAD_H = 0,       // |dL/dh_l|   (L2 over the whole batch)
   ST_GRAD_Z,           // |dL/dz_l|
@@ -107,6 +109,35 @@ class Network {
   const T* u(int64_t l) const noexcept { return ws_.data() + off_[size_t(l - 1)].u; }
   const T* a(int64_t l) const noexcept { return ws_.data() + off_[size_t(l - 1)].a; }
   const T* du(int64_t l) const noexcept { return ws_.data() + off_[size_t(l - 1)].du; }
+
+  // Training: `steps` optimiser steps on minibatches of the data X (N, n_0),
+  // Y (N, n_L). Step k uses rows idx[k * batch .. (k + 1) * batch) (drawn by
+  // the caller). Optimisers: OPT_SGD (momentum 0: plain SGD; else heavy ball
+  // v = momentum v + g, p -= lr v) and OPT_ADAM (bias-corrected, Kingma & Ba).
+  // Every `record_every` steps (and at the last) it writes one record: the
+  // step's loss, per layer |dL/dW_l|, |dL/dh_l| (l = 0..L), |dW_l| / |W_l| of
+  // the update, saturated and dead fractions. Stops early, cleanly, when the
+  // loss or a parameter becomes NaN/Inf. Returns the number of steps done.
+  struct TrainConfig {
+    int optimizer = 0;  // OPT_SGD or OPT_ADAM
+    double lr = 0.1, momentum = 0.0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+    int64_t steps = 0, batch = 0, record_every = 1;
+    int64_t t0 = 0;     // optimiser steps taken before (Adam's bias correction, record schedule)
+    int64_t total = 0;  // steps of the whole run (its last step is always recorded)
+  };
+  struct TrainRecord {  // caller-owned outputs, n_rec = number of records
+    int64_t* step;      // (n_rec)
+    double* loss;       // (n_rec)
+    double* grad_W;     // (n_rec, L)
+    double* grad_h;     // (n_rec, L + 1)
+    double* update;     // (n_rec, L)
+    double* saturated;  // (n_rec, L)
+    double* dead;       // (n_rec, L)
+  };
+  // m1, m2 (num_params each) hold the optimiser state across calls: the
+  // momentum buffer, or Adam's first and second moments (m2 unused by SGD).
+  int64_t train(const T* X, const T* Y, const int64_t* idx, const TrainConfig& cfg, T* m1, T* m2,
+                const TrainRecord& rec, int64_t* records_written);
 
   // Serialises use: one call at a time per network.
   std::mutex& mutex() noexcept { return mu_; }

@@ -15,6 +15,7 @@ from .compare import Comparison, compare
 from .ensemble import Ensemble, EnsembleReport, ensemble
 from .network import Network
 from .report import THRESHOLD_DECADES, GradientReport
+from .training import TrainingHistory, digits_task, teacher_task, train
 from .tutorial import SeedNetwork, seed_network
 
 try:
@@ -25,6 +26,6 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "ACTIVATIONS", "INITS", "Network", "GradientReport", "THRESHOLD_DECADES",
     "SeedNetwork", "seed_network", "compare", "Comparison", "Ensemble", "EnsembleReport", "ensemble",
-    "num_threads", "set_num_threads", "kernels", "reference", "init",
+    "num_threads", "set_num_threads", "train", "TrainingHistory", "teacher_task", "digits_task", "kernels", "reference", "init",
     "get_gemm_path", "set_gemm_path", "__version__",
 ]

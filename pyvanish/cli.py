@@ -6,6 +6,7 @@
     pyvanish compare ...     the fixes side by side (ReLU + He, batch norm, residual)
     pyvanish ensemble ...    statistics over thousands of random networks, next to mean-field theory
     pyvanish theory ...      mean-field theory: chi1, depth scales, the critical line
+    pyvanish train ...       training dynamics: does the first layer learn?
 
 Bad arguments print one line and exit with status 2.
 """
@@ -135,6 +136,26 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--theory", action="store_true", help="compare with mean-field theory")
     e.add_argument("--json", action="store_true", help="print the summary as JSON")
 
+    tr = sub.add_parser("train", help="train each configuration and watch the first layer learn (or not)",
+                        description="Train the same network shape under several configurations (as pyvanish "
+                                    "compare) on a teacher-student regression task (or scikit-learn's digits) "
+                                    "with SGD or Adam, and print the final loss of each and, per layer, the "
+                                    "update ratio |dW|/|W| over time.")
+    tr.add_argument("--config", action="append", metavar="SPEC", help="a configuration, repeatable (see compare)")
+    tr.add_argument("--depth", type=_positive, default=10, help="hidden layers (default 10)")
+    tr.add_argument("--width", type=_positive, default=64, help="hidden width (default 64)")
+    tr.add_argument("--task", choices=["teacher", "digits"], default="teacher",
+                    help="teacher: a random tanh teacher network (16 inputs); digits: scikit-learn's digits")
+    tr.add_argument("--samples", type=_positive, default=256, help="samples of the teacher task (default 256)")
+    tr.add_argument("--steps", type=_positive, default=200, help="optimiser steps (default 200)")
+    tr.add_argument("--batch-size", type=_positive, default=32, help="minibatch size (default 32)")
+    tr.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
+    tr.add_argument("--optimizer", choices=["sgd", "momentum", "adam"], default="sgd")
+    tr.add_argument("--record-every", type=_positive, default=1, help="record every k steps (default 1)")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    tr.add_argument("--json", action="store_true")
+
     th = sub.add_parser("theory", help="mean-field theory: q*, chi1, depth scales, criticality",
                         description="Mean-field theory of random networks (Poole et al. 2016; Schoenholz et "
                                     "al. 2017): Var W = sw2/fan_in, Var b = sb2.")
@@ -209,6 +230,60 @@ def _theory(args, out) -> None:
         print(f"\npredicted |dL/dh_l| / |dL/dh_L| over {args.depth} layers:", file=out)
         for l, v in enumerate(prof):
             print(f"  {l:>4}  {v:.4e}", file=out)
+
+
+def _train(args, out) -> None:
+    from .compare import parse_config
+    from .training import digits_task, teacher_task, train
+
+    if args.task == "digits":
+        X, T = digits_task()
+    else:
+        X, T = teacher_task(args.samples, 16, seed=args.seed)
+    if args.batch_size > X.shape[0]:
+        raise _UsageError(f"pyvanish train: error: --batch-size {args.batch_size} exceeds the {X.shape[0]} samples")
+    widths = [X.shape[1]] + [args.width] * args.depth + [T.shape[1]]
+    results = {}
+    for spec in args.config or DEFAULT_CONFIGS:
+        name, kw = parse_config(spec)
+        net = Network(widths, **{"init": "xavier", **kw, "seed": args.seed, "dtype": args.dtype})
+        results[name] = train(net, X, T, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                              optimizer=args.optimizer, record_every=args.record_every, seed=args.seed)
+    if args.json:
+        print(json.dumps({n: {"final_loss": _jsonable(h.final_loss), "loss": [_jsonable(v) for v in h.loss],
+                              "step": h.step.tolist(), "moved": [_jsonable(v) for v in h.moved],
+                              "update_ratio": [[_jsonable(v) for v in row] for row in h.update_ratio],
+                              "stopped": h.stopped} for n, h in results.items()}, indent=1), file=out)
+        return
+    print(f"Training {len(widths) - 1} layers, widths {widths[0]}-{args.width}x{args.depth}-{widths[-1]}, "
+          f"{args.task} task ({X.shape[0]} samples), {args.optimizer} lr {args.lr:g}, batch {args.batch_size}, "
+          f"{args.steps} steps", file=out)
+    print("", file=out)
+    names = list(results)
+    wcol = max(14, *(len(n) + 2 for n in names))
+    print(f"{'':<22}" + "".join(f"{n:>{wcol}}" for n in names), file=out)
+    print(f"{'initial loss':<22}" + "".join(f"{h.loss[0]:>{wcol}.4g}" for h in results.values()), file=out)
+    print(f"{'final loss':<22}" + "".join(f"{h.final_loss:>{wcol}.4g}" for h in results.values()), file=out)
+    print(f"{'layer 1 moved %':<22}" + "".join(f"{100 * h.moved[0]:>{wcol}.3g}" for h in results.values()), file=out)
+    print(f"{'layer L moved %':<22}" + "".join(f"{100 * h.moved[-1]:>{wcol}.3g}" for h in results.values()), file=out)
+    for n, h in results.items():
+        if h.stopped:
+            print(f"{n}: stopped early: {h.stopped}", file=out)
+    print("", file=out)
+    print("update ratio |dW_l| / |W_l| per step, median over each fifth of the run:", file=out)
+    for n, h in results.items():
+        R = len(h.step)
+        cuts = np.array_split(np.arange(R), min(5, R))
+        print(f"\n  {n}", file=out)
+        print(f"  {'layer':>5}" + "".join(f"{'steps ' + str(h.step[c[0]]) + '-' + str(h.step[c[-1]]):>16}"
+                                      for c in cuts), file=out)
+        for l in range(h.update_ratio.shape[1]):
+            print(f"  {l + 1:>5}" + "".join(f"{np.median(h.update_ratio[c, l]):>16.2e}" for c in cuts), file=out)
+
+
+def _jsonable(v):
+    v = float(v)
+    return v if np.isfinite(v) else str(v)
 
 
 def _compare(args, out) -> None:
@@ -296,6 +371,8 @@ def main(argv: Sequence[str] | None = None, out=None) -> int:
             _ensemble(args, out)
         elif args.command == "theory":
             _theory(args, out)
+        elif args.command == "train":
+            _train(args, out)
         return 0
     except _UsageError as exc:
         print(str(exc), file=sys.stderr)

@@ -61,6 +61,7 @@ __all__ = [
     "norm",
     "network_forward_backward",
     "ensemble_forward_backward",
+    "train",
 ]
 
 ACTIVATIONS: tuple[str, ...] = (
@@ -928,3 +929,51 @@ def ensemble_forward_backward(weights, biases, activations, x, t, alphas=None, *
             stats["grad_beta"][:, i] = np.nan
         dh[0] = dh[0] + pending[0]
     return {"loss": loss, "stats": stats, "grad_x": _member_norms(dh[0]), "dh": dh}
+
+
+def train(weights, biases, activations, X, T, idx, lr, optimizer="sgd", momentum=0.0, betas=(0.9, 0.999),
+          eps=1e-8, weight_decay=0.0, alphas=None, **network_kwargs):
+    """The training loop written plainly: the oracle and baseline of the C++ one.
+
+    Step ``k`` takes the minibatch ``X[idx[k]], T[idx[k]]``, runs
+    :func:`network_forward_backward` and updates every parameter (weights,
+    biases and batch-norm ``gamma``/``beta`` given as ``batchnorm=[(gamma,
+    beta) or None, ...]``, all updated in place) with SGD (``v = momentum v +
+    g``; ``p -= lr v``) or Adam (bias-corrected). ``weight_decay`` adds
+    ``wd * p`` to each gradient. Returns the per-step losses and
+    ``|dL/dW_l|`` (steps, L).
+
+    Examples
+    --------
+    >>> W, b = [np.array([[1.0]])], [np.zeros(1)]
+    >>> out = train(W, b, ["identity"], np.array([[1.0]]), np.array([[0.0]]), np.zeros((2, 1), int), lr=0.5)
+    >>> out["loss"].tolist(), W[0].tolist(), b[0].tolist()   # one step: w = 0.5, b = -0.5, y = 0
+    ([0.5, 0.0], [[0.5]], [-0.5])
+    """
+    L = len(weights)
+    bn = network_kwargs.get("batchnorm") or [None] * L
+    params = list(weights) + list(biases) + [a for pair in bn if pair is not None for a in pair]
+    m1 = [np.zeros_like(p) for p in params]
+    m2 = [np.zeros_like(p) for p in params]
+    losses, grad_W = [], []
+    b1, b2 = betas
+    for k, rows in enumerate(idx):
+        out = network_forward_backward(weights, biases, activations, X[rows], T[rows], alphas, **network_kwargs)
+        losses.append(out["loss"])
+        grad_W.append(out["stats"]["grad_W"])
+        grads = list(out["dW"]) + list(out["db"]) + [g for i, pair in enumerate(bn) if pair is not None
+                                                      for g in (out["dgamma"][i], out["dbeta"][i])]
+        if not np.isfinite(out["loss"]):
+            break
+        for p, g, m, v in zip(params, grads, m1, m2):
+            dt = p.dtype.type
+            g = g + dt(weight_decay) * p
+            if optimizer == "adam":
+                m[...] = dt(b1) * m + (dt(1) - dt(b1)) * g
+                v[...] = dt(b2) * v + (dt(1) - dt(b2)) * g * g
+                c1, c2 = dt(1.0 / (1.0 - b1 ** (k + 1))), dt(1.0 / (1.0 - b2 ** (k + 1)))
+                p -= dt(lr) * (m * c1) / (np.sqrt(v * c2) + dt(eps))
+            else:
+                m[...] = dt(momentum) * m + g
+                p -= dt(lr) * m
+    return {"loss": np.array(losses), "grad_W": np.array(grad_W)}

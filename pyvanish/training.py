@@ -1,0 +1,257 @@
+"""Training dynamics: watch the first layer fail to learn, step by step, in C++."""
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from ._validate import as_arrays
+from .network import Network
+
+OPTIMIZERS = {"sgd": 0, "momentum": 0, "adam": 1}
+
+
+def minibatch_indices(n_samples: int, steps: int, batch_size: int, seed) -> np.ndarray:
+    """The rows of every step's minibatch, shape (steps, batch_size).
+
+    The stream of indices is a concatenation of random permutations of
+    ``range(n_samples)`` (one per epoch, from ``seed``), cut into consecutive
+    batches; a batch may straddle two epochs. ``batch_size == n_samples``
+    is full-batch training in a shuffled order.
+
+    Examples
+    --------
+    >>> minibatch_indices(4, 3, 2, seed=0).shape
+    (3, 2)
+    """
+    rng = np.random.default_rng(seed)
+    need = steps * batch_size
+    epochs = -(-need // n_samples)
+    stream = np.concatenate([rng.permutation(n_samples) for _ in range(epochs)]) if need else np.zeros(0, np.int64)
+    return np.ascontiguousarray(stream[:need].reshape(steps, batch_size), dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class TrainingHistory:
+    """Per recorded step and per layer, what happened during training.
+
+    Attributes
+    ----------
+    step : ndarray (R,)
+        The recorded steps (0-based; every ``record_every``-th and the last).
+    loss : ndarray (R,)
+        The minibatch loss at each recorded step (before its update).
+    grad_W, update_ratio, saturated, dead : ndarray (R, L)
+        ``|dL/dW_l|``; ``|dW_l| / |W_l|`` of the step's update; the saturated
+        and dead fractions (as in :class:`GradientReport`).
+    grad_h : ndarray (R, L + 1)
+        ``|dL/dh_l|``, ``l = 0..L``.
+    moved : ndarray (L,)
+        ``|W_l(end) - W_l(start)| / |W_l(start)|``: how far each layer's
+        weights moved over the whole run.
+    steps_done : int
+        Optimiser steps taken (fewer than asked when training stopped early).
+    stopped : str or None
+        Why training stopped early (a non-finite loss or parameter), else None.
+    """
+
+    activations: tuple
+    widths: tuple
+    optimizer: str
+    lr: float
+    batch_size: int
+    step: np.ndarray
+    loss: np.ndarray
+    grad_W: np.ndarray
+    grad_h: np.ndarray
+    update_ratio: np.ndarray
+    saturated: np.ndarray
+    dead: np.ndarray
+    moved: np.ndarray
+    steps_done: int
+    stopped: Optional[str] = None
+    extra: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def final_loss(self) -> float:
+        return float(self.loss[-1]) if len(self.loss) else math.nan
+
+    def summary(self) -> str:
+        """One line per layer: how far its weights moved, its median update ratio."""
+        L = len(self.widths) - 1
+        med = np.median(self.update_ratio, axis=0) if len(self.update_ratio) else np.full(L, np.nan)
+        lines = [f"{self.steps_done} steps of {self.optimizer} (lr {self.lr:g}, batch {self.batch_size}); "
+                 f"loss {self.loss[0]:.4g} -> {self.final_loss:.4g}" if len(self.loss) else "no steps"]
+        if self.stopped:
+            lines.append(f"stopped early: {self.stopped}")
+        lines.append(f"layer 1 moved {100 * self.moved[0]:.3g} % of its weights' norm, "
+                     f"layer {L} moved {100 * self.moved[-1]:.3g} %")
+        lines.append(f"{'layer':>5}  {'moved %':>9}  {'median |dW|/|W| per step':>24}")
+        for l in range(L):
+            lines.append(f"{l + 1:>5}  {100 * self.moved[l]:>9.3g}  {med[l]:>24.3e}")
+        return "\n".join(lines)
+
+    __str__ = summary
+
+    def to_frame(self):
+        """A long-form pandas DataFrame: a row per recorded step and layer (needs pandas)."""
+        import pandas as pd
+
+        R, L = self.grad_W.shape
+        return pd.DataFrame({
+            "step": np.repeat(self.step, L), "layer": np.tile(np.arange(1, L + 1), R),
+            "loss": np.repeat(self.loss, L), "grad_W": self.grad_W.ravel(), "grad_h": self.grad_h[:, 1:].ravel(),
+            "update_ratio": self.update_ratio.ravel(), "saturated": self.saturated.ravel(),
+            "dead": self.dead.ravel()})
+
+
+def train(net: Network, X, T, steps: int = 100, *, batch_size: int | None = None, lr: float = 0.1,
+          optimizer: str = "sgd", momentum: float = 0.0, betas=(0.9, 0.999), eps: float = 1e-8,
+          weight_decay: float = 0.0, record_every: int = 1, seed=0, check_finite: bool = True,
+          progress: bool | None = None) -> TrainingHistory:
+    """Train ``net`` in place on ``X`` (N, n_0), ``T`` (N, n_L) with the MSE loss.
+
+    The whole loop runs in C++ (one call per chunk of steps; no Python per
+    step): minibatches from :func:`minibatch_indices`, forward, backward,
+    the optimiser step and the per-layer records every ``record_every``
+    steps. A non-finite loss (a diverging learning rate) or parameter stops
+    training cleanly; the history says where.
+
+    Parameters
+    ----------
+    steps : int
+        Optimiser steps (> 0).
+    batch_size : int, optional
+        Minibatch size (default: the whole data set, shuffled).
+    optimizer : {"sgd", "momentum", "adam"}
+        SGD (heavy-ball ``momentum``; ``"momentum"`` defaults it to 0.9) or
+        Adam (``betas``, ``eps``). ``weight_decay`` adds ``wd * p`` to each gradient.
+    progress : bool, optional
+        A progress bar on stderr (default: when stderr is a terminal and the
+        run is long).
+
+    Examples
+    --------
+    >>> import numpy as np, pyvanish
+    >>> X, T = pyvanish.teacher_task(64, 4, seed=0)
+    >>> net = pyvanish.Network([4, 16, 1], activation="tanh", seed=0)
+    >>> h = pyvanish.train(net, X, T, steps=50, batch_size=16, lr=0.05)
+    >>> h.loss.shape, bool(h.final_loss < h.loss[0])
+    ((50,), True)
+    """
+    fn = "train"
+    if not isinstance(net, Network):
+        raise TypeError(f"{fn}: net must be a pyvanish.Network, got {type(net).__name__}")
+    X, T = as_arrays(fn, check_finite, X=X, T=T)
+    X = np.ascontiguousarray(X, dtype=net.dtype)
+    T = np.ascontiguousarray(T, dtype=net.dtype)
+    if T.ndim == 1 and net.widths[-1] == 1:
+        T = T.reshape(-1, 1)
+    if X.ndim != 2 or X.shape[1] != net.widths[0]:
+        raise ValueError(f"{fn}: X has shape {X.shape}, expected (N, {net.widths[0]})")
+    if T.ndim != 2 or T.shape[1] != net.widths[-1]:
+        raise ValueError(f"{fn}: T has shape {T.shape}, expected (N, {net.widths[-1]})")
+    if X.shape[0] != T.shape[0]:
+        raise ValueError(f"{fn}: X has {X.shape[0]} samples but T has {T.shape[0]}")
+    N = X.shape[0]
+    if N == 0:
+        raise ValueError(f"{fn}: X has no samples")
+    for name, v in (("steps", steps), ("record_every", record_every)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"{fn}: {name} must be a positive integer, got {v!r}")
+    batch_size = N if batch_size is None else batch_size
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or not 1 <= batch_size <= N:
+        raise ValueError(f"{fn}: batch_size must be an integer in [1, {N}] (the number of samples), got {batch_size!r}")
+    key = str(optimizer).lower()
+    if key not in OPTIMIZERS:
+        raise ValueError(f"{fn}: optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
+    if key == "momentum" and momentum == 0.0:
+        momentum = 0.9
+    for name, v in (("lr", lr), ("momentum", momentum), ("eps", eps), ("weight_decay", weight_decay)):
+        if not isinstance(v, (int, float, np.floating, np.integer)) or not math.isfinite(v):
+            raise ValueError(f"{fn}: {name} must be a finite number, got {v!r}")
+    b1, b2 = (float(b) for b in betas)
+    if not (0 <= b1 < 1 and 0 <= b2 < 1):
+        raise ValueError(f"{fn}: betas must be in [0, 1), got {betas!r}")
+    idx = minibatch_indices(N, int(steps), int(batch_size), seed)
+    W0 = [w.copy() for w in net.weights]
+    show = progress if progress is not None else (sys.stderr.isatty() and steps >= 2000)
+    chunk = max(record_every, (steps // 50 // record_every) * record_every) if show else steps
+    parts, done, stopped = [], 0, None
+    # the optimiser state lives here across chunks: chunking (for the progress
+    # bar) does not change the result
+    m1 = np.zeros(net._engine.params.size, dtype=net.dtype)
+    m2 = np.zeros_like(m1)
+    for start in range(0, steps, chunk):
+        sub = idx[start:start + chunk]
+        out = net._engine.train(X, T, np.ascontiguousarray(sub), OPTIMIZERS[key], float(lr), float(momentum),
+                                b1, b2, float(eps), float(weight_decay), int(record_every), m1, m2, done,
+                                int(steps))
+        parts.append(out)
+        done += int(out["steps_done"])
+        if show:
+            _bar(done, steps)
+        if out["steps_done"] < len(sub):
+            bad = not np.isfinite(out["loss"][-1]) if len(out["loss"]) else True
+            stopped = (f"the loss became non-finite at step {start + int(out['steps_done'])}" if bad else
+                       f"a parameter became non-finite at step {start + int(out['steps_done']) - 1}")
+            break
+    if show:
+        sys.stderr.write("\n")
+    cat = {k: np.concatenate([p[k] for p in parts]) for k in ("step", "loss", "grad_W", "grad_h", "update_ratio",
+                                                               "saturated", "dead")}
+    with np.errstate(divide="ignore", invalid="ignore"):
+        moved = np.array([np.linalg.norm(w - w0) / np.linalg.norm(w0) for w, w0 in zip(net.weights, W0)])
+    return TrainingHistory(activations=net.activations, widths=net.widths, optimizer=key, lr=float(lr),
+                           batch_size=int(batch_size), moved=moved, steps_done=done, stopped=stopped, **cat)
+
+
+def _bar(done: int, total: int) -> None:
+    width = 40
+    filled = int(width * done / total)
+    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} steps")
+    sys.stderr.flush()
+
+
+def teacher_task(n_samples: int = 512, input_width: int = 16, output_width: int = 1, *,
+                 teacher_widths=(32, 32), activation: str = "tanh", noise: float = 0.0, seed=0):
+    """A synthetic regression task that needs depth: a random teacher network.
+
+    ``X ~ N(0, 1)`` of shape (n_samples, input_width); ``T`` is the output of
+    a random teacher ``input_width -> teacher_widths... -> output_width``
+    (``activation`` hidden layers, He-normal weights scaled for ``tanh`` by
+    Xavier, zero biases, identity output), standardised to unit variance,
+    plus ``noise * N(0, 1)``. Everything is drawn from ``seed``.
+
+    Examples
+    --------
+    >>> X, T = teacher_task(100, 8, seed=1)
+    >>> X.shape, T.shape, round(float(T.std()), 6)
+    ((100, 8), (100, 1), 1.0)
+    """
+    rng = np.random.default_rng([seed, 7])
+    teacher = Network([input_width, *teacher_widths, output_width], activation=activation,
+                      init="xavier_normal" if activation in ("tanh", "sigmoid") else "he_normal", seed=rng)
+    X = rng.standard_normal((n_samples, input_width))
+    T = teacher.forward(X)
+    T = (T - T.mean(axis=0)) / np.where(T.std(axis=0) > 0, T.std(axis=0), 1.0)
+    if noise:
+        T = T + noise * rng.standard_normal(T.shape)
+    return X, T
+
+
+def digits_task():
+    """scikit-learn's bundled 8x8 digits (no download) as classification by
+    regression: ``X`` (1797, 64) scaled to [0, 1], ``T`` one-hot (1797, 10).
+    Needs scikit-learn."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError("digits_task needs scikit-learn: pip install scikit-learn") from None
+    d = load_digits()
+    X = d.data / 16.0
+    T = np.eye(10)[d.target]
+    return X, T
