@@ -356,13 +356,27 @@ class Network:
                      "beta": [None if g is None else g.copy() for g in self._dbeta]}
         return _report(self, x.shape[0], loss, stats, grad_x, grads)
 
-    def forward(self, x, *, check_finite: bool = True) -> np.ndarray:
-        """The network's output ``y`` for inputs ``x`` (B, n_0)."""
+    def forward(self, x, *, all_layers: bool = False, check_finite: bool = True):
+        """The network's output ``y`` (B, n_L) for inputs ``x`` (B, n_0).
+
+        With ``all_layers=True``: the list ``[h_1, ..., h_L]`` of every
+        layer's output (``h_L = y``), e.g. for per-layer activation histograms.
+        Batch norm uses batch statistics in training mode (and then updates
+        its running statistics, as any training-mode pass does).
+
+        Examples
+        --------
+        >>> import pyvanish
+        >>> net = pyvanish.Network([2, 3, 1], activations=["relu", "identity"], init="constant", value=1.0)
+        >>> net.forward([[1.0, -3.0]]).tolist(), [h.shape for h in net.forward([[1.0, 2.0]], all_layers=True)]
+        ([[0.0]], [(1, 3), (1, 1)])
+        """
         fn = "Network.forward"
         (x,) = as_arrays(fn, check_finite, x=x)
         x = np.ascontiguousarray(_as_batch(x.astype(self._dtype, copy=False), self._widths[0], "x", fn))
         self._run(x, np.zeros((x.shape[0], self._widths[-1]), self._dtype), fn, False)
-        return self._engine.buffers("h")[-1]
+        hs = self._engine.buffers("h")
+        return hs if all_layers else hs[-1]
 
     def jacobian(self, x, *, check_finite: bool = True) -> np.ndarray:
         """The input-output Jacobian ``dy/dx`` of each sample: shape (B, n_L, n_0).
