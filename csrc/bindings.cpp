@@ -724,6 +724,19 @@ PYBIND11_MODULE(_core, m) {
   bind_network<double>(m, "Network64");
   bind_ensemble<float>(m, "Ensemble32");
   bind_ensemble<double>(m, "Ensemble64");
+  m.def("log10_summary", [](const py::array& v) {
+    const char* fn = "log10_summary";
+    const double* vp = data<double>(v, fn, "v", {-1, -1});
+    const int64_t E = v.shape(0), C = v.shape(1);
+    if (E == 0) throw py::value_error("log10_summary: v has no rows");
+    auto out = alloc<double>({C, 5});
+    double* op = out.mutable_data();
+    {
+      py::gil_scoped_release nogil;
+      log10_summary(vp, E, C, op, num_threads());
+    }
+    return out;
+  }, py::arg("v"), "Per column: mean, std (of finite log10), q05, q50, q95 of log10 v.");
   m.def("num_threads", &num_threads, "Threads the parallel kernels use.");
   m.def("set_num_threads", [](int n) { set_num_threads(n); }, py::arg("n"),
         "Set the threads the parallel kernels use (n <= 0: the default, OMP_NUM_THREADS or all cores).");

@@ -90,6 +90,59 @@ void lane_count_nonfinite(const T* v, int64_t rows, int64_t E, int64_t e0, int64
 
 }  // namespace
 
+namespace {
+// numpy's lerp, a + (b - a) t from the nearer end, except that an infinite
+// end with a positive weight gives that infinity (numpy gives NaN there:
+// the 5 % quantile of members whose gradient underflowed to 0 is -inf).
+double lerp(double a, double b, double t) {
+  if (a == b || t == 0.0) return a;
+  if (t == 1.0) return b;
+  if (std::isinf(a) || std::isinf(b)) return std::isinf(a) && a < 0 ? a : (std::isinf(b) && b > 0 ? b : a + (b - a) * t);
+  const double d = b - a;
+  return t < 0.5 ? a + d * t : b - d * (1.0 - t);
+}
+}  // namespace
+
+void log10_summary(const double* v, int64_t E, int64_t C, double* out, int threads) {
+  static const double qs[3] = {0.05, 0.5, 0.95};
+  parallel_for(C, 1, threads, [&](int64_t c0, int64_t c1) {
+    std::vector<double> col(static_cast<size_t>(E)), lg(static_cast<size_t>(E));
+    for (int64_t c = c0; c < c1; ++c) {
+      double sum = 0.0, sq = 0.0;
+      int64_t n = 0;
+      for (int64_t e = 0; e < E; ++e) {
+        const double x = v[e * C + c];
+        col[size_t(e)] = x != x ? -INFINITY : x;  // order statistics of v are those of log10 v
+        lg[size_t(e)] = std::log10(x);
+      }
+      for (int64_t e = 0; e < E; ++e)
+        if (std::isfinite(lg[size_t(e)])) {
+          sum += lg[size_t(e)];
+          ++n;
+        }
+      const double mean = n ? sum / double(n) : std::nan("");
+      for (int64_t e = 0; e < E; ++e)
+        if (std::isfinite(lg[size_t(e)])) sq += (lg[size_t(e)] - mean) * (lg[size_t(e)] - mean);
+      double* o = out + c * 5;
+      o[0] = mean;
+      o[1] = n ? std::sqrt(sq / double(n)) : std::nan("");
+      // increasing ranks: each selection only partitions what lies above the last
+      int64_t from = 0;
+      for (int k = 0; k < 3; ++k) {
+        const double pos = qs[k] * double(E - 1);
+        const int64_t lo = int64_t(std::floor(pos));
+        const int64_t hi = std::min(lo + 1, E - 1);
+        std::nth_element(col.begin() + from, col.begin() + lo, col.end());
+        const double a = col[size_t(lo)];
+        const double b = hi == lo ? a : *std::min_element(col.begin() + lo + 1, col.end());
+        const double la = a < 0 ? -INFINITY : std::log10(a), lb = b < 0 ? -INFINITY : std::log10(b);
+        o[2 + k] = lerp(la, lb, pos - double(lo));
+        from = lo;
+      }
+    }
+  });
+}
+
 template <class T>
 Ensemble<T>::Ensemble(std::vector<LayerSpec> layers, int64_t members)
     : layers_(std::move(layers)), E_(members) {

@@ -20,6 +20,14 @@
 
 namespace pyvanish {
 
+// Per column c of v (E, C), over the E members: the mean and standard
+// deviation (population) of log10 v over the members where it is finite, and
+// the 5 / 50 / 95 % quantiles of log10 v (NaN counted as -inf; linear
+// interpolation between order statistics as numpy.quantile, except that an
+// infinite neighbour with positive weight gives that infinity). out (C, 5) =
+// [mean, std, q05, q50, q95]. Columns are split across `threads`.
+void log10_summary(const double* v, int64_t E, int64_t C, double* out, int threads);
+
 template <class T>
 class Ensemble {
  public:

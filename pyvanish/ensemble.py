@@ -16,7 +16,7 @@ from .report import THRESHOLD_DECADES, _json_float
 
 _ENGINES = {np.dtype(np.float32): _core.Ensemble32, np.dtype(np.float64): _core.Ensemble64}
 _STAT = {name: i for i, name in enumerate(_core.STAT_NAMES)}
-QUANTILES = (0.05, 0.5, 0.95)
+_VERDICTS = ("healthy", "vanishing", "exploding", "undetermined")
 
 
 class Ensemble:
@@ -213,21 +213,11 @@ def ensemble(widths: Sequence[int], n: int = 1000, x=None, t=None, *, batch: int
 
 
 def _summary(v: np.ndarray) -> dict:
-    """mean, std (over finite values) and quantiles per column of log10 values."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lv = np.log10(v)
-    fin = np.where(np.isfinite(lv), lv, np.nan)
-    out = {}
-    with np.errstate(all="ignore"):
-        import warnings
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            out["mean"] = np.nanmean(fin, axis=0)
-            out["std"] = np.nanstd(fin, axis=0)
-    qs = np.quantile(np.where(np.isnan(lv), -np.inf, lv), QUANTILES, axis=0)
-    for q, row in zip(QUANTILES, qs):
-        out[f"q{int(round(q * 100)):02d}"] = row
-    return out
+    """mean, std (over finite values) and 5/50/95 % quantiles (NaN as -inf) per
+    column of log10 v, computed in C++ (see _core.log10_summary)."""
+    v = np.ascontiguousarray(v, dtype=np.float64)
+    out = _core.log10_summary(v.reshape(v.shape[0], -1))
+    return {k: out[:, i] for i, k in enumerate(("mean", "std", "q05", "q50", "q95"))}
 
 
 @dataclass(frozen=True)
@@ -292,25 +282,31 @@ class EnsembleReport:
             return self.grad_W[:, 0] / self.grad_W[:, -1]
 
     @cached_property
-    def verdicts(self) -> np.ndarray:
-        """Each member's verdict (see :mod:`pyvanish.report`)."""
+    def _verdict_codes(self) -> np.ndarray:
+        # 0 healthy, 1 vanishing, 2 exploding, 3 undetermined (see pyvanish.report)
         with np.errstate(divide="ignore", invalid="ignore"):
             ls, lw = np.log10(self.signal_ratio), np.log10(self.weight_ratio)
-        both = np.stack([ls, lw])
-        hi = np.nanmax(np.where(np.isnan(both), -np.inf, both), axis=0)
-        lo = np.nanmin(np.where(np.isnan(both), np.inf, both), axis=0)
-        out = np.full(self.members, "healthy", dtype=object)
-        out[lo < -THRESHOLD_DECADES] = "vanishing"
-        out[hi > THRESHOLD_DECADES] = "exploding"
-        out[np.isnan(both).all(axis=0)] = "undetermined"
-        out[self.nonfinite.sum(axis=1) > 0] = "exploding"
-        return out
+        nan_s, nan_w = np.isnan(ls), np.isnan(lw)
+        hi = np.fmax(ls, lw)             # fmax/fmin ignore a NaN beside a number
+        lo = np.fmin(ls, lw)
+        codes = np.zeros(self.members, dtype=np.int8)
+        codes[lo < -THRESHOLD_DECADES] = 1
+        codes[hi > THRESHOLD_DECADES] = 2
+        codes[nan_s & nan_w] = 3
+        nonfinite = (self._col("nonfinite_act") + self._col("nonfinite_grad")).sum(axis=1)
+        codes[nonfinite > 0] = 2
+        return codes
+
+    @property
+    def verdicts(self) -> np.ndarray:
+        """Each member's verdict (see :mod:`pyvanish.report`)."""
+        return np.array(_VERDICTS, dtype=object)[self._verdict_codes]
 
     def fraction(self, verdict: str) -> float:
         """The fraction of members whose verdict is ``verdict``."""
-        if verdict not in ("vanishing", "exploding", "healthy", "undetermined"):
+        if verdict not in _VERDICTS:
             raise ValueError(f"EnsembleReport.fraction: unknown verdict {verdict!r}")
-        return float(np.mean(self.verdicts == verdict))
+        return float(np.count_nonzero(self._verdict_codes == _VERDICTS.index(verdict))) / self.members
 
     def summary(self, name: str = "grad_h") -> dict:
         """Per-layer ``mean, std, q05, q50, q95`` of log10 of a statistic across members."""

@@ -151,3 +151,51 @@ def test_long_runs_release_the_gil():
     th.join()
     assert elapsed > 0.02                      # long enough to matter
     assert c1 - c0 > 1000                      # the other thread ran meanwhile
+
+
+def quantile(col, q):
+    """numpy.quantile's linear rule, written out, with infinite ends kept
+    (numpy returns NaN when interpolating next to -inf)."""
+    s = np.sort(col)
+    pos = q * (len(s) - 1)
+    lo = int(np.floor(pos)); hi = min(lo + 1, len(s) - 1); t = pos - lo
+    a, b = s[lo], s[hi]
+    if a == b or t == 0:
+        return a
+    if a == -np.inf:
+        return -np.inf
+    if b == np.inf:
+        return np.inf
+    return a + (b - a) * t if t < 0.5 else b - (b - a) * (1 - t)
+
+
+def numpy_summary(v):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lv = np.log10(v)
+    fin = np.where(np.isfinite(lv), lv, np.nan)
+    lq = np.where(np.isnan(lv), -np.inf, lv)
+    out = {"mean": np.nanmean(fin, axis=0), "std": np.nanstd(fin, axis=0)}
+    for name, q in (("q05", 0.05), ("q50", 0.5), ("q95", 0.95)):
+        out[name] = np.array([quantile(lq[:, c], q) for c in range(v.shape[1])])
+        finite_cols = np.isfinite(lq).all(axis=0)
+        np.testing.assert_allclose(out[name][finite_cols], np.quantile(lq[:, finite_cols], q, axis=0))
+    return out
+
+
+@pytest.mark.parametrize("E", [1, 2, 7, 20, 1001])
+def test_log10_summary_matches_numpy(E, threads):
+    from pyvanish.ensemble import _summary
+
+    rng = np.random.default_rng(E)
+    v = 10.0 ** rng.uniform(-300, 300, (E, 4))
+    v[rng.random((E, 4)) < 0.1] = 0.0           # underflowed gradients: log10 = -inf
+    v[:, 3] = 2.5                                # a constant column
+    if E > 3:
+        v[1, 1] = np.inf
+        v[2, 1] = np.nan
+    for n in (1, 2):
+        pyvanish.set_num_threads(n)
+        got = _summary(v)
+        want = numpy_summary(v)
+        for k in want:
+            np.testing.assert_allclose(got[k], want[k], rtol=1e-12, atol=1e-12, equal_nan=True, err_msg=k)
