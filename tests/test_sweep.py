@@ -1,6 +1,7 @@
 """pyvanish.sweep: the table equals single runs, round-trips through files, and any
 executor (threads, spawned and forked processes, a Dask cluster) gives the serial result."""
 import doctest
+import importlib
 import json
 import math
 import multiprocessing as mp
@@ -10,8 +11,9 @@ import numpy as np
 import pytest
 
 import pyvanish
-from pyvanish import sweep as sw
 from pyvanish.sweep import SweepResult, sweep
+
+sw = importlib.import_module("pyvanish.sweep")   # the module, even if pyvanish.sweep is the function
 
 # 3 x 2 x 2 grid points x 2 seeds = 24 runs of small networks
 GRID = {"activation": ["tanh", "relu", "sigmoid"], "depth": [3, 6], "batchnorm": [False, True]}
