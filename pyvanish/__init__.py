@@ -15,6 +15,7 @@ from .compare import Comparison, compare
 from .ensemble import Ensemble, EnsembleReport, ensemble
 from .network import Network
 from .report import THRESHOLD_DECADES, GradientReport
+from .sweep import SweepResult, sweep
 from .training import TrainingHistory, digits_task, teacher_task, train
 from .tutorial import SeedNetwork, seed_network
 
@@ -26,6 +27,16 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "ACTIVATIONS", "INITS", "Network", "GradientReport", "THRESHOLD_DECADES",
     "SeedNetwork", "seed_network", "compare", "Comparison", "Ensemble", "EnsembleReport", "ensemble",
-    "num_threads", "set_num_threads", "train", "TrainingHistory", "teacher_task", "digits_task", "kernels", "reference", "init",
+    "num_threads", "set_num_threads", "train", "TrainingHistory", "teacher_task", "digits_task",
+    "sweep", "SweepResult", "kernels", "reference", "init",
     "get_gemm_path", "set_gemm_path", "__version__",
 ]
+
+
+def __getattr__(name):
+    # pyvanish.plot needs matplotlib (the `plot` extra): imported on first use
+    if name == "plot":
+        import importlib
+
+        return importlib.import_module(".plot", __name__)
+    raise AttributeError(f"module 'pyvanish' has no attribute {name!r}")

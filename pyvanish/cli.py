@@ -7,6 +7,7 @@
     pyvanish ensemble ...    statistics over thousands of random networks, next to mean-field theory
     pyvanish theory ...      mean-field theory: chi1, depth scales, the critical line
     pyvanish train ...       training dynamics: does the first layer learn?
+    pyvanish sweep ...       a grid of configurations x seeds -> one tidy table
 
 Bad arguments print one line and exit with status 2.
 """
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--residual-block", type=_positive, default=1, help="layers per residual block (default 1)")
     r.add_argument("--residual-scale", type=float, default=1.0, help="scale of the residual branch (default 1)")
     r.add_argument("--json", action="store_true", help="print the report as JSON")
+    r.add_argument("--plot", metavar="FILE.png", help="also draw the figure to FILE (needs matplotlib)")
     c = sub.add_parser("compare", help="the fixes side by side: sigmoid, ReLU + He, batch norm, residual",
                        description="Run several configurations on the same network shape, data and seed and "
                                    "print one table: a row per layer, a column per configuration, then both "
@@ -119,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--metric", choices=sorted(METRICS), default="W",
                    help="table column: W = |dL/dW_l| (default), h = |dL/dh_l|, z = |dL/dz_l|, b = |dL/db_l|")
     c.add_argument("--json", action="store_true", help="print the comparison as JSON")
+    c.add_argument("--plot", metavar="FILE.png", help="also draw the figure to FILE (needs matplotlib)")
     e = sub.add_parser("ensemble", help="statistics over many random initialisations (and mean-field theory)",
                        description="Run n independently initialised networks of one architecture on one "
                                    "batch and print, per layer, the median and 5-95 %% range of log10 "
@@ -135,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--residual", action="store_true", help="residual connections on the hidden layers")
     e.add_argument("--theory", action="store_true", help="compare with mean-field theory")
     e.add_argument("--json", action="store_true", help="print the summary as JSON")
+    e.add_argument("--plot", metavar="FILE.png", help="also draw the figure to FILE (needs matplotlib)")
 
     tr = sub.add_parser("train", help="train each configuration and watch the first layer learn (or not)",
                         description="Train the same network shape under several configurations (as pyvanish "
@@ -155,6 +159,21 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--dtype", choices=["float32", "float64"], default="float64")
     tr.add_argument("--json", action="store_true")
+    tr.add_argument("--plot", metavar="FILE.png", help="also draw the figure to FILE (needs matplotlib)")
+
+    sw = sub.add_parser("sweep", help="a grid of configurations x seeds -> one tidy table (CSV/JSON/Parquet)",
+                        description="Run every combination of the grid for every seed on the same data and write "
+                                    "one row per configuration x seed x layer. Grid values are comma-separated.")
+    sw.add_argument("--depth", default="10", help="depths, e.g. 5,10,20 (default 10)")
+    sw.add_argument("--width", default="32", help="widths (default 32)")
+    sw.add_argument("--activation", default="tanh", help="activations, e.g. sigmoid,relu (default tanh)")
+    sw.add_argument("--init", default="xavier", help="initialisations, e.g. xavier,he (default xavier)")
+    sw.add_argument("--batchnorm", default="false", help="false,true (default false)")
+    sw.add_argument("--residual", default="false", help="false,true (default false)")
+    sw.add_argument("--seeds", type=_positive, default=1, help="seeds 0..n-1 per configuration (default 1)")
+    sw.add_argument("--batch", type=_positive, default=64, help="batch size (default 64)")
+    sw.add_argument("--workers", type=int, default=0, help="worker processes (default 0: serial)")
+    sw.add_argument("--out", metavar="FILE", help="write the table: .csv, .json or .parquet")
 
     th = sub.add_parser("theory", help="mean-field theory: q*, chi1, depth scales, criticality",
                         description="Mean-field theory of random networks (Poole et al. 2016; Schoenholz et "
@@ -166,7 +185,19 @@ def build_parser() -> argparse.ArgumentParser:
     th.add_argument("--critical", action="store_true", help="print the critical sigma_w^2 for --sb2")
     th.add_argument("--depth", type=_positive, help="also print the predicted |dL/dh_l| profile for this depth")
     th.add_argument("--json", action="store_true")
+    th.add_argument("--plot", metavar="FILE.png", help="also draw the figure to FILE (needs matplotlib)")
     return p
+
+
+def _save_plot(path, draw) -> None:
+    """Draw with pyvanish.plot and save; a missing matplotlib is a one-line error."""
+    try:
+        from . import plot
+    except ImportError as exc:
+        raise _UsageError(f"pyvanish: error: --plot: {exc}") from None
+    ax = draw(plot)
+    first = ax[0] if isinstance(ax, (tuple, list, np.ndarray)) else ax
+    first.figure.savefig(path, dpi=100)
 
 
 def _ensemble(args, out) -> None:
@@ -181,6 +212,8 @@ def _ensemble(args, out) -> None:
     rep = ens.run(x, t)
     elapsed = time.perf_counter() - t0
     cmp = rep.compare_theory() if args.theory else None
+    if args.plot:
+        _save_plot(args.plot, lambda p: p.ensemble_bands(rep, theory=True if args.theory else None))
     if args.json:
         d = rep.to_dict()
         if cmp is not None:
@@ -197,6 +230,13 @@ def _ensemble(args, out) -> None:
 def _theory(args, out) -> None:
     from . import theory
 
+    if args.plot:
+        def draw(p):
+            ax = p.phase_diagram(args.activation, sb2=np.linspace(0, max(0.3, args.sb2), 40), alpha=args.alpha)
+            if args.sw2 is not None:
+                ax.plot([args.sw2], [args.sb2], "k*", markersize=12)
+            return ax
+        _save_plot(args.plot, draw)
     if args.critical:
         sw2 = theory.critical_sw2(args.activation, args.sb2, alpha=args.alpha)
         if args.json:
@@ -249,6 +289,8 @@ def _train(args, out) -> None:
         net = Network(widths, **{"init": "xavier", **kw, "seed": args.seed, "dtype": args.dtype})
         results[name] = train(net, X, T, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
                               optimizer=args.optimizer, record_every=args.record_every, seed=args.seed)
+    if args.plot:
+        _save_plot(args.plot, lambda p: _train_figure(p, results))
     if args.json:
         print(json.dumps({n: {"final_loss": _jsonable(h.final_loss), "loss": [_jsonable(v) for v in h.loss],
                               "step": h.step.tolist(), "moved": [_jsonable(v) for v in h.moved],
@@ -281,9 +323,60 @@ def _train(args, out) -> None:
             print(f"  {l + 1:>5}" + "".join(f"{np.median(h.update_ratio[c, l]):>16.2e}" for c in cuts), file=out)
 
 
+def _train_figure(plot, results):
+    from matplotlib.figure import Figure
+
+    axes = Figure(figsize=(7, 3 + 2.5 * len(results)), layout="constrained").subplots(1 + len(results), 1)
+    plot.loss_curves(results, ax=axes[0])
+    for ax, (name, h) in zip(axes[1:], results.items()):
+        plot.training_heatmap(h, ax=ax)
+        ax.set_title(name)
+    return axes
+
+
 def _jsonable(v):
     v = float(v)
     return v if np.isfinite(v) else str(v)
+
+
+def _sweep(args, out) -> None:
+    from .sweep import sweep
+
+    def ints(text, name):
+        try:
+            vals = [int(v) for v in text.split(",") if v.strip()]
+        except ValueError:
+            raise _UsageError(f"pyvanish sweep: error: --{name}: expected comma-separated integers, got {text!r}") from None
+        if not vals or min(vals) < 1:
+            raise _UsageError(f"pyvanish sweep: error: --{name}: expected positive integers, got {text!r}")
+        return vals
+
+    def bools(text, name):
+        table = {"false": False, "true": True, "0": False, "1": True, "no": False, "yes": True}
+        try:
+            return [table[v.strip().lower()] for v in text.split(",") if v.strip()]
+        except KeyError:
+            raise _UsageError(f"pyvanish sweep: error: --{name}: expected true/false values, got {text!r}") from None
+
+    grid = {"depth": ints(args.depth, "depth"), "width": ints(args.width, "width"),
+            "activation": [v.strip() for v in args.activation.split(",") if v.strip()],
+            "init": [v.strip() for v in args.init.split(",") if v.strip()],
+            "batchnorm": bools(args.batchnorm, "batchnorm"), "residual": bools(args.residual, "residual")}
+    if args.out and not args.out.endswith((".csv", ".json", ".parquet")):
+        raise _UsageError("pyvanish sweep: error: --out must end in .csv, .json or .parquet")
+    if args.workers > 0:
+        import concurrent.futures
+        import multiprocessing
+
+        with concurrent.futures.ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as ex:
+            res = sweep(grid, seeds=range(args.seeds), batch=args.batch, executor=ex)
+    else:
+        res = sweep(grid, seeds=range(args.seeds), batch=args.batch)
+    print(res, file=out)
+    if args.out:
+        writer = {".csv": res.to_csv, ".json": res.to_json, ".parquet": res.to_parquet}[args.out[args.out.rindex("."):]]
+        writer(args.out)
+        print(f"wrote {len(res.records)} rows to {args.out}", file=out)
 
 
 def _compare(args, out) -> None:
@@ -291,6 +384,8 @@ def _compare(args, out) -> None:
                   input_width=args.input_width, output_width=args.output_width, batch=args.batch,
                   seed=args.seed, metric=args.metric, dtype=args.dtype)
     print(json.dumps(cmp.to_dict(), indent=2) if args.json else cmp, file=out)
+    if args.plot:
+        _save_plot(args.plot, lambda p: p.gradient_flow(cmp))
 
 
 def _seed(args, out) -> None:
@@ -352,6 +447,8 @@ def _report(args, out) -> None:
     else:
         print(repr(net), file=out)
         print(rep, file=out)
+    if args.plot:
+        _save_plot(args.plot, lambda p: p.gradient_flow(rep))
 
 
 def main(argv: Sequence[str] | None = None, out=None) -> int:
@@ -373,6 +470,8 @@ def main(argv: Sequence[str] | None = None, out=None) -> int:
             _theory(args, out)
         elif args.command == "train":
             _train(args, out)
+        elif args.command == "sweep":
+            _sweep(args, out)
         return 0
     except _UsageError as exc:
         print(str(exc), file=sys.stderr)

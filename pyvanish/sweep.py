@@ -293,8 +293,8 @@ def sweep(grid, *, seeds=(0,), depth: int = 20, width: int = 64, input_width: in
 
     Examples
     --------
-    >>> import pyvanish.sweep as sw
-    >>> res = sw.sweep({"activation": ["sigmoid", "relu"], "init": ["xavier", "he"]},
+    >>> import pyvanish
+    >>> res = pyvanish.sweep({"activation": ["sigmoid", "relu"], "init": ["xavier", "he"]},
     ...                depth=5, width=16, batch=16, seeds=(0, 1))
     >>> len(res.records), res.columns[:7]          # 4 configurations x 2 seeds x 6 layers
     (48, ('config', 'depth', 'width', 'activation', 'init', 'batchnorm', 'residual'))

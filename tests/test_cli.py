@@ -76,3 +76,32 @@ def test_console_entry_points():
     res = subprocess.run([sys.executable, "-m", "pyvanish", "report", "--depth", "0"],
                          capture_output=True, text=True, timeout=60, cwd="/")
     assert res.returncode == 2 and res.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv", [
+    ["report", "--depth", "3", "--width", "4"],
+    ["compare", "--depth", "3", "--width", "4"],
+    ["ensemble", "--depth", "3", "--width", "4", "-n", "50", "--theory"],
+    ["train", "--depth", "2", "--width", "4", "--steps", "20", "--samples", "64"],
+    ["theory", "--sw2", "1.5", "--sb2", "0.05"],
+])
+def test_plot_option_writes_a_png(argv, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "fig.png"
+    code, _ = run(argv + ["--plot", str(path)])
+    assert code == 0
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+
+
+def test_cli_sweep_writes_the_table(tmp_path):
+    path = tmp_path / "s.csv"
+    code, text = run(["sweep", "--depth", "2,3", "--width", "4", "--activation", "tanh,relu",
+                      "--seeds", "2", "--out", str(path)])
+    assert code == 0 and f"wrote {2 * 2 * (3 + 4)} rows" in text   # activations x seeds x layers
+    import importlib
+
+    sweep_mod = importlib.import_module("pyvanish.sweep")
+    res = sweep_mod.SweepResult.read_csv(path)
+    assert len(res.records) == 28 and {r["activation"] for r in res.records} == {"tanh", "relu"}
+    assert run(["sweep", "--depth", "x"])[0] == 2
+    assert run(["sweep", "--out", "s.txt"])[0] == 2
