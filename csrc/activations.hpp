@@ -5,11 +5,24 @@
 //   static T df(T z, T a, T alpha)      phi'(z), given z and a = phi(z)
 // Sigmoid and tanh take their derivative from the output. Each is stable at
 // the extremes: +-1e300 and +-inf give the right limits, never NaN or a
-// floating-point overflow; a NaN input gives NaN (value and derivative).
+// spurious inf; a NaN input gives NaN (value and derivative);
+// subnormal results are kept (sigmoid(-720) ~ 1.9e-313 in double).
 // alpha is the slope of leaky_relu and the scale of elu; the rest ignore it.
+//
+// The element functions are branch-free (selects, not jumps: random signs
+// would mispredict) and use vmath.hpp instead of libm, so the loops over them
+// vectorise. They are compiled once per instruction set (activations_<isa>.cpp
+// include activations_impl.inc into pyvanish::generic / avx2 / avx512) and
+// activation_forward & co. pick one at run time, on the GEMM's choice
+// (gemm_path(): one process-wide instruction-set choice). Results are
+// deterministic for a given path; paths may differ in the last bits (FMA).
+// gelu alone still calls libm (erfc), so its loop stays scalar.
 #pragma once
 #include <cmath>
 #include <cstdint>
+#include <limits>
+
+#include "vmath.hpp"
 
 namespace pyvanish {
 
@@ -26,17 +39,48 @@ enum Act : int {
   ACT_COUNT
 };
 
-namespace act {
+// out (N) = phi(inp (N))
+template <class T>
+void activation_forward(int a, T alpha, T* out, const T* inp, int64_t N) noexcept;
 
-// sigmoid(z) = 1 / (1 + e^-z) without ever forming e^{+large}.
-template <class T> inline T sigmoid(T z) noexcept {
-  const T e = std::exp(-std::fabs(z));
-  const T r = T(1) / (T(1) + e);
-  return z >= T(0) ? r : e * r;
-}
+// dinp (N) = dout (N) * phi'(inp (N)), with out (N) = phi(inp)
+template <class T>
+void activation_backward(int a, T alpha, T* dinp, const T* dout, const T* inp,
+                         const T* out, int64_t N) noexcept;
+
+// dphi (N) = phi'(inp (N)), with out (N) = phi(inp)
+template <class T>
+void activation_derivative(int a, T alpha, T* dphi, const T* inp, const T* out,
+                           int64_t N) noexcept;
+
+// Each instruction-set variant exposes the same three entry points.
+#define PYVANISH_DECLARE_ACTIVATION_VARIANT(ns)                                     \
+  namespace ns {                                                                  \
+  template <class T>                                                              \
+  void activation_forward(int a, T alpha, T* out, const T* inp, int64_t N) noexcept; \
+  template <class T>                                                              \
+  void activation_backward(int a, T alpha, T* dinp, const T* dout, const T* inp,  \
+                           const T* out, int64_t N) noexcept;                     \
+  template <class T>                                                              \
+  void activation_derivative(int a, T alpha, T* dphi, const T* inp, const T* out, \
+                             int64_t N) noexcept;                                 \
+  }
+PYVANISH_DECLARE_ACTIVATION_VARIANT(generic)
+PYVANISH_DECLARE_ACTIVATION_VARIANT(avx2)
+PYVANISH_DECLARE_ACTIVATION_VARIANT(avx512)
+#undef PYVANISH_DECLARE_ACTIVATION_VARIANT
+
+namespace act {
+// Internal linkage, like vmath.hpp: every translation unit (every instruction
+// set) gets its own copy, never one merged by the linker.
+namespace {
 
 // NaN-propagating constant: c, or z itself when z is NaN.
 template <class T> inline T keep_nan(T z, T c) noexcept { return z != z ? z : c; }
+
+// The transcendental activations evaluate in double (float too: one rounding
+// at the end, and the conversions vectorise).
+template <class T> inline T sigmoid(T z) noexcept { return T(vmath::sigmoid(double(z))); }
 
 struct Identity {
   template <class T> static T f(T z, T) noexcept { return z; }
@@ -47,7 +91,7 @@ struct Sigmoid {
   template <class T> static T df(T, T a, T) noexcept { return a * (T(1) - a); }
 };
 struct Tanh {
-  template <class T> static T f(T z, T) noexcept { return std::tanh(z); }
+  template <class T> static T f(T z, T) noexcept { return T(vmath::tanh(double(z))); }
   template <class T> static T df(T, T a, T) noexcept { return (T(1) - a) * (T(1) + a); }
 };
 struct Relu {
@@ -55,16 +99,30 @@ struct Relu {
   template <class T> static T df(T z, T, T) noexcept { return z > T(0) ? T(1) : keep_nan(z, T(0)); }
 };
 struct LeakyRelu {
-  template <class T> static T f(T z, T alpha) noexcept { return z > T(0) ? z : alpha * z; }
+  template <class T> static T f(T z, T alpha) noexcept {
+    const T neg = alpha * z;  // computed either way: a select, not a branch
+    return z > T(0) ? z : neg;
+  }
   template <class T> static T df(T z, T, T alpha) noexcept { return z > T(0) ? T(1) : keep_nan(z, alpha); }
 };
 struct Elu {
-  template <class T> static T f(T z, T alpha) noexcept { return z > T(0) ? z : alpha * std::expm1(z); }
-  template <class T> static T df(T z, T, T alpha) noexcept { return z > T(0) ? T(1) : alpha * std::exp(z); }
+  // For z > 0 the exponential is of a positive number, outside the range of
+  // the *_nonpositive functions: garbage that the select discards. (Cheaper
+  // than clamping z to <= 0 first: GCC merges two selects of one value into
+  // a slow 3-way one.)
+  template <class T> static T f(T z, T alpha) noexcept {
+    const T neg = T(double(alpha) * vmath::expm1_nonpositive(double(z)));
+    return z > T(0) ? z : neg;
+  }
+  template <class T> static T df(T z, T, T alpha) noexcept {
+    const T neg = T(double(alpha) * vmath::exp_nonpositive(double(z)));
+    return z > T(0) ? T(1) : neg;
+  }
 };
 struct Gelu {  // exact: z * Phi(z), Phi(z) = erfc(-z / sqrt 2) / 2
   // Evaluated in double for float too: in the far tail erfc's argument error
-  // (a float's 6e-8, times 2z^2) would otherwise dominate.
+  // (a float's 6e-8, times 2z^2) would otherwise dominate. libm's erfc: this
+  // loop does not vectorise.
   static double cdf(double z) noexcept { return 0.5 * std::erfc(-z * 0.70710678118654752440); }
   template <class T> static T f(T z, T) noexcept {
     if (std::isinf(z)) return z > T(0) ? z : T(0);
@@ -78,20 +136,25 @@ struct Gelu {  // exact: z * Phi(z), Phi(z) = erfc(-z / sqrt 2) / 2
     return T(cdf(x) + tail);
   }
 };
-struct Silu {  // z * sigmoid(z)
+struct Silu {  // z * sigmoid(z), from sigmoid rounded to T like the reference
+  // (in float, z * s of a subnormal s must round as NumPy's float32 does).
   template <class T> static T f(T z, T) noexcept {
-    if (std::isinf(z)) return z > T(0) ? z : T(0);
-    return z * sigmoid(z);
+    constexpr T big = std::numeric_limits<T>::max();
+    const T s = sigmoid(z);
+    return (z < -big ? -big : z) * s;  // silu(-inf) = -big * 0, not NaN
   }
   template <class T> static T df(T z, T, T) noexcept {
-    if (std::isinf(z)) return z > T(0) ? T(1) : T(0);
+    // s + z s (1 - s); at z = +-inf the product is 0 (not inf * 0): z -> 0.
     const T s = sigmoid(z);
-    return s + z * s * (T(1) - s);
+    const T zf = std::fabs(z) <= std::numeric_limits<T>::max() ? z : T(0);
+    return s + zf * s * (T(1) - s);
   }
 };
-struct Softplus {  // log(1 + e^z)
+struct Softplus {  // log(1 + e^z) = max(z, 0) + log1p(e^-|z|)
   template <class T> static T f(T z, T) noexcept {
-    return (z > T(0) ? z : keep_nan(z, T(0))) + std::log1p(std::exp(-std::fabs(z)));
+    const double x = double(z);
+    const double pos = x < 0.0 ? 0.0 : x;  // NaN kept
+    return T(pos + vmath::log1p_unit(vmath::exp_nonpositive(-std::fabs(x))));
   }
   template <class T> static T df(T z, T, T) noexcept { return sigmoid(z); }
 };
@@ -111,40 +174,9 @@ template <class Fn> inline void dispatch(int a, Fn&& fn) noexcept {
   }
 }
 
+}  // namespace
 }  // namespace act
 
-// out (N) = phi(inp (N))
-template <class T>
-void activation_forward(int a, T alpha, T* out, const T* inp, int64_t N) noexcept {
-  act::dispatch(a, [&](auto A) {
-    using F = decltype(A);
-    for (int64_t i = 0; i < N; ++i) out[i] = F::f(inp[i], alpha);
-  });
-}
-
-// dinp (N) = dout (N) * phi'(inp (N)), with out (N) = phi(inp)
-template <class T>
-void activation_backward(int a, T alpha, T* dinp, const T* dout, const T* inp,
-                         const T* out, int64_t N) noexcept {
-  act::dispatch(a, [&](auto A) {
-    using F = decltype(A);
-    for (int64_t i = 0; i < N; ++i) dinp[i] = dout[i] * F::df(inp[i], out[i], alpha);
-  });
-}
-
-// dphi (N) = phi'(inp (N)), with out (N) = phi(inp)
-template <class T>
-void activation_derivative(int a, T alpha, T* dphi, const T* inp, const T* out,
-                           int64_t N) noexcept {
-  act::dispatch(a, [&](auto A) {
-    using F = decltype(A);
-    for (int64_t i = 0; i < N; ++i) dphi[i] = F::df(inp[i], out[i], alpha);
-  });
-}
-
-}  // namespace pyvanish
-
-namespace pyvanish {
 // Names in enum order: the one table the Python layer maps names from.
 inline const char* activation_name(int a) noexcept {
   static const char* const names[ACT_COUNT] = {"identity", "sigmoid", "tanh",
@@ -152,4 +184,5 @@ inline const char* activation_name(int a) noexcept {
                                                "gelu",     "silu",    "softplus"};
   return (a >= 0 && a < ACT_COUNT) ? names[a] : "unknown";
 }
+
 }  // namespace pyvanish
