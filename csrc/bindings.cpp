@@ -633,6 +633,8 @@ void bind_ensemble(py::module_& m, const char* name) {
            py::arg("widths"), py::arg("activations"), py::arg("alphas"), py::arg("skip"), py::arg("scale"),
            py::arg("members"))
       .def_property_readonly("members", [](PE& self) { return self.ens.members(); })
+      .def_property("tile", [](PE& self) { return self.ens.tile_; },
+                    [](PE& self, int64_t v) { self.ens.tile_ = v; })
       .def_property_readonly("params", [](py::object self) {
         PE& p = self.cast<PE&>();
         return py::array_t<T>(std::vector<py::ssize_t>{py::ssize_t(p.ens.num_params())}, p.ens.params(), self);

@@ -28,6 +28,39 @@ namespace pyvanish {
 // [mean, std, q05, q50, q95]. Columns are split across `threads`.
 void log10_summary(const double* v, int64_t E, int64_t C, double* out, int threads);
 
+struct EnsembleOffsets { int64_t z, a, h, dh, da, dz; };
+
+// Everything the per-member work needs, as plain pointers (see ensemble_impl.inc).
+template <class T>
+struct EnsembleSlice {
+  const LayerSpec* layers;
+  int64_t L, E, B;
+  const T* params;
+  T* grads;
+  T* ws;
+  const int64_t* w_off;
+  const EnsembleOffsets* off;
+  const int64_t* const* skip_begin;  // skip_begin[s] .. skip_begin[s + 1]: layers with skip s
+  int64_t dx_off;
+  int64_t dphi_off;
+  double* acc;
+  T* alive;
+  const T* x;
+  const T* t;
+  bool x_per_member, t_per_member;
+  double *stats, *grad_x, *loss;
+};
+
+#define PYVANISH_DECLARE_ENSEMBLE_VARIANT(ns)                                      \
+  namespace ns {                                                                 \
+  template <class T>                                                             \
+  void ensemble_slice(const EnsembleSlice<T>& S, int64_t e0, int64_t e1) noexcept; \
+  }
+PYVANISH_DECLARE_ENSEMBLE_VARIANT(generic)
+PYVANISH_DECLARE_ENSEMBLE_VARIANT(avx2)
+PYVANISH_DECLARE_ENSEMBLE_VARIANT(avx512)
+#undef PYVANISH_DECLARE_ENSEMBLE_VARIANT
+
 template <class T>
 class Ensemble {
  public:
@@ -48,24 +81,24 @@ class Ensemble {
            double* stats, double* grad_x, double* loss, int threads);
 
   std::mutex& mutex() noexcept { return mu_; }
+  int64_t tile_ = 0;  // members per cache tile (0: the default); results do not depend on it
 
  private:
-  struct Offsets { int64_t z, a, h, dh, da, dz; };
   void reserve(int64_t B);
-  void run_slice(int64_t e0, int64_t e1, const T* x, bool xpm, const T* t, bool tpm, int64_t B,
-                 double* stats, double* grad_x, double* loss);
 
   std::vector<LayerSpec> layers_;
   int64_t E_;
   std::vector<int64_t> w_off_;
-  std::vector<std::vector<int64_t>> skipped_by_;
+  std::vector<int64_t> skips_;
+  std::vector<size_t> skip_at_;
+  std::vector<const int64_t*> skip_begin_;
   std::vector<T> params_, grads_;
   int64_t B_ = 0;
   std::vector<T> ws_;
-  std::vector<Offsets> off_;
+  std::vector<EnsembleOffsets> off_;
   int64_t dx_off_ = 0, dphi_off_ = 0;
   std::vector<double> acc_;          // per-member accumulators (E x kAcc)
-  std::vector<unsigned char> alive_; // (widest, E)
+  std::vector<T> alive_;             // (widest, E)
   std::mutex mu_;
 };
 

@@ -38,7 +38,7 @@ def ensembles(draw):
 
 
 @given(case=ensembles())
-def test_members_equal_the_single_network_engine(case, dtype):
+def test_members_equal_the_single_network_engine(case, dtype, gemm_path):
     widths, acts, residual, E, B, per_member, seed = case
     ens = pyvanish.Ensemble(widths, E, activations=acts, residual=residual, init="xavier_normal", sb=0.3,
                             seed=seed, dtype=dtype)
@@ -56,7 +56,7 @@ def test_members_equal_the_single_network_engine(case, dtype):
 
 
 @pytest.mark.parametrize("residual", [False, True])
-def test_ensemble_matches_vectorised_reference(dtype, residual):
+def test_ensemble_matches_vectorised_reference(dtype, residual, gemm_path):
     widths = [3, 6, 6, 6, 2]
     ens = pyvanish.Ensemble(widths, 50, activation="tanh", residual=residual, init="he", sb=0.1, seed=4,
                             dtype=dtype)

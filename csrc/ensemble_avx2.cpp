@@ -1,0 +1,17 @@
+// The ensemble's per-member work for the avx2 instruction set (see
+// ensemble_impl.inc, CMakeLists.txt).
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+#include "activations.hpp"
+#include "ensemble.hpp"
+
+namespace pyvanish {
+namespace avx2 {
+
+#include "ensemble_impl.inc"
+
+}  // namespace avx2
+}  // namespace pyvanish
