@@ -18,6 +18,7 @@ import numpy as np
 from . import _core
 
 ACTIVATIONS: tuple[str, ...] = tuple(_core.ACTIVATIONS)
+_F64, _F32 = np.dtype(np.float64), np.dtype(np.float32)  # native byte order
 DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
 
 
@@ -42,6 +43,18 @@ def as_arrays(fn: str, check_finite: bool = False, **named: Any) -> list[np.ndar
 
     ``None`` values pass through unchanged.
     """
+    # Fast path: arrays already in the engine's layout (native float32 or
+    # float64, one dtype, C-contiguous, aligned) are used as they are.
+    vals = [v for v in named.values() if v is not None]
+    if vals and all(type(v) is np.ndarray for v in vals):
+        dt = vals[0].dtype
+        if (dt == _F64 or dt == _F32) and all(
+                v.dtype == dt and v.flags.c_contiguous and v.flags.aligned for v in vals):
+            if check_finite:
+                for name, v in named.items():
+                    if v is not None and not np.isfinite(v).all():
+                        raise ValueError(f"{fn}: {name} contains NaN or Inf (pass check_finite=False to allow)")
+            return list(named.values())
     raw = {}
     for name, value in named.items():
         if value is None:

@@ -36,9 +36,11 @@ def act_scales(name, z):
     f = lambda v: ref.activation_forward(name, v)  # noqa: E731
     df = lambda v: ref.activation_derivative(name, v, ref.activation_forward(name, v))  # noqa: E731
     z64 = z.astype(np.float64)
-    fscale = np.abs(f(z64)) + conditioning(f, z64) + 1e-300
+    # below float32's normal range one ulp is a fixed step: allow a few of them
+    tiny = 4 * float(np.finfo(z.dtype).smallest_subnormal) / (ACT_RTOL[z.dtype.type] * eps(z.dtype))
+    fscale = np.abs(f(z64)) + conditioning(f, z64) + tiny
     floor = 1.0 if name in ("sigmoid", "tanh") else 1e-300
-    dscale = np.maximum(np.abs(df(z64)), floor) + conditioning(df, z64)
+    dscale = np.maximum(np.abs(df(z64)), floor) + conditioning(df, z64) + tiny
     return fscale, dscale
 
 
