@@ -120,7 +120,7 @@ class Ensemble:
 
     @property
     def sigma_b2(self) -> float:
-        return self._sb ** 2
+        return self._sb * self._sb
 
     def member(self, m: int) -> Network:
         """Member ``m`` as an independent :class:`Network`."""

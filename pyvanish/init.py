@@ -103,9 +103,9 @@ def weight_variance(init: str, fan_out: int, fan_in: int, *, sw: float = 1.0,
     >>> weight_variance("he_normal", 64, 64)
     2.0
     """
-    g2 = DEFAULT_GAIN_SQUARED.get(init, 1.0) if gain is None else float(gain) ** 2
+    g2 = DEFAULT_GAIN_SQUARED.get(init, 1.0) if gain is None else float(gain) * float(gain)
     if init == "normal":
-        return float(sw) ** 2
+        return float(sw) * float(sw)  # inf, not OverflowError, for sw > 1e154
     if init in ("xavier_uniform", "xavier_normal"):
         return g2 * 2.0 * fan_in / (fan_in + fan_out)
     if init in ("he_normal", "he_uniform", "lecun_normal", "lecun_uniform"):

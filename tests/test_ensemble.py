@@ -199,3 +199,17 @@ def test_log10_summary_matches_numpy(E, threads):
         want = numpy_summary(v)
         for k in want:
             np.testing.assert_allclose(got[k], want[k], rtol=1e-12, atol=1e-12, equal_nan=True, err_msg=k)
+
+
+def test_exploding_members_are_counted_like_the_single_engine():
+    # sw = 1e200: every layer from the second on overflows
+    ens = pyvanish.Ensemble([4] + [8] * 12 + [2], 40, activation="relu", init="normal", sw=1e200, seed=0)
+    x, t = np.ones((3, 4)), np.zeros((3, 2))
+    rep = ens.run(x, t)
+    assert (rep.nonfinite.sum(axis=1) > 0).any()
+    for m in (0, 17, 39):
+        single = ens.member(m).gradient_report(x, t)
+        # which overflowed sums become inf and which NaN depends on the
+        # summation order (and on FMA): the counts may differ, not the verdict
+        assert (rep.nonfinite[m] > 0).tolist() == (single.nonfinite > 0).tolist()
+        assert rep.verdicts[m] == single.verdict == "exploding"
