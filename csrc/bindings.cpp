@@ -406,6 +406,7 @@ struct PyNetwork {
     std::unique_lock<std::mutex> lock(net.mutex(), std::try_to_lock);
     if (!lock.owns_lock()) throw std::runtime_error("Network.jacobian: this network is running in another thread");
     auto J = alloc<T>({B, nL, n0});
+    if (B == 0) return std::move(J);
     T* jp = J.mutable_data();
     {
       py::gil_scoped_release nogil;
@@ -476,7 +477,7 @@ struct PyNetwork {
     std::unique_lock<std::mutex> lock(net.mutex(), std::try_to_lock);
     if (!lock.owns_lock()) throw std::runtime_error("Network.buffers: this network is running in another thread");
     const int64_t B = net.batch(), L = net.depth();
-    if (B == 0) throw py::value_error("Network.buffers: the network has not been run yet");
+    if (B < 0) throw py::value_error("Network.buffers: the network has not been run yet");
     py::list out;
     const int64_t first = which == "dh" ? 0 : 1;
     for (int64_t l = first; l <= L; ++l) {

@@ -93,7 +93,7 @@ class Ensemble {
   std::vector<size_t> skip_at_;
   std::vector<const int64_t*> skip_begin_;
   std::vector<T> params_, grads_;
-  int64_t B_ = 0;
+  int64_t B_ = -1;  // no workspace yet (a batch of 0 must still build the offsets)
   std::vector<T> ws_;
   std::vector<EnsembleOffsets> off_;
   int64_t dx_off_ = 0, dphi_off_ = 0;

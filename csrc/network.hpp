@@ -150,7 +150,7 @@ class Network {
   std::vector<int64_t> w_off_, s_off_;
   std::vector<std::vector<int64_t>> skipped_by_;  // skipped_by_[s]: residual layers with skip s
   std::vector<T> params_, grads_, state_;
-  int64_t B_ = 0;
+  int64_t B_ = -1;  // no workspace yet (a batch of 0 must still build the offsets)
   std::vector<T> ws_;        // per-layer buffers (see Offsets), dL/dx, one phi' scratch
   std::vector<Offsets> off_;
   int64_t dx_off_ = 0, dphi_off_ = 0;

@@ -38,11 +38,18 @@ def _float_dtype(arr: np.ndarray, fn: str, name: str) -> np.dtype:
     )
 
 
+OPTIONAL = frozenset({"bias"})  # the only array arguments that may be None
+
+
 def as_arrays(fn: str, check_finite: bool = False, **named: Any) -> list[np.ndarray]:
     """Convert each named array-like under the input policy, to one dtype.
 
-    ``None`` values pass through unchanged.
+    ``None`` passes through for the optional arguments (``bias``); for any
+    other it is a ``TypeError`` naming the function and the argument.
     """
+    for name, value in named.items():
+        if value is None and name not in OPTIONAL:
+            raise TypeError(f"{fn}: {name} is required, got None")
     # Fast path: arrays already in the engine's layout (native float32 or
     # float64, one dtype, C-contiguous, aligned) are used as they are.
     vals = [v for v in named.values() if v is not None]
@@ -99,7 +106,25 @@ def alpha_for(name: str, alpha: float | None, fn: str) -> float:
     key = ACTIVATIONS[activation_code(name, fn)]
     if alpha is None:
         return DEFAULT_ALPHA.get(key, 0.0)
-    alpha = float(alpha)
+    alpha = real_number(alpha, fn, "alpha")
     if not np.isfinite(alpha):
         raise ValueError(f"{fn}: alpha must be finite, got {alpha}")
     return alpha
+
+
+def real_number(value, fn: str, name: str) -> float:
+    """``value`` as a float; ``TypeError`` naming ``fn`` and ``name`` unless it is a real number."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{fn}: {name} must be a real number, got {value!r}")
+    return float(value)
+
+
+def check_seed(seed, fn: str):
+    """``None``, a non-negative integer, a sequence of them, or a ``numpy.random.Generator``."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return seed
+    items = seed if isinstance(seed, (list, tuple)) else [seed]
+    for v in items:
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 0:
+            raise ValueError(f"{fn}: seed must be a non-negative integer (or a numpy Generator), got {seed!r}")
+    return seed

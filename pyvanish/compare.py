@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ._validate import ACTIVATIONS
+from ._validate import ACTIVATIONS, check_seed
 from .init import canonical
 from .network import Network
 from .report import GradientReport, THRESHOLD_DECADES
@@ -165,6 +165,12 @@ def compare(configs: Sequence = DEFAULT_CONFIGS, x=None, t=None, *, depth: int =
             raise ValueError(f"compare: {name} must be a positive integer, got {v!r}")
     if isinstance(configs, (str, dict)):
         configs = [configs]
+    if not isinstance(configs, (list, tuple)):
+        raise TypeError(f"compare: configs must be a configuration (str or dict) or a list of them, got {configs!r}")
+    if input_width is not None and (isinstance(input_width, bool) or not isinstance(input_width, (int, np.integer))
+                                    or input_width < 1):
+        raise ValueError(f"compare: input_width must be a positive integer, got {input_width!r}")
+    check_seed(seed, "compare")
     parsed = [parse_config(c) for c in configs]
     if not parsed:
         raise ValueError("compare: configs is empty")

@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from . import _core
-from ._validate import ACTIVATIONS, activation_code, alpha_for, as_arrays
+from ._validate import ACTIVATIONS, activation_code, alpha_for, as_arrays, check_seed
 from .init import canonical, init_weight, weight_variance
 from .network import Network, _dtype, _per_layer, _skips, _widths
 from .report import THRESHOLD_DECADES, _json_float
@@ -62,6 +62,7 @@ class Ensemble:
         self._sw, self._sb, self._gain = float(sw), float(sb), gain
         L, w = p.depth, p.widths
         codes = [ACTIVATIONS.index(a) for a in p.activations]
+        seed = check_seed(seed, fn)
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self._seed = seed if not isinstance(seed, np.random.Generator) else None
         Ws = [init_weight(rng, self._init, w[l], w[l - 1], sw=sw, gain=gain, value=value, members=self._n)
@@ -124,6 +125,12 @@ class Ensemble:
 
     def member(self, m: int) -> Network:
         """Member ``m`` as an independent :class:`Network`."""
+        import operator
+
+        try:
+            m = operator.index(m)
+        except TypeError:
+            raise TypeError(f"Ensemble.member: m must be an integer, got {m!r}") from None
         if not 0 <= m < self._n:
             raise IndexError(f"Ensemble.member: m must be in [0, {self._n}), got {m}")
         p = self._proto
@@ -137,8 +144,14 @@ class Ensemble:
         ``t`` (B, n_L) or (n, B, n_L)."""
         fn = "Ensemble.run"
         p, E = self._proto, self._n
-        x, t = as_arrays(fn, check_finite, x=x, t=t)
-        x, t = x.astype(p.dtype, copy=False), t.astype(p.dtype, copy=False)
+        x, t = as_arrays(fn, False, x=x, t=t)
+        with np.errstate(over="ignore"):  # beyond float32's range: caught just below
+            x, t = x.astype(p.dtype, copy=False), t.astype(p.dtype, copy=False)
+        if check_finite:
+            for name, a in (("x", x), ("t", t)):
+                if not np.isfinite(a).all():
+                    raise ValueError(f"{fn}: {name} contains NaN or Inf (in {p.dtype.name}; "
+                                     "pass check_finite=False to allow)")
         x = _batch(x, p.widths[0], E, "x", fn)
         t = _batch(t, p.widths[-1], E, "t", fn)
         if x.shape[-2] != t.shape[-2]:
@@ -204,6 +217,8 @@ def ensemble(widths: Sequence[int], n: int = 1000, x=None, t=None, *, batch: int
     >>> rep.members, rep.grad_W.shape
     (200, (200, 10))
     """
+    if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
+        raise ValueError(f"ensemble: batch must be a positive integer, got {batch!r}")
     ens = Ensemble(widths, n, seed=seed, **network_kwargs)
     w = ens.widths
     rng = np.random.default_rng([seed if isinstance(seed, (int, np.integer)) else 0, 1])

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import _core
-from ._validate import ACTIVATIONS, DEFAULT_ALPHA, activation_code, alpha_for, as_arrays
+from ._validate import ACTIVATIONS, DEFAULT_ALPHA, activation_code, alpha_for, as_arrays, real_number
 
 __all__ = [
     "ACTIVATIONS", "DEFAULT_ALPHA",
@@ -220,7 +220,7 @@ def batchnorm_forward(inp, gamma, beta, eps: float = 1e-5, *, check_finite: bool
     ([[-1.5], [2.5]], [2.0])
     """
     x, g, b = as_arrays("batchnorm_forward", check_finite, inp=inp, gamma=gamma, beta=beta)
-    return _core.batchnorm_forward(x, g, b, float(eps))
+    return _core.batchnorm_forward(x, g, b, real_number(eps, "batchnorm_forward", "eps"))
 
 
 def batchnorm_backward(dout, xhat, gamma, rstd, *, check_finite: bool = False):
@@ -251,7 +251,7 @@ def residual_forward(skip, inp, scale: float = 1.0, *, check_finite: bool = Fals
     [6.0, 12.0]
     """
     s, x = as_arrays("residual_forward", check_finite, skip=skip, inp=inp)
-    return _core.residual_forward(s, x, float(scale))
+    return _core.residual_forward(s, x, real_number(scale, "residual_forward", "scale"))
 
 
 def residual_backward(dout, scale: float = 1.0, *, check_finite: bool = False):
@@ -267,7 +267,7 @@ def residual_backward(dout, scale: float = 1.0, *, check_finite: bool = False):
     [[0.5, -1.0], [1.0, -2.0]]
     """
     (g,) = as_arrays("residual_backward", check_finite, dout=dout)
-    return _core.residual_backward(g, float(scale))
+    return _core.residual_backward(g, real_number(scale, "residual_backward", "scale"))
 
 
 def gemm(a, b, trans_a: bool = False, trans_b: bool = False, *, check_finite: bool = False) -> np.ndarray:

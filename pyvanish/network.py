@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 
 from . import _core
-from ._validate import ACTIVATIONS, activation_code, alpha_for, as_arrays
+from ._validate import ACTIVATIONS, activation_code, alpha_for, as_arrays, check_seed
 from .init import canonical, init_weight
 from .report import GradientReport
 
@@ -27,7 +27,7 @@ def _dtype(dtype, fn: str) -> np.dtype:
 def _widths(widths, fn: str) -> tuple:
     try:
         ws = [int(w) if float(w) == int(w) else None for w in widths]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise TypeError(f"{fn}: widths must be a sequence of positive integers, got {widths!r}") from None
     if len(ws) < 2:
         raise ValueError(f"{fn}: widths needs at least 2 entries (input and output width), got {list(widths)!r}")
@@ -126,6 +126,9 @@ class Network:
                 raise ValueError(f"{fn}: {name} must be a finite number, got {v!r}")
         if sw < 0 or sb < 0:
             raise ValueError(f"{fn}: sw and sb are standard deviations, expected >= 0, got sw={sw}, sb={sb}")
+        if gain is not None and gain < 0:
+            raise ValueError(f"{fn}: gain must be >= 0, got {gain}")
+        seed = check_seed(seed, fn)
         self._init = canonical(init, fn) if weights is None else "explicit"
         self._bn = _per_layer(batchnorm, L, fn, "batchnorm", default=[True] * (L - 1) + [False])
         self._skips = _skips(residual, residual_block, self._widths, fn)
@@ -162,16 +165,23 @@ class Network:
                                state[e.state_offset(l) + n[l]:e.state_offset(l) + 2 * n[l]])
                               if self._bn[l - 1] else None for l in range(1, L + 1))
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        with np.errstate(over="ignore"):  # scales beyond float32: caught after the draws
+            self._draw(rng, L, weights, biases, sw, sb, gain, value)
+        if weights is not None:
+            self.set_weights(weights)
+        if biases is not None:
+            self.set_biases(biases)
+        if not np.isfinite(self._engine.params).all():
+            raise ValueError(f"{fn}: the initial parameters do not fit in {self._dtype.name} "
+                             f"(sw={sw}, sb={sb}, value={value}): choose smaller scales or float64")
+
+    def _draw(self, rng, L, weights, biases, sw, sb, gain, value):
         for l in range(1, L + 1):
             if weights is None:
                 self._W[l - 1][...] = init_weight(rng, self._init, self._widths[l], self._widths[l - 1],
                                                   sw=float(sw), gain=gain, value=float(value))
             if biases is None and sb > 0:
                 self._b[l - 1][...] = rng.normal(0.0, float(sb), self._widths[l])
-        if weights is not None:
-            self.set_weights(weights)
-        if biases is not None:
-            self.set_biases(biases)
 
     # ------------------------------------------------------------ structure
     @property
@@ -251,6 +261,8 @@ class Network:
 
     def _set(self, values, targets, name):
         fn = f"Network.set_{name}"
+        if not hasattr(values, "__len__") or isinstance(values, (str, bytes)):
+            raise TypeError(f"{fn}: expected a sequence of {len(targets)} arrays, one per layer, got {values!r}")
         if isinstance(values, np.ndarray) or len(values) != len(targets):
             raise ValueError(f"{fn}: expected a sequence of {len(targets)} arrays, one per layer")
         arrays = []
@@ -258,6 +270,10 @@ class Network:
             (a,) = as_arrays(fn, True, **{f"{name}[{l - 1}]": v})
             if a.shape != t.shape:
                 raise ValueError(f"{fn}: {name}[{l - 1}] (layer {l}) has shape {a.shape}, expected {t.shape}")
+            with np.errstate(over="ignore"):
+                a = a.astype(t.dtype, copy=False)
+            if not np.isfinite(a).all():
+                raise ValueError(f"{fn}: {name}[{l - 1}] (layer {l}) does not fit in {t.dtype.name}")
             arrays.append(a)
         for a, t in zip(arrays, targets):
             t[...] = a
@@ -293,8 +309,14 @@ class Network:
     # ------------------------------------------------------------ running
     def _inputs(self, x, t, fn, check_finite):
         """x, t as C-contiguous (B, n_0), (B, n_L) arrays of the network's dtype."""
-        x, t = as_arrays(fn, check_finite, x=x, t=t)
-        x, t = x.astype(self._dtype, copy=False), t.astype(self._dtype, copy=False)
+        x, t = as_arrays(fn, False, x=x, t=t)
+        with np.errstate(over="ignore"):  # float64 beyond float32's range: caught just below
+            x, t = x.astype(self._dtype, copy=False), t.astype(self._dtype, copy=False)
+        if check_finite:
+            for name, a in (("x", x), ("t", t)):
+                if not np.isfinite(a).all():
+                    raise ValueError(f"{fn}: {name} contains NaN or Inf (in {self._dtype.name}; "
+                                     "pass check_finite=False to allow)")
         n0, nL = self._widths[0], self._widths[-1]
         x = _as_batch(x, n0, "x", fn)
         t = _as_batch(t, nL, "t", fn)
@@ -302,6 +324,15 @@ class Network:
             raise ValueError(f"{fn}: x has {x.shape[0]} samples (shape {x.shape}) but t has "
                              f"{t.shape[0]} (shape {t.shape})")
         return np.ascontiguousarray(x), np.ascontiguousarray(t)
+
+    def _input(self, x, fn, check_finite):
+        """x alone, as a C-contiguous (B, n_0) array of the network's dtype."""
+        (x,) = as_arrays(fn, False, x=x)
+        with np.errstate(over="ignore"):
+            x = x.astype(self._dtype, copy=False)
+        if check_finite and not np.isfinite(x).all():
+            raise ValueError(f"{fn}: x contains NaN or Inf (in {self._dtype.name}; pass check_finite=False to allow)")
+        return np.ascontiguousarray(_as_batch(x, self._widths[0], "x", fn))
 
     def _run(self, x, t, fn, check_finite):
         """One engine call. Arrays already in the engine's layout skip the
@@ -372,8 +403,7 @@ class Network:
         ([[0.0]], [(1, 3), (1, 1)])
         """
         fn = "Network.forward"
-        (x,) = as_arrays(fn, check_finite, x=x)
-        x = np.ascontiguousarray(_as_batch(x.astype(self._dtype, copy=False), self._widths[0], "x", fn))
+        x = self._input(x, fn, check_finite)
         self._run(x, np.zeros((x.shape[0], self._widths[-1]), self._dtype), fn, False)
         hs = self._engine.buffers("h")
         return hs if all_layers else hs[-1]
@@ -394,8 +424,7 @@ class Network:
         [[[0.5, 0.5], [0.5, 0.5]]]
         """
         fn = "Network.jacobian"
-        (x,) = as_arrays(fn, check_finite, x=x)
-        x = np.ascontiguousarray(_as_batch(x.astype(self._dtype, copy=False), self._widths[0], "x", fn))
+        x = self._input(x, fn, check_finite)
         try:
             return self._engine.jacobian(x, check_finite)
         except ValueError as exc:

@@ -8,7 +8,7 @@ from typing import Optional
 
 import numpy as np
 
-from ._validate import as_arrays
+from ._validate import as_arrays, check_seed, real_number
 from .network import Network
 
 OPTIMIZERS = {"sgd": 0, "momentum": 0, "adam": 1}
@@ -173,9 +173,13 @@ def train(net: Network, X, T, steps: int = 100, *, batch_size: int | None = None
     for name, v in (("lr", lr), ("momentum", momentum), ("eps", eps), ("weight_decay", weight_decay)):
         if not isinstance(v, (int, float, np.floating, np.integer)) or not math.isfinite(v):
             raise ValueError(f"{fn}: {name} must be a finite number, got {v!r}")
-    b1, b2 = (float(b) for b in betas)
+    try:
+        b1, b2 = (real_number(b, fn, "betas") for b in betas)
+    except (TypeError, ValueError):
+        raise TypeError(f"{fn}: betas must be two real numbers in [0, 1), got {betas!r}") from None
     if not (0 <= b1 < 1 and 0 <= b2 < 1):
         raise ValueError(f"{fn}: betas must be in [0, 1), got {betas!r}")
+    check_seed(seed, fn)
     idx = minibatch_indices(N, int(steps), int(batch_size), seed)
     W0 = [w.copy() for w in net.weights]
     show = progress if progress is not None else (sys.stderr.isatty() and steps >= 2000)
@@ -203,7 +207,7 @@ def train(net: Network, X, T, steps: int = 100, *, batch_size: int | None = None
         sys.stderr.write("\n")
     cat = {k: np.concatenate([p[k] for p in parts]) for k in ("step", "loss", "grad_W", "grad_h", "update_ratio",
                                                                "saturated", "dead")}
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(all="ignore"):  # a diverged run's weights may overflow the norm: inf, reported
         moved = np.array([np.linalg.norm(w - w0) / np.linalg.norm(w0) for w, w0 in zip(net.weights, W0)])
     return TrainingHistory(activations=net.activations, widths=net.widths, optimizer=key, lr=float(lr),
                            batch_size=int(batch_size), moved=moved, steps_done=done, stopped=stopped, **cat)
@@ -232,6 +236,10 @@ def teacher_task(n_samples: int = 512, input_width: int = 16, output_width: int 
     >>> X.shape, T.shape, round(float(T.std()), 6)
     ((100, 8), (100, 1), 1.0)
     """
+    for name, v in (("n_samples", n_samples), ("input_width", input_width), ("output_width", output_width)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+            raise ValueError(f"teacher_task: {name} must be a positive integer, got {v!r}")
+    check_seed(seed, "teacher_task")
     rng = np.random.default_rng([seed, 7])
     teacher = Network([input_width, *teacher_widths, output_width], activation=activation,
                       init="xavier_normal" if activation in ("tanh", "sigmoid") else "he_normal", seed=rng)
