@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import threading
 from typing import Sequence
 
 import numpy as np
@@ -130,6 +131,7 @@ class Network:
             raise ValueError(f"{fn}: gain must be >= 0, got {gain}")
         seed = check_seed(seed, fn)
         self._init = canonical(init, fn) if weights is None else "explicit"
+        self._lock = threading.Lock()
         self._bn = _per_layer(batchnorm, L, fn, "batchnorm", default=[True] * (L - 1) + [False])
         self._skips = _skips(residual, residual_block, self._widths, fn)
         for name, v in (("bn_eps", bn_eps), ("residual_scale", residual_scale)):
@@ -377,15 +379,26 @@ class Network:
         'vanishing'
         """
         fn = "Network.gradient_report"
-        x, t, (loss, stats, grad_x) = self._run(x, t, fn, check_finite)
-        grads = None
-        if return_grads:
-            grads = {"W": [w.copy() for w in self._dW], "b": [b.copy() for b in self._db],
-                     "h": self._engine.buffers("dh"), "z": self._engine.buffers("dz"),
-                     "u": self._engine.buffers("du"),
-                     "gamma": [None if g is None else g.copy() for g in self._dgamma],
-                     "beta": [None if g is None else g.copy() for g in self._dbeta]}
+        self._acquire(fn)
+        try:
+            x, t, (loss, stats, grad_x) = self._run(x, t, fn, check_finite)
+            grads = None
+            if return_grads:
+                grads = {"W": [w.copy() for w in self._dW], "b": [b.copy() for b in self._db],
+                         "h": self._engine.buffers("dh"), "z": self._engine.buffers("dz"),
+                         "u": self._engine.buffers("du"),
+                         "gamma": [None if g is None else g.copy() for g in self._dgamma],
+                         "beta": [None if g is None else g.copy() for g in self._dbeta]}
+        finally:
+            self._lock.release()
         return _report(self, x.shape[0], loss, stats, grad_x, grads)
+
+    def _acquire(self, fn: str) -> None:
+        """One call at a time per network, run and read-out together: a second
+        thread is refused, never handed the first one's buffers."""
+        if not self._lock.acquire(blocking=False):
+            raise RuntimeError(f"{fn}: this network is running in another thread; "
+                               "use one network per thread (Network.copy())")
 
     def forward(self, x, *, all_layers: bool = False, check_finite: bool = True):
         """The network's output ``y`` (B, n_L) for inputs ``x`` (B, n_0).
@@ -404,8 +417,12 @@ class Network:
         """
         fn = "Network.forward"
         x = self._input(x, fn, check_finite)
-        self._run(x, np.zeros((x.shape[0], self._widths[-1]), self._dtype), fn, False)
-        hs = self._engine.buffers("h")
+        self._acquire(fn)
+        try:
+            self._run(x, np.zeros((x.shape[0], self._widths[-1]), self._dtype), fn, False)
+            hs = self._engine.buffers("h")
+        finally:
+            self._lock.release()
         return hs if all_layers else hs[-1]
 
     def jacobian(self, x, *, check_finite: bool = True) -> np.ndarray:
@@ -425,10 +442,13 @@ class Network:
         """
         fn = "Network.jacobian"
         x = self._input(x, fn, check_finite)
+        self._acquire(fn)
         try:
             return self._engine.jacobian(x, check_finite)
         except ValueError as exc:
             raise ValueError(f"{fn}: {exc}") from None
+        finally:
+            self._lock.release()
 
     def jacobian_spectrum(self, x, *, check_finite: bool = True):
         """Singular values of :meth:`jacobian` and their summary (:class:`pyvanish.spectrum.JacobianSpectrum`).

@@ -189,20 +189,24 @@ def train(net: Network, X, T, steps: int = 100, *, batch_size: int | None = None
     # bar) does not change the result
     m1 = np.zeros(net._engine.params.size, dtype=net.dtype)
     m2 = np.zeros_like(m1)
-    for start in range(0, steps, chunk):
-        sub = idx[start:start + chunk]
-        out = net._engine.train(X, T, np.ascontiguousarray(sub), OPTIMIZERS[key], float(lr), float(momentum),
-                                b1, b2, float(eps), float(weight_decay), int(record_every), m1, m2, done,
-                                int(steps))
-        parts.append(out)
-        done += int(out["steps_done"])
-        if show:
-            _bar(done, steps)
-        if out["steps_done"] < len(sub):
-            bad = not np.isfinite(out["loss"][-1]) if len(out["loss"]) else True
-            stopped = (f"the loss became non-finite at step {start + int(out['steps_done'])}" if bad else
-                       f"a parameter became non-finite at step {start + int(out['steps_done']) - 1}")
-            break
+    net._acquire(fn)
+    try:
+        for start in range(0, steps, chunk):
+            sub = idx[start:start + chunk]
+            out = net._engine.train(X, T, np.ascontiguousarray(sub), OPTIMIZERS[key], float(lr), float(momentum),
+                                    b1, b2, float(eps), float(weight_decay), int(record_every), m1, m2, done,
+                                    int(steps))
+            parts.append(out)
+            done += int(out["steps_done"])
+            if show:
+                _bar(done, steps)
+            if out["steps_done"] < len(sub):
+                bad = not np.isfinite(out["loss"][-1]) if len(out["loss"]) else True
+                stopped = (f"the loss became non-finite at step {start + int(out['steps_done'])}" if bad else
+                           f"a parameter became non-finite at step {start + int(out['steps_done']) - 1}")
+                break
+    finally:
+        net._lock.release()
     if show:
         sys.stderr.write("\n")
     cat = {k: np.concatenate([p[k] for p in parts]) for k in ("step", "loss", "grad_W", "grad_h", "update_ratio",
