@@ -27,6 +27,7 @@ import io
 import json
 import math
 import os
+import resource
 import signal
 import subprocess
 import sys
@@ -80,11 +81,32 @@ def _count_examples(request, tmp_path_factory):
             reporter.write_line(f"\ntest_fuzz: {total} examples tried in {len(EXAMPLES)} fuzz tests ({path})")
 
 
+@contextlib.contextmanager
+def memory_cap(extra_gib: float = 4):
+    """Cap this process's address space at its current size + ``extra_gib``
+    for the body: a call that would take all the machine's memory (and wake
+    the OOM killer, for every process here) gets a MemoryError instead.
+    Not under the sanitizers (ASan reserves terabytes of shadow memory)."""
+    if SANITIZED or not os.path.exists("/proc/self/statm"):
+        yield
+        return
+    with open("/proc/self/statm") as f:
+        size = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = size + int(extra_gib * (1 << 30))
+    resource.setrlimit(resource.RLIMIT_AS, (min(cap, hard) if hard != resource.RLIM_INFINITY else cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def attempt(names, call, allowed=(TypeError, ValueError)):
     """``call()``'s result, or the exception it raised if that has an allowed
-    type and its message starts with one of ``names``. Anything else fails."""
+    type and its message starts with one of ``names``. Anything else fails
+    (a MemoryError too: the calls here are all small)."""
     names = (names,) if isinstance(names, str) else tuple(names)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), memory_cap():
         warnings.simplefilter("error", RuntimeWarning)
         try:
             return call()
@@ -340,10 +362,10 @@ def known_negative_zero_gain(kw) -> bool:
 
 def known_retry_unnamed(net, x, t) -> bool:
     """test_retry_after_conversion_loses_the_name: arrays of the network's dtype
-    that miss the fast path (non-contiguous, unaligned, byte-swapped)."""
+    that miss the fast path (non-contiguous, unaligned, not 2-d)."""
     if not (type(x) is np.ndarray and type(t) is np.ndarray and x.dtype == net.dtype and t.dtype == net.dtype):
         return False
-    return not all(a.flags.c_contiguous and a.flags.aligned for a in (x, t))
+    return not all(a.flags.c_contiguous and a.flags.aligned and a.ndim == 2 for a in (x, t))
 
 
 def _batch_for(net, B):
@@ -563,6 +585,8 @@ def test_theory(fn, act, sw2, sb2, alpha, q, depth):
         assume(not abs(alpha) > 1e150)
     if fn in ("chi_c", "depth_scales") and isinstance(sw2, (int, float)):
         assume(not 0 < sw2 < 1e-30)           # test_depth_scales_of_a_tiny_sw2_is_math_domain_error
+    if fn in ("c_star", "chi_c", "depth_scales"):    # test_c_star_of_huge_variances_is_slow_nan_or_20_gb
+        assume(not any(isinstance(v, (int, float)) and v > 1e100 for v in (sw2, sb2, q)))
     with time_limit(20):
         attempt(fn, lambda: THEORY[fn](act, sw2, sb2, alpha, q, depth))
 
@@ -701,13 +725,15 @@ def test_more_memory_than_exists_raises_memory_error(tmp_path, fn, code):
 
 
 def test_memory_error_in_process():
-    """Without any limit: requests far beyond RAM + swap fail at once (Linux
-    refuses a single mapping that large even with overcommit)."""
+    """In this process: requests of terabytes fail at once with MemoryError or
+    ValueError. (Capped at +4 GiB of address space all the same: with
+    vm.overcommit_memory=1 the kernel would grant 16 TB and the zero-fill
+    would wake the OOM killer.)"""
     if SANITIZED:
         pytest.skip("huge allocations abort under AddressSanitizer")
     for call in (lambda: pyvanish.Network([10**6] * 3), lambda: pyvanish.Network([10**9, 10**9], dtype=np.float32),
                  lambda: K.gemm(np.ones((2 ** 20, 1)), np.ones((1, 2 ** 20)))):
-        with pytest.raises((MemoryError, ValueError)):
+        with memory_cap(4), pytest.raises((MemoryError, ValueError)):
             call()
 
 
@@ -1087,13 +1113,13 @@ def test_negative_zero_gain_is_unnamed():
                                        "(non-contiguous, byte-swapped), the retry after conversion calls "
                                        "engine.run again outside the try: its ValueError loses the "
                                        "'Network.gradient_report: ' prefix. Network([3, 4, 4, 2], batchnorm=True)"
-                                       ".gradient_report(np.ones((1, 6))[:, ::2], t) -> 'batch normalisation "
+                                       ".gradient_report(np.ones(3), np.zeros(2)) -> 'batch normalisation "
                                        "needs more than one sample...'. Fix: prefix the retry's errors too.")
 def test_retry_after_conversion_loses_the_name():
     net = pyvanish.Network([3, 4, 4, 2], batchnorm=True, seed=0)
     t = np.zeros((1, 2))
     _all_named([("non-contiguous", "Network.gradient_report", lambda: net.gradient_report(np.ones((1, 6))[:, ::2], t)),
-                ("byte-swapped", "Network.forward", lambda: net.forward(np.ones((1, 3), ">f8")))])
+                ("1-d", "Network.gradient_report", lambda: net.gradient_report(np.ones(3), np.zeros(2)))])
 
 
 @pytest.mark.xfail(strict=True, reason="Network(alpha=[0.0, [1.0]]): np.ndim on a ragged per-layer list raises "
@@ -1101,3 +1127,20 @@ def test_retry_after_conversion_loses_the_name():
                                        "per-layer alpha is a real number, naming Network.")
 def test_nested_alpha_list_is_unnamed():
     _all_named([("[0.0, [1.0]]", "Network", lambda: pyvanish.Network([2, 2, 2], alpha=[0.0, [1.0]]))])
+
+
+@numpy_only
+@pytest.mark.xfail(strict=True, reason="MEMORY BLOW-UP. theory.c_star / chi_c / depth_scales with huge variances: "
+                                       "c_star('tanh', 1e300, 1.0, q0=1e300) allocates arrays of shape (20360, "
+                                       "1037, 20) (3.15 GiB each) in the correlation-map quadrature; without a "
+                                       "limit a fuzz run reached 22 GB and was OOM-killed. Also slow: gelu with "
+                                       "sb2 = 1e300 takes > 5 s; c_star('tanh', 1e200, 1.0) ~3 s. And NaN: "
+                                       "c_star('tanh', 1e300, 0.0 or 1.0) is NaN. Fix: treat q* beyond the "
+                                       "quadrature's range with its q* -> inf limit (as fixed_point does); bound "
+                                       "the number of panels.")
+def test_c_star_of_huge_variances_is_slow_nan_or_20_gb():
+    values = [theory.c_star("tanh", 1e300, sb2) for sb2 in (0.0, 1.0)]
+    assert not any(math.isnan(v) for v in values), values
+    with memory_cap(2), time_limit(2):
+        theory.c_star("tanh", 1e300, 1.0, q0=1e300)
+        theory.c_star("tanh", 1e200, 1.0)

@@ -156,7 +156,7 @@ if [ "$QUICK" = 1 ]; then
   SELECT=(--ignore=tests/test_theory.py --ignore=tests/test_reference.py
           -k "not test_dynamical_isometry_orthogonal_vs_gaussian and not test_mean_squared_singular_value_tracks_chi1_power_L and not test_wide_tanh_ensemble_ratio_of_squared_norms_is_chi1")
 fi
-stamp "pytest under ASan+UBSan ($([ "$QUICK" = 1 ] && echo quick subset || echo full suite))"
+stamp "pytest under ASan+UBSan ($([ "$QUICK" = 1 ] && echo quick subset || echo full suite)${PYTEST_EXTRA[*]:+; pytest args: ${PYTEST_EXTRA[*]}})"
 rm -rf "$LOGS" && mkdir -p "$LOGS"
 # --capture=sys: pytest captures Python's sys.stdout/stderr only, so what the
 # sanitizers write to file descriptor 2 reaches the log below even when they
