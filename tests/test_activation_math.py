@@ -11,6 +11,7 @@ import math
 import numpy as np
 import pytest
 
+import pyvanish
 from pyvanish import kernels
 from test_reference import LIMITS
 
@@ -52,42 +53,42 @@ def assert_ulps(actual, expected, bound, what):
 
 # ------------------------------------------------------------------ accuracy
 
-def test_exp_nonpositive_vs_libm(gemm_path):
+def test_exp_nonpositive_vs_libm(simd_path):
     # down to where exp(z) is the smallest subnormal; the subnormal results
     # are compared in ulps of the subnormal (spacing 5e-324): not flushed.
     z = np.concatenate([grid(-745.1, 0.0), grid(-745.1, -700.0, 50_001), -tiny_grid()[20_001:]])
     d = kernels.activation_derivative("elu", z, kernels.activation_forward("elu", z, 1.0), 1.0)
-    assert_ulps(d, libm(math.exp, z), MAX_ULP["exp"], f"exp on {gemm_path}")
+    assert_ulps(d, libm(math.exp, z), MAX_ULP["exp"], f"exp on {simd_path}")
 
 
-def test_expm1_nonpositive_vs_libm(gemm_path):
+def test_expm1_nonpositive_vs_libm(simd_path):
     z = np.concatenate([grid(-40.0, 0.0), -tiny_grid()[20_001:]])
     assert_ulps(kernels.activation_forward("elu", z, 1.0), libm(math.expm1, z),
-                MAX_ULP["expm1"], f"expm1 on {gemm_path}")
+                MAX_ULP["expm1"], f"expm1 on {simd_path}")
 
 
-def test_tanh_vs_libm(gemm_path):
+def test_tanh_vs_libm(simd_path):
     z = np.concatenate([grid(-20.0, 20.0), grid(-1.0, 1.0), tiny_grid()])
     assert_ulps(kernels.activation_forward("tanh", z), libm(math.tanh, z),
-                MAX_ULP["tanh"], f"tanh on {gemm_path}")
+                MAX_ULP["tanh"], f"tanh on {simd_path}")
 
 
-def test_softplus_vs_libm(gemm_path):
+def test_softplus_vs_libm(simd_path):
     # softplus(z) = log1p(exp(z)) for z <= 0: exp and log1p together.
     z = np.concatenate([grid(-745.0, 0.0), grid(-40.0, 0.0)])
     want = libm(lambda v: math.log1p(math.exp(v)), z)
     assert_ulps(kernels.activation_forward("softplus", z), want, MAX_ULP["log1p_exp"],
-                f"softplus on {gemm_path}")
+                f"softplus on {simd_path}")
 
 
-def test_sigmoid_vs_libm(gemm_path):
+def test_sigmoid_vs_libm(simd_path):
     z = np.concatenate([grid(-745.0, 40.0), grid(-5.0, 5.0), tiny_grid()])
     assert_ulps(kernels.activation_forward("sigmoid", z), sigmoid_libm(z), MAX_ULP["sigmoid"],
-                f"sigmoid on {gemm_path}")
+                f"sigmoid on {simd_path}")
 
 
 @pytest.mark.parametrize("name", ["sigmoid", "tanh", "elu", "softplus"])
-def test_float32_within_two_ulp_of_libm_rounded(gemm_path, name):
+def test_float32_within_two_ulp_of_libm_rounded(simd_path, name):
     # within 2 float ulps of libm's double result rounded, subnormal results
     # included. (Not silu: like the reference it multiplies z by sigmoid
     # rounded to float32, which has few bits left below 1e-38.)
@@ -102,7 +103,7 @@ def test_float32_within_two_ulp_of_libm_rounded(gemm_path, name):
     got = kernels.activation_forward(name, z)
     assert got.dtype == np.float32
     err = np.abs(got.astype(np.float64) - want) / np.spacing(np.abs(want)).astype(np.float64)
-    assert err.max() <= 2, f"{name} float32 on {gemm_path}: {err.max()} ulp at z = {z[np.argmax(err)]}"
+    assert err.max() <= 2, f"{name} float32 on {simd_path}: {err.max()} ulp at z = {z[np.argmax(err)]}"
 
 
 # ------------------------------------------------------------------ extremes
@@ -110,7 +111,7 @@ def test_float32_within_two_ulp_of_libm_rounded(gemm_path, name):
 @pytest.mark.parametrize("dtype, huge", [(np.float64, 1e300), (np.float32, 3e38)],
                          ids=["float64", "float32"])
 @pytest.mark.parametrize("name", kernels.ACTIVATIONS)
-def test_extremes(gemm_path, name, dtype, huge):
+def test_extremes(simd_path, name, dtype, huge):
     """+-huge and +-inf give the limits (never NaN, never an overflow to the
     wrong value); NaN gives NaN, forward, derivative and backward."""
     z = np.array([huge, -huge, np.inf, -np.inf, np.nan], dtype=dtype)
@@ -127,7 +128,7 @@ def test_extremes(gemm_path, name, dtype, huge):
 
 
 @pytest.mark.parametrize("name", kernels.ACTIVATIONS)
-def test_nan_anywhere_stays_nan(gemm_path, name):
+def test_nan_anywhere_stays_nan(simd_path, name):
     # NaN in every lane position (vector body and scalar remainder alike)
     z = np.linspace(-3, 3, 37)
     z[::5] = np.nan
@@ -136,7 +137,7 @@ def test_nan_anywhere_stays_nan(gemm_path, name):
     assert np.array_equal(np.isnan(a), np.isnan(z)) and np.array_equal(np.isnan(d), np.isnan(z))
 
 
-def test_subnormal_results_are_not_flushed(gemm_path):
+def test_subnormal_results_are_not_flushed(simd_path):
     tiny = np.finfo(np.float64).tiny
     s = kernels.activation_forward("sigmoid", np.array([-720.0]))[0]
     assert 0 < s < tiny and ulps(s, math.exp(-720.0)) <= 1
@@ -147,10 +148,10 @@ def test_subnormal_results_are_not_flushed(gemm_path):
     s32 = kernels.activation_forward("sigmoid", np.array([-100.0], np.float32))[0]
     assert 0 < s32 < np.finfo(np.float32).tiny
     assert float(s32) == pytest.approx(math.exp(-100.0), rel=1e-3)
-    assert not kernels._core.subnormals_flushed()
+    assert not pyvanish._engine.subnormals_flushed()
 
 
-def test_signed_zero_and_tiny_inputs(gemm_path):
+def test_signed_zero_and_tiny_inputs(simd_path):
     z = np.array([0.0, -0.0, 5e-324, -5e-324, 1e-300, -1e-300])
     t = kernels.activation_forward("tanh", z)
     assert np.array_equal(t, z) and np.array_equal(np.signbit(t), np.signbit(z))
@@ -161,7 +162,7 @@ def test_signed_zero_and_tiny_inputs(gemm_path):
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["f32", "f64"])
 @pytest.mark.parametrize("name", kernels.ACTIVATIONS)
-def test_results_do_not_depend_on_position_or_length(gemm_path, name, dtype):
+def test_results_do_not_depend_on_position_or_length(simd_path, name, dtype):
     """Each element's result is the same in the vector body and in the scalar
     remainder, at any offset: bitwise, so any split of the work agrees."""
     z = (np.random.default_rng(7).standard_normal(203) * 30).astype(dtype)

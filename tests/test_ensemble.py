@@ -38,7 +38,7 @@ def ensembles(draw):
 
 
 @given(case=ensembles())
-def test_members_equal_the_single_network_engine(case, dtype, gemm_path):
+def test_members_equal_the_single_network_engine(case, dtype, simd_path):
     widths, acts, residual, E, B, per_member, seed = case
     ens = pyvanish.Ensemble(widths, E, activations=acts, residual=residual, init="xavier_normal", sb=0.3,
                             seed=seed, dtype=dtype)
@@ -56,7 +56,7 @@ def test_members_equal_the_single_network_engine(case, dtype, gemm_path):
 
 
 @pytest.mark.parametrize("residual", [False, True])
-def test_ensemble_matches_vectorised_reference(dtype, residual, gemm_path):
+def test_ensemble_matches_vectorised_reference(dtype, residual, simd_path):
     widths = [3, 6, 6, 6, 2]
     ens = pyvanish.Ensemble(widths, 50, activation="tanh", residual=residual, init="he", sb=0.1, seed=4,
                             dtype=dtype)
@@ -64,7 +64,7 @@ def test_ensemble_matches_vectorised_reference(dtype, residual, gemm_path):
     x, t = rng.standard_normal((5, 3)).astype(dtype), rng.standard_normal((5, 2)).astype(dtype)
     rep = ens.run(x, t)
     want = ref.ensemble_forward_backward([W.copy() for W in ens.weights], [b.copy() for b in ens.biases],
-                                         list(ens.activations), x, t, skips=list(ens._proto.skips))
+                                         list(ens.activations), x, t, skips=list(ens.architecture.skips))
     for name in ("grad_h", "grad_z", "grad_W", "grad_b", "mean_dphi", "saturated", "dead"):
         got = rep.grad_h[:, 1:] if name == "grad_h" else getattr(rep, name)
         np.testing.assert_allclose(got, want["stats"][name], rtol=2e-4 if dtype == np.float32 else 1e-11)
@@ -91,7 +91,7 @@ def test_batchnorm_ensembles_run_member_by_member():
     rep = ens.run(x, t)
     for m in range(6):
         np.testing.assert_array_equal(rep.stats[m], ens.member(m).gradient_report(x, t).stats)
-    gamma = rep.stats[:, :, list(pyvanish._core.STAT_NAMES).index("grad_gamma")]
+    gamma = rep.stats[:, :, list(pyvanish._engine.STAT_NAMES).index("grad_gamma")]
     assert np.isfinite(gamma[:, :2]).all() and np.isnan(gamma[:, 2]).all()   # BN on hidden layers only
 
 

@@ -95,8 +95,8 @@ def reference_of(net, x, t):
                for r in net.running_stats for m, v in [r if r is not None else (None, None)]]
     return ref.network_forward_backward(
         [w.copy() for w in net.weights], [b.copy() for b in net.biases], list(net.activations), x, t,
-        list(net._alphas), batchnorm=bn, eps=net._bn_eps, skips=list(net.skips),
-        scales=[net._residual_scale] * net.depth, training=net.training, running=running)
+        list(net.architecture.alphas), batchnorm=bn, eps=net.architecture.bn_eps, skips=list(net.skips),
+        scales=[net.architecture.residual_scale] * net.depth, training=net.training, running=running)
 
 
 @st.composite
@@ -133,13 +133,13 @@ def magnitudes(net, want, eps_bn):
         if l < L:
             mh[l] = mh[l] + pending[l]
         s = net.skips[i]
-        da = mh[l] * (abs(net._residual_scale) if s is not None else 1.0)
+        da = mh[l] * (abs(net.architecture.residual_scale) if s is not None else 1.0)
         if s is not None:
             pending[s] = pending[s] + mh[l]
         z = want["z"][i].astype(float)
         dphi = np.abs(pyvanish.reference.activation_derivative(
             net.activations[i], want["u"][i].astype(float), pyvanish.reference.activation_forward(
-                net.activations[i], want["u"][i].astype(float), net._alphas[i]), net._alphas[i]))
+                net.activations[i], want["u"][i].astype(float), net.architecture.alphas[i]), net.architecture.alphas[i]))
         du = da * (dphi + 1.0)   # + 1: the derivative's own rounding
         if net.batchnorm[i]:
             rstd = 1.0 / np.sqrt(z.var(axis=0) + eps_bn)
@@ -155,7 +155,7 @@ def magnitudes(net, want, eps_bn):
 
 
 @given(arch=fix_architectures())
-def test_engine_with_batchnorm_and_residual_matches_reference(arch, dtype, gemm_path):
+def test_engine_with_batchnorm_and_residual_matches_reference(arch, dtype, simd_path):
     widths, acts, bn, residual, block, scale, B, seed = arch
     if dtype == np.float32 and any(bn):
         # Batch norm over 2-3 samples of a saturated unit is ill-conditioned in
@@ -175,7 +175,7 @@ def test_engine_with_batchnorm_and_residual_matches_reference(arch, dtype, gemm_
     # forward rounding differences also propagate (BN amplifies them by rstd): float32 gets more room
     tol = (1024 if dtype == np.float32 else 64) * (len(widths) + max(widths) + B) * eps(dtype)
     assert rep.loss == pytest.approx(want["loss"], rel=tol, abs=1e-30)
-    mh, mW, mb = magnitudes(net, want, net._bn_eps)
+    mh, mW, mb = magnitudes(net, want, net.architecture.bn_eps)
     for l in range(len(widths)):
         rel_close(rep.grads["h"][l], want["dh"][l], mh[l], tol)
     for i in range(len(widths) - 1):
@@ -203,8 +203,8 @@ def test_batchnorm_residual_network_vs_finite_differences():
         if g is not None:
             g[...] = rng.uniform(0.5, 1.5, g.shape); b[...] = rng.standard_normal(b.shape)
     x, t = rng.standard_normal((6, 3)), rng.standard_normal((6, 2))
-    momentum = net._engine.momentum
-    net._engine.momentum = 0.0            # keep the running stats fixed while probing
+    momentum = net.bn_momentum
+    net.bn_momentum = 0.0                 # keep the running stats fixed while probing
     rep = net.gradient_report(x, t, return_grads=True)
     groups = [(net.weights, rep.grads["W"]), (net.biases, rep.grads["b"]),
               ([g for g in net.gammas if g is not None], [g for g in rep.grads["gamma"] if g is not None]),
@@ -219,7 +219,7 @@ def test_batchnorm_residual_network_vs_finite_differences():
                 P[idx] = old
                 fd[idx] = (up - down) / 2e-6
             np.testing.assert_allclose(G, fd, rtol=1e-5, atol=1e-8)
-    net._engine.momentum = momentum
+    net.bn_momentum = momentum
 
 
 def test_residual_layer_jacobian_is_identity_plus_dF():

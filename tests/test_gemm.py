@@ -2,6 +2,7 @@
 import numpy as np
 import pytest
 
+import pyvanish
 from pyvanish import kernels
 from conftest import eps, rel_close
 
@@ -25,14 +26,14 @@ def check(a, b, ta, tb, dtype):
 
 @pytest.mark.parametrize("M,N,K", AWKWARD + EDGES)
 @pytest.mark.parametrize("ta,tb", [(False, False), (False, True), (True, False), (True, True)])
-def test_gemm_matches_matmul(gemm_path, dtype, M, N, K, ta, tb):
+def test_gemm_matches_matmul(simd_path, dtype, M, N, K, ta, tb):
     rng = np.random.default_rng(M * 1000 + N * 10 + K)
     a = rng.standard_normal((K, M) if ta else (M, K)).astype(dtype)
     b = rng.standard_normal((N, K) if tb else (K, N)).astype(dtype)
     check(a, b, ta, tb, dtype)
 
 
-def test_gemm_large_square(gemm_path, dtype):
+def test_gemm_large_square(simd_path, dtype):
     rng = np.random.default_rng(1)
     a = rng.standard_normal((300, 400)).astype(dtype)
     b = rng.standard_normal((400, 350)).astype(dtype)
@@ -45,7 +46,7 @@ def test_gemm_empty_and_zero_k(dtype):
     assert c.shape == (2, 4) and (c == 0).all()
 
 
-def test_gemm_propagates_nan_and_inf(gemm_path):
+def test_gemm_propagates_nan_and_inf(simd_path):
     a = np.ones((40, 40)); b = np.ones((40, 40))
     a[3, 5] = np.nan
     b[7, 9] = np.inf
@@ -59,21 +60,32 @@ def test_gemm_paths_agree_closely(dtype):
     rng = np.random.default_rng(5)
     a = rng.standard_normal((90, 270)).astype(dtype)
     b = rng.standard_normal((270, 70)).astype(dtype)
-    before = kernels.get_gemm_path()
+    before = kernels.get_simd_path()
     try:
         results = {}
-        for p in ("generic", kernels._core.gemm_best_path()):
-            kernels.set_gemm_path(p)
+        for p in ("generic", pyvanish.simd_paths()[-1]):
+            kernels.set_simd_path(p)
             results[p] = kernels.gemm(a, b)
     finally:
-        kernels.set_gemm_path(before)
+        kernels.set_simd_path(before)
     vals = list(results.values())
     rel_close(vals[0], vals[-1], np.abs(a.astype(float)) @ np.abs(b.astype(float)), 600 * eps(dtype))
 
 
-def test_set_gemm_path_errors():
-    with pytest.raises(ValueError, match="set_gemm_path: path must be"):
-        kernels.set_gemm_path("sse9")
-    with pytest.raises(TypeError, match="set_gemm_path"):
-        kernels.set_gemm_path(3)
-    assert kernels.set_gemm_path("auto") == kernels._core.gemm_best_path()
+def test_set_simd_path_errors():
+    with pytest.raises(ValueError, match="set_simd_path: path must be"):
+        kernels.set_simd_path("sse9")
+    with pytest.raises(TypeError, match="set_simd_path"):
+        kernels.set_simd_path(3)
+    assert kernels.set_simd_path("auto") == pyvanish.simd_paths()[-1]
+
+
+def test_the_old_gemm_path_names_are_deprecated_aliases():
+    before = pyvanish.get_simd_path()
+    try:
+        with pytest.warns(DeprecationWarning, match="use set_simd_path"):
+            assert pyvanish.set_gemm_path("generic") == "generic"
+        with pytest.warns(DeprecationWarning, match="use get_simd_path"):
+            assert pyvanish.get_gemm_path() == pyvanish.get_simd_path() == "generic"
+    finally:
+        pyvanish.set_simd_path(before)

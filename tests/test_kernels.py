@@ -95,7 +95,7 @@ def gemm_tol(dtype, K):
 
 
 @given(B=st.integers(0, 70), C=st.integers(0, 70), OC=st.integers(1, 70), seed=st.integers(0, 2**32 - 1))
-def test_dense_vs_reference(gemm_path, dtype, B, C, OC, seed):
+def test_dense_vs_reference(simd_path, dtype, B, C, OC, seed):
     x, W, b, g = dense_case(dtype, B, C, OC, seed)
     xa, Wa, ga = np.abs(x).astype(float), np.abs(W).astype(float), np.abs(g).astype(float)
     out = kernels.dense_forward(x, W, b)
@@ -112,7 +112,7 @@ def test_dense_vs_reference(gemm_path, dtype, B, C, OC, seed):
 
 @pytest.mark.parametrize("name", ACTS)
 @given(B=st.integers(1, 40), C=st.integers(1, 40), OC=st.integers(1, 40), seed=st.integers(0, 2**32 - 1))
-def test_dense_act_vs_reference(gemm_path, dtype, name, B, C, OC, seed):
+def test_dense_act_vs_reference(simd_path, dtype, name, B, C, OC, seed):
     x, W, b, g = dense_case(dtype, B, C, OC, seed)
     z, a = kernels.dense_act_forward(x, W, b, name)
     z_r, a_r = ref.dense_act_forward(x, W, b, name)

@@ -29,7 +29,7 @@ def fd_jacobian(net, x, h=1e-6):
     dict(activation="softplus", residual=True, residual_block=2),
     dict(activation="silu", batchnorm=True),
 ])
-def test_jacobian_against_finite_differences(kw, gemm_path):
+def test_jacobian_against_finite_differences(kw, simd_path):
     net = pyvanish.Network([3, 5, 5, 5, 5, 2], init="xavier_normal", sb=0.2, seed=3, **kw)
     x = np.random.default_rng(0).standard_normal((4, 3))
     if kw.get("batchnorm"):

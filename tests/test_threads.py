@@ -338,7 +338,12 @@ class _Interleave:
         return getattr(self._engine, name)
 
     def run(self, *args):
-        out = self._engine.run(*args)
+        return self._then_other(self._engine.run(*args))
+
+    def forward(self, *args):
+        return self._then_other(self._engine.forward(*args))
+
+    def _then_other(self, out):
         if self._armed and threading.current_thread() is threading.main_thread():
             self._armed = False
             th = threading.Thread(target=self._other)

@@ -13,7 +13,7 @@
 #  3. `python -m pyvanish` exits 0 and prints the tutorial chain.
 #  4. `pyvanish report --depth 3 --width 4 --json` (the console script) exits 0
 #     and prints JSON with the expected widths and per-layer arrays.
-#  5. PYVANISH_GEMM_PATH=generic: get_gemm_path() is 'generic', and GEMM (both
+#  5. PYVANISH_SIMD=generic: get_simd_path() is 'generic', and GEMM (both
 #     dtypes, all transposes, odd shapes) and a gradient report agree with NumPy
 #     and pyvanish.reference; then the same on the CPU's best path.
 #
@@ -77,7 +77,7 @@ path = os.path.realpath(pyvanish.__file__)
 assert path.startswith(os.path.realpath(venv)), f"pyvanish imported from {path}, not the venv"
 assert not path.startswith(os.path.realpath(root) + os.sep), path
 assert pyvanish.__version__ == version, (pyvanish.__version__, version)
-print(f"import ok: pyvanish {pyvanish.__version__} from {path}; gemm path {pyvanish.get_gemm_path()}")
+print(f"import ok: pyvanish {pyvanish.__version__} from {path}; simd path {pyvanish.get_simd_path()}")
 EOF
 
 # ---------------------------------------------------------------- 3. python -m pyvanish
@@ -108,7 +108,7 @@ import pyvanish
 from pyvanish import kernels, reference
 
 want = sys.argv[1]
-assert pyvanish.get_gemm_path() == want or want == "best", (pyvanish.get_gemm_path(), want)
+assert pyvanish.get_simd_path() == want or want == "best", (pyvanish.get_simd_path(), want)
 rng = np.random.default_rng(0)
 for dt, rtol in ((np.float64, 1e-12), (np.float32, 1e-4)):
     for M, N, K in ((1, 1, 1), (7, 13, 5), (67, 33, 129), (130, 250, 300)):
@@ -130,13 +130,13 @@ assert abs(rep.loss - r["loss"]) <= 1e-12 * abs(r["loss"]), (rep.loss, r["loss"]
 assert np.allclose(rep.grad_W, r["stats"]["grad_W"], rtol=1e-10, atol=0), (rep.grad_W, r["stats"]["grad_W"])
 for got, ref in zip(rep.grads["W"], r["dW"]):
     assert np.allclose(got, ref, rtol=1e-9, atol=1e-14 * np.abs(ref).max()), "dL/dW differs from the reference"
-print(f"numbers ok on the {pyvanish.get_gemm_path()} path: gemm (2 dtypes x 4 shapes x 4 transposes), "
+print(f"numbers ok on the {pyvanish.get_simd_path()} path: gemm (2 dtypes x 4 shapes x 4 transposes), "
       f"gradient report (loss {rep.loss:.6g})")
 EOF
 )
-stamp "PYVANISH_GEMM_PATH=generic: GEMM and a report against NumPy"
-PYVANISH_GEMM_PATH=generic "$PY" -c "$NUMERIC" generic || fail "the generic GEMM path"
+stamp "PYVANISH_SIMD=generic: GEMM and a report against NumPy"
+PYVANISH_SIMD=generic "$PY" -c "$NUMERIC" generic || fail "the generic SIMD path"
 stamp "the CPU's best path"
-"$PY" -c "$NUMERIC" best || fail "the best GEMM path"
+"$PY" -c "$NUMERIC" best || fail "the best SIMD path"
 
 stamp "all checks passed"

@@ -2,17 +2,21 @@
 
 >>> import pyvanish
 >>> net = pyvanish.Network([1, 1, 1, 1, 1], activation="sigmoid", output_activation="sigmoid", seed=0)
->>> print(net.gradient_report([[1.0]], [[0.0]]))          # doctest: +SKIP
+>>> net.gradient_report([[1.0]], [[0.0]]).verdict
+'vanishing'
 """
-from importlib.metadata import PackageNotFoundError, version as _version
 
-from . import _core, init, kernels, reference
-from ._validate import ACTIVATIONS
-from .init import INITS
-from .kernels import get_gemm_path, set_gemm_path
-from ._core import num_threads, set_num_threads
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _version
+
+from . import _engine, init, kernels, reference, theory
+from ._activations import ACTIVATIONS
+from ._engine import num_threads, set_num_threads
+from .architecture import Architecture
 from .compare import Comparison, compare
 from .ensemble import Ensemble, EnsembleReport, ensemble
+from .init import INITS
+from .kernels import get_gemm_path, get_simd_path, set_gemm_path, set_simd_path, simd_paths
 from .network import Network
 from .report import THRESHOLD_DECADES, GradientReport
 from .sweep import SweepResult, sweep
@@ -22,14 +26,14 @@ from .tutorial import SeedNetwork, seed_network
 try:
     __version__ = _version("pyvanish")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = _core.__version__
+    __version__ = _engine.__version__
 
 __all__ = [
-    "ACTIVATIONS", "INITS", "Network", "GradientReport", "THRESHOLD_DECADES",
+    "ACTIVATIONS", "INITS", "Architecture", "Network", "GradientReport", "THRESHOLD_DECADES",
     "SeedNetwork", "seed_network", "compare", "Comparison", "Ensemble", "EnsembleReport", "ensemble",
     "num_threads", "set_num_threads", "train", "TrainingHistory", "teacher_task", "digits_task",
-    "sweep", "SweepResult", "kernels", "reference", "init",
-    "get_gemm_path", "set_gemm_path", "__version__",
+    "sweep", "SweepResult", "kernels", "reference", "init", "theory",
+    "get_simd_path", "set_simd_path", "simd_paths", "get_gemm_path", "set_gemm_path", "__version__",
 ]
 
 

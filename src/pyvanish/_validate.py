@@ -1,4 +1,4 @@
-"""Input policy, in one place (see STYLE.md).
+"""Input policy, in one place.
 
 - Array-likes (lists, scalars, non-contiguous, big-endian arrays) are accepted
   and copied into C-contiguous native float32/float64 arrays.
@@ -15,11 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
+from ._activations import ACTIVATIONS  # noqa: F401  (re-exported for older imports)
 
-ACTIVATIONS: tuple[str, ...] = tuple(_core.ACTIVATIONS)
 _F64, _F32 = np.dtype(np.float64), np.dtype(np.float32)  # native byte order
-DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
 
 
 def _float_dtype(arr: np.ndarray, fn: str, name: str) -> np.dtype:
@@ -84,32 +82,6 @@ def as_arrays(fn: str, check_finite: bool = False, **named: Any) -> list[np.ndar
             raise ValueError(f"{fn}: {name} contains NaN or Inf (pass check_finite=False to allow)")
         out.append(arr)
     return out
-
-
-def activation_code(name: str, fn: str) -> int:
-    """The engine's code for activation ``name``; ValueError if unknown."""
-    if not isinstance(name, str):
-        raise TypeError(f"{fn}: activation must be a string, one of {', '.join(ACTIVATIONS)}")
-    key = name.lower().replace("-", "_")
-    if key == "swish":
-        key = "silu"
-    try:
-        return ACTIVATIONS.index(key)
-    except ValueError:
-        raise ValueError(
-            f"{fn}: unknown activation {name!r}, expected one of {', '.join(ACTIVATIONS)}"
-        ) from None
-
-
-def alpha_for(name: str, alpha: float | None, fn: str) -> float:
-    """alpha for leaky_relu/elu (their default when None); 0 for the others."""
-    key = ACTIVATIONS[activation_code(name, fn)]
-    if alpha is None:
-        return DEFAULT_ALPHA.get(key, 0.0)
-    alpha = real_number(alpha, fn, "alpha")
-    if not np.isfinite(alpha):
-        raise ValueError(f"{fn}: alpha must be finite, got {alpha}")
-    return alpha
 
 
 def real_number(value, fn: str, name: str) -> float:

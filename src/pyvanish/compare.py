@@ -6,10 +6,12 @@ from typing import Sequence
 
 import numpy as np
 
-from ._validate import ACTIVATIONS, check_seed
+from ._activations import ACTIVATIONS, canonical_activation
+from ._validate import check_seed
+from .architecture import default_data
 from .init import canonical
 from .network import Network
-from .report import GradientReport, THRESHOLD_DECADES
+from .report import THRESHOLD_DECADES, GradientReport
 
 #: The tutorial's problem and its three cures.
 DEFAULT_CONFIGS = ("sigmoid,xavier", "relu,he", "sigmoid,xavier,bn", "sigmoid,xavier,res")
@@ -39,10 +41,15 @@ def parse_config(spec) -> tuple[str, dict]:
     if not isinstance(spec, str) or not spec.strip():
         raise TypeError(f"{fn}: a configuration is a string like 'tanh,xavier,bn' or a dict, got {spec!r}")
     tokens = [s.strip().lower() for s in spec.split(",") if s.strip()]
-    act = tokens[0].replace("-", "_")
-    if act not in ACTIVATIONS and act != "swish":
-        raise ValueError(f"{fn}: configuration {spec!r} must start with an activation, one of "
+    if not tokens:
+        raise ValueError(f"{fn}: configuration {spec!r} is empty; it must start with an activation, one of "
                          f"{', '.join(ACTIVATIONS)}")
+    try:
+        canonical_activation(tokens[0], fn)
+    except ValueError:
+        raise ValueError(f"{fn}: configuration {spec!r} must start with an activation, one of "
+                         f"{', '.join(ACTIVATIONS)}") from None
+    act = tokens[0].replace("-", "_")
     kw: dict = {"activation": act}
     for tok in tokens[1:]:
         if tok in ("bn", "batchnorm"):
@@ -178,9 +185,9 @@ def compare(configs: Sequence = DEFAULT_CONFIGS, x=None, t=None, *, depth: int =
     if len(set(names)) != len(names):
         raise ValueError(f"compare: configuration names must differ, got {names}")
     widths = [input_width or width] + [width] * depth + [output_width]
-    rng = np.random.default_rng([seed, 1])
-    x = rng.standard_normal((batch, widths[0])) if x is None else x
-    t = rng.standard_normal((batch, widths[-1])) if t is None else t
+    if x is None or t is None:
+        x0, t0 = default_data(widths[0], widths[-1], batch, seed)
+        x, t = (x0 if x is None else x), (t0 if t is None else t)
     reports = []
     for name, kw in parsed:
         kw = {"init": "xavier", **kw, "seed": seed, "dtype": dtype}

@@ -8,15 +8,15 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from . import _core
-from ._validate import ACTIVATIONS, activation_code, alpha_for, as_arrays, check_seed
-from .init import canonical, init_weight, weight_variance
-from .network import Network, _dtype, _per_layer, _skips, _widths
-from .report import THRESHOLD_DECADES, _json_float
+from . import _engine
+from ._validate import as_arrays, check_seed
+from .architecture import Architecture
+from .init import check_init_args, init_weight, weight_variance
+from .network import Network, architecture_of
+from .report import _json_float
 
-_ENGINES = {np.dtype(np.float32): _core.Ensemble32, np.dtype(np.float64): _core.Ensemble64}
-_STAT = {name: i for i, name in enumerate(_core.STAT_NAMES)}
-_VERDICTS = ("healthy", "vanishing", "exploding", "undetermined")
+STAT = _engine.STAT
+VERDICTS = _engine.VERDICTS
 
 
 class Ensemble:
@@ -42,7 +42,7 @@ class Ensemble:
     ((1000, 5), True)
     """
 
-    def __init__(self, widths: Sequence[int], n: int, activation: str = "tanh",
+    def __init__(self, widths: Sequence[int] | Architecture, n: int, activation: str = "tanh",
                  output_activation: str = "identity", *, activations: Sequence[str] | None = None,
                  init: str = "xavier", sw: float = 1.0, sb: float = 0.0, gain: float | None = None,
                  value: float = 0.0, alpha=None, batchnorm=False, bn_eps: float = 1e-5, residual=False,
@@ -51,35 +51,31 @@ class Ensemble:
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"{fn}: n (the number of members) must be a positive integer, got {n!r}")
         self._n = int(n)
-        # the architecture is validated once, by a prototype network
-        self._proto = Network(widths, activation, output_activation, activations=activations,
-                              init="constant" if init == "explicit" else init, sw=sw, sb=sb, gain=gain,
-                              value=value, alpha=alpha, batchnorm=batchnorm, bn_eps=bn_eps,
-                              residual=residual, residual_block=residual_block,
-                              residual_scale=residual_scale, dtype=dtype, seed=0)
-        p = self._proto
-        self._init = canonical(init, fn)
+        arch = architecture_of(widths, fn, activation=activation, output_activation=output_activation,
+                               activations=activations, alpha=alpha, batchnorm=batchnorm, bn_eps=bn_eps,
+                               residual=residual, residual_block=residual_block,
+                               residual_scale=residual_scale, dtype=dtype)
+        self._arch = arch
+        self._init = check_init_args(init, sw, sb, gain, value, fn)
         self._sw, self._sb, self._gain = float(sw), float(sb), gain
-        L, w = p.depth, p.widths
-        codes = [ACTIVATIONS.index(a) for a in p.activations]
         seed = check_seed(seed, fn)
+        # the float64 draws, the engine's parameters and gradients
+        arch.check_memory(fn, copies=self._n, extra_bytes=8 * self._n * arch.n_params)
+        L, w = arch.depth, arch.widths
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self._seed = seed if not isinstance(seed, np.random.Generator) else None
         Ws = [init_weight(rng, self._init, w[l], w[l - 1], sw=sw, gain=gain, value=value, members=self._n)
               for l in range(1, L + 1)]
         bs = [rng.normal(0.0, sb, (self._n, w[l])) if sb > 0 else np.zeros((self._n, w[l]))
               for l in range(1, L + 1)]
-        self._bn = any(p.batchnorm)
-        if self._bn:
+        self._bn = any(arch.batchnorm)
+        if self._bn:  # batch norm: member by member through the single-network engine
             self._engine = None
-            self._W = tuple(Wl.astype(p.dtype) for Wl in Ws)
-            self._b = tuple(bl.astype(p.dtype) for bl in bs)
+            self._W = tuple(Wl.astype(arch.dtype) for Wl in Ws)
+            self._b = tuple(bl.astype(arch.dtype) for bl in bs)
         else:
-            self._engine = _ENGINES[p.dtype](list(w), codes, list(p._alphas),
-                                             [-1 if s is None else s for s in p.skips],
-                                             [p._residual_scale] * L, self._n)
-            params = self._engine.params
-            e = self._engine
+            self._engine = e = _engine.ensemble_engine(arch, self._n)
+            params = e.params
             # engine layout (n_l, n_{l-1}, E) and (n_l, E); views with members first
             self._W = tuple(np.moveaxis(params[e.weight_offset(l):e.bias_offset(l)]
                                         .reshape(w[l], w[l - 1], self._n), -1, 0) for l in range(1, L + 1))
@@ -90,16 +86,24 @@ class Ensemble:
                 b[...] = bl
 
     @property
+    def architecture(self) -> Architecture:
+        """The members' :class:`pyvanish.Architecture`."""
+        return self._arch
+
+    @property
     def members(self) -> int:
+        """The number of networks."""
         return self._n
 
     @property
     def widths(self) -> tuple:
-        return self._proto.widths
+        """``(n_0, n_1, ..., n_L)``."""
+        return self._arch.widths
 
     @property
     def activations(self) -> tuple:
-        return self._proto.activations
+        """The activation of each layer ``1..L``."""
+        return self._arch.activations
 
     @property
     def weights(self) -> tuple:
@@ -121,6 +125,7 @@ class Ensemble:
 
     @property
     def sigma_b2(self) -> float:
+        """The bias variance ``sb**2``."""
         return self._sb * self._sb
 
     def member(self, m: int) -> Network:
@@ -133,57 +138,48 @@ class Ensemble:
             raise TypeError(f"Ensemble.member: m must be an integer, got {m!r}") from None
         if not 0 <= m < self._n:
             raise IndexError(f"Ensemble.member: m must be in [0, {self._n}), got {m}")
-        p = self._proto
-        return Network(p.widths, activations=p.activations, alpha=p._alphas, batchnorm=p.batchnorm,
-                       bn_eps=p._bn_eps, residual=[s is not None for s in p.skips],
-                       residual_block=p._block(), residual_scale=p._residual_scale,
-                       weights=[W[m] for W in self._W], biases=[b[m] for b in self._b], dtype=p.dtype)
+        return Network(self._arch, weights=[W[m] for W in self._W], biases=[b[m] for b in self._b])
 
     def run(self, x, t, *, check_finite: bool = True) -> "EnsembleReport":
         """Every member on one batch: ``x`` (B, n_0) shared, or (n, B, n_0) per member;
         ``t`` (B, n_L) or (n, B, n_L)."""
         fn = "Ensemble.run"
-        p, E = self._proto, self._n
+        arch, E = self._arch, self._n
         x, t = as_arrays(fn, False, x=x, t=t)
-        with np.errstate(over="ignore"):  # beyond float32's range: caught just below
-            x, t = x.astype(p.dtype, copy=False), t.astype(p.dtype, copy=False)
-        if check_finite:
-            for name, a in (("x", x), ("t", t)):
-                if not np.isfinite(a).all():
-                    raise ValueError(f"{fn}: {name} contains NaN or Inf (in {p.dtype.name}; "
-                                     "pass check_finite=False to allow)")
-        x = _batch(x, p.widths[0], E, "x", fn)
-        t = _batch(t, p.widths[-1], E, "t", fn)
+        with np.errstate(over="ignore"):  # beyond float32's range: inf, refused by the engine's check
+            x, t = x.astype(arch.dtype, copy=False), t.astype(arch.dtype, copy=False)
+        x = _batch(x, arch.widths[0], E, "x", fn)
+        t = _batch(t, arch.widths[-1], E, "t", fn)
         if x.shape[-2] != t.shape[-2]:
             raise ValueError(f"{fn}: x has {x.shape[-2]} samples but t has {t.shape[-2]}")
         B = x.shape[-2]
         if self._engine is not None:
-            xe = np.ascontiguousarray(np.moveaxis(x, 0, -1)) if x.ndim == 3 else x
-            te = np.ascontiguousarray(np.moveaxis(t, 0, -1)) if t.ndim == 3 else t
+            xe = np.ascontiguousarray(np.moveaxis(x, 0, -1)) if x.ndim == 3 else np.ascontiguousarray(x)
+            te = np.ascontiguousarray(np.moveaxis(t, 0, -1)) if t.ndim == 3 else np.ascontiguousarray(t)
             try:
-                loss, stats, grad_x = self._engine.run(xe, te, check_finite)
-            except ValueError as exc:
-                raise ValueError(f"{fn}: {exc}") from None
+                loss, stats, grad_x, codes = self._engine.run(xe, te, check_finite)
+            except (ValueError, RuntimeError) as exc:
+                raise type(exc)(f"{fn}: {exc}") from None
         else:  # batch norm: member by member through the single-network engine
-            net = p.copy()
+            net = Network(arch, init="constant")
             loss, grad_x = np.empty(E), np.empty(E)
-            stats = np.empty((E, p.depth, len(_STAT)))
+            stats = np.empty((E, arch.depth, len(STAT)))
+            codes = np.empty(E, np.int8)
             for m in range(E):
                 net.set_weights([W[m] for W in self._W])
                 net.set_biases([b[m] for b in self._b])
                 r = net.gradient_report(x[m] if x.ndim == 3 else x, t[m] if t.ndim == 3 else t,
                                         check_finite=check_finite)
-                loss[m], grad_x[m], stats[m] = r.loss, r.grad_x, r.stats
-        for a in (loss, stats, grad_x):
+                loss[m], grad_x[m], stats[m], codes[m] = r.loss, r.grad_x, r.stats, VERDICTS.index(r.verdict)
+        for a in (loss, stats, grad_x, codes):
             a.flags.writeable = False
-        return EnsembleReport(widths=p.widths, activations=p.activations, dtype=p.dtype.name, batch=B,
-                              members=E, loss=loss, grad_x=grad_x, stats=stats,
-                              sigma_w2=self.sigma_w2, sigma_b2=self.sigma_b2, alphas=p._alphas,
+        return EnsembleReport(widths=arch.widths, activations=arch.activations, dtype=arch.dtype.name, batch=B,
+                              members=E, loss=loss, grad_x=grad_x, stats=stats, verdict_codes=codes,
+                              sigma_w2=self.sigma_w2, sigma_b2=self.sigma_b2, alphas=arch.alphas,
                               input_mean_square=float(np.mean(x.astype(np.float64) ** 2)))
 
     def __repr__(self) -> str:
-        return f"Ensemble(members={self._n}, {repr(self._proto)[len('Network('):-1]})".replace(
-            "init=constant", f"init={self._init}")
+        return f"Ensemble(members={self._n}, {self._arch.describe(init=self._init)})"
 
 
 def _batch(a, n, E, name, fn):
@@ -220,18 +216,17 @@ def ensemble(widths: Sequence[int], n: int = 1000, x=None, t=None, *, batch: int
     if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
         raise ValueError(f"ensemble: batch must be a positive integer, got {batch!r}")
     ens = Ensemble(widths, n, seed=seed, **network_kwargs)
-    w = ens.widths
-    rng = np.random.default_rng([seed if isinstance(seed, (int, np.integer)) else 0, 1])
-    x = rng.standard_normal((batch, w[0])) if x is None else x
-    t = rng.standard_normal((batch, w[-1])) if t is None else t
+    if x is None or t is None:
+        x0, t0 = ens.architecture.default_batch(batch, seed)
+        x, t = (x0 if x is None else x), (t0 if t is None else t)
     return ens.run(x, t)
 
 
 def _summary(v: np.ndarray) -> dict:
     """mean, std (over finite values) and 5/50/95 % quantiles (NaN as -inf) per
-    column of log10 v, computed in C++ (see _core.log10_summary)."""
+    column of log10 v, computed in C++."""
     v = np.ascontiguousarray(v, dtype=np.float64)
-    out = _core.log10_summary(v.reshape(v.shape[0], -1))
+    out = _engine.log10_summary(v.reshape(v.shape[0], -1))
     return {k: out[:, i] for i, k in enumerate(("mean", "std", "q05", "q50", "q95"))}
 
 
@@ -256,13 +251,14 @@ class EnsembleReport:
     loss: np.ndarray
     grad_x: np.ndarray
     stats: np.ndarray = field(repr=False)
+    verdict_codes: np.ndarray = field(repr=False, default_factory=lambda: np.zeros(0, np.int8))
     sigma_w2: Optional[float] = None
     sigma_b2: float = 0.0
     alphas: tuple = ()
     input_mean_square: float = 1.0
 
     def _col(self, name):
-        return self.stats[:, :, _STAT[name]]
+        return self.stats[:, :, STAT[name]]
 
     @cached_property
     def grad_h(self) -> np.ndarray:
@@ -296,36 +292,20 @@ class EnsembleReport:
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             return self.grad_W[:, 0] / self.grad_W[:, -1]
 
-    @cached_property
-    def _verdict_codes(self) -> np.ndarray:
-        # 0 healthy, 1 vanishing, 2 exploding, 3 undetermined (see pyvanish.report)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ls, lw = np.log10(self.signal_ratio), np.log10(self.weight_ratio)
-        nan_s, nan_w = np.isnan(ls), np.isnan(lw)
-        hi = np.fmax(ls, lw)             # fmax/fmin ignore a NaN beside a number
-        lo = np.fmin(ls, lw)
-        codes = np.zeros(self.members, dtype=np.int8)
-        codes[lo < -THRESHOLD_DECADES] = 1
-        codes[hi > THRESHOLD_DECADES] = 2
-        codes[nan_s & nan_w] = 3
-        nonfinite = (self._col("nonfinite_act") + self._col("nonfinite_grad")).sum(axis=1)
-        codes[nonfinite > 0] = 2
-        return codes
-
     @property
     def verdicts(self) -> np.ndarray:
         """Each member's verdict (see :mod:`pyvanish.report`)."""
-        return np.array(_VERDICTS, dtype=object)[self._verdict_codes]
+        return np.array(VERDICTS, dtype=object)[self.verdict_codes]
 
     def fraction(self, verdict: str) -> float:
         """The fraction of members whose verdict is ``verdict``."""
-        if verdict not in _VERDICTS:
+        if verdict not in VERDICTS:
             raise ValueError(f"EnsembleReport.fraction: unknown verdict {verdict!r}")
-        return float(np.count_nonzero(self._verdict_codes == _VERDICTS.index(verdict))) / self.members
+        return float(np.count_nonzero(self.verdict_codes == VERDICTS.index(verdict))) / self.members
 
     def summary(self, name: str = "grad_h") -> dict:
         """Per-layer ``mean, std, q05, q50, q95`` of log10 of a statistic across members."""
-        if name not in ("grad_h", "gain") and name not in _STAT:
+        if name not in ("grad_h", "gain") and name not in STAT:
             raise ValueError(f"EnsembleReport.summary: unknown statistic {name!r}")
         return _summary(getattr(self, name))
 

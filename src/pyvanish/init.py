@@ -1,4 +1,4 @@
-"""Weight initialisations (DESIGN.md §2), seeded and reproducible.
+"""Weight initialisations, seeded and reproducible.
 
 Convention: ``W_l`` has shape ``(fan_out, fan_in)``; ``sigma_w`` (``sw``) sets
 ``Var(W_ij) = sw**2 / fan_in`` for ``"normal"``; biases are ``N(0, sb**2)``
@@ -113,3 +113,20 @@ def weight_variance(init: str, fan_out: int, fan_in: int, *, sw: float = 1.0,
     if init == "orthogonal":
         return g2 * min(1.0, fan_in / fan_out)
     return None
+
+
+def check_init_args(init: str, sw, sb, gain, value, fn: str) -> str:
+    """Validate the initialisation arguments of a network or ensemble; the canonical init name.
+
+    ``sw``, ``sb``, ``value`` (and ``gain`` unless None) must be finite
+    numbers; ``sw``, ``sb`` and ``gain`` are scales (>= 0).
+    """
+    named = [("sw", sw), ("sb", sb), ("value", value)] + ([("gain", gain)] if gain is not None else [])
+    for name, v in named:
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.floating, np.integer)) or not math.isfinite(v):
+            raise ValueError(f"{fn}: {name} must be a finite number, got {v!r}")
+    if sw < 0 or sb < 0:
+        raise ValueError(f"{fn}: sw and sb are standard deviations, expected >= 0, got sw={sw}, sb={sb}")
+    if gain is not None and gain < 0:
+        raise ValueError(f"{fn}: gain must be >= 0, got {gain}")
+    return canonical(init, fn)

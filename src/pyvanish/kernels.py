@@ -14,17 +14,21 @@ an empty batch raises ``ValueError``.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
-from . import _core
-from ._validate import ACTIVATIONS, DEFAULT_ALPHA, activation_code, alpha_for, as_arrays, real_number
+from . import _engine
+from ._activations import ACTIVATIONS, DEFAULT_ALPHA, activation_code, alpha_for
+from ._validate import as_arrays, real_number
 
 __all__ = [
     "ACTIVATIONS", "DEFAULT_ALPHA",
     "activation_forward", "activation_backward", "activation_derivative",
     "dense_forward", "dense_backward", "dense_act_forward", "dense_act_backward",
     "mse_forward", "mse_backward", "batchnorm_forward", "batchnorm_backward",
-    "residual_forward", "residual_backward", "gemm", "get_gemm_path", "set_gemm_path",
+    "residual_forward", "residual_backward", "gemm", "get_simd_path", "set_simd_path", "simd_paths",
+    "get_gemm_path", "set_gemm_path",
 ]
 
 
@@ -55,7 +59,7 @@ def activation_forward(name: str, inp, alpha: float | None = None, *, check_fini
     fn = "activation_forward"
     code, a = activation_code(name, fn), alpha_for(name, alpha, fn)
     (x,) = as_arrays(fn, check_finite, inp=inp)
-    return _core.activation_forward(code, a, x)
+    return _engine.activation_forward(code, a, x)
 
 
 def activation_derivative(name: str, inp, out=None, alpha: float | None = None, *, check_finite: bool = False) -> np.ndarray:
@@ -74,10 +78,10 @@ def activation_derivative(name: str, inp, out=None, alpha: float | None = None, 
     code, a = activation_code(name, fn), alpha_for(name, alpha, fn)
     if out is None:
         (x,) = as_arrays(fn, check_finite, inp=inp)
-        y = _core.activation_forward(code, a, x)
+        y = _engine.activation_forward(code, a, x)
     else:
         x, y = as_arrays(fn, check_finite, inp=inp, out=out)
-    return _core.activation_derivative(code, a, x, y)
+    return _engine.activation_derivative(code, a, x, y)
 
 
 def activation_backward(name: str, dout, inp, out, alpha: float | None = None, *, check_finite: bool = False) -> np.ndarray:
@@ -95,7 +99,7 @@ def activation_backward(name: str, dout, inp, out, alpha: float | None = None, *
     fn = "activation_backward"
     code, a = activation_code(name, fn), alpha_for(name, alpha, fn)
     g, x, y = as_arrays(fn, check_finite, dout=dout, inp=inp, out=out)
-    return _core.activation_backward(code, a, g, x, y)
+    return _engine.activation_backward(code, a, g, x, y)
 
 
 def dense_forward(inp, weight, bias=None, *, check_finite: bool = False) -> np.ndarray:
@@ -114,7 +118,7 @@ def dense_forward(inp, weight, bias=None, *, check_finite: bool = False) -> np.n
     [[11.5]]
     """
     x, w, b = as_arrays("dense_forward", check_finite, inp=inp, weight=weight, bias=bias)
-    return _core.dense_forward(x, w, b)
+    return _engine.dense_forward(x, w, b)
 
 
 def dense_backward(dout, inp, weight, *, check_finite: bool = False):
@@ -131,7 +135,7 @@ def dense_backward(dout, inp, weight, *, check_finite: bool = False):
     ([[3.0, 4.0]], [[1.0, 2.0]], [1.0])
     """
     g, x, w = as_arrays("dense_backward", check_finite, dout=dout, inp=inp, weight=weight)
-    return _core.dense_backward(g, x, w)
+    return _engine.dense_backward(g, x, w)
 
 
 def dense_act_forward(inp, weight, bias, name: str, alpha: float | None = None, *, check_finite: bool = False):
@@ -149,7 +153,7 @@ def dense_act_forward(inp, weight, bias, name: str, alpha: float | None = None, 
     fn = "dense_act_forward"
     code, al = activation_code(name, fn), alpha_for(name, alpha, fn)
     x, w, b = as_arrays(fn, check_finite, inp=inp, weight=weight, bias=bias)
-    return _core.dense_act_forward(x, w, b, code, al)
+    return _engine.dense_act_forward(x, w, b, code, al)
 
 
 def dense_act_backward(dout, inp, weight, z, a, name: str, alpha: float | None = None, *, check_finite: bool = False):
@@ -168,7 +172,7 @@ def dense_act_backward(dout, inp, weight, z, a, name: str, alpha: float | None =
     fn = "dense_act_backward"
     code, al = activation_code(name, fn), alpha_for(name, alpha, fn)
     arrs = as_arrays(fn, check_finite, dout=dout, inp=inp, weight=weight, z=z, a=a)
-    return _core.dense_act_backward(*arrs, code, al)
+    return _engine.dense_act_backward(*arrs, code, al)
 
 
 def mse_forward(pred, target, *, check_finite: bool = False) -> float:
@@ -184,7 +188,7 @@ def mse_forward(pred, target, *, check_finite: bool = False) -> float:
     2.5
     """
     p, t = as_arrays("mse_forward", check_finite, pred=pred, target=target)
-    return _core.mse_forward(p, t)
+    return _engine.mse_forward(p, t)
 
 
 def mse_backward(pred, target, *, check_finite: bool = False) -> np.ndarray:
@@ -197,7 +201,7 @@ def mse_backward(pred, target, *, check_finite: bool = False) -> np.ndarray:
     [[0.5], [1.5]]
     """
     p, t = as_arrays("mse_backward", check_finite, pred=pred, target=target)
-    return _core.mse_backward(p, t)
+    return _engine.mse_backward(p, t)
 
 
 def batchnorm_forward(inp, gamma, beta, eps: float = 1e-5, *, check_finite: bool = False):
@@ -220,7 +224,7 @@ def batchnorm_forward(inp, gamma, beta, eps: float = 1e-5, *, check_finite: bool
     ([[-1.5], [2.5]], [2.0])
     """
     x, g, b = as_arrays("batchnorm_forward", check_finite, inp=inp, gamma=gamma, beta=beta)
-    return _core.batchnorm_forward(x, g, b, real_number(eps, "batchnorm_forward", "eps"))
+    return _engine.batchnorm_forward(x, g, b, real_number(eps, "batchnorm_forward", "eps"))
 
 
 def batchnorm_backward(dout, xhat, gamma, rstd, *, check_finite: bool = False):
@@ -238,7 +242,7 @@ def batchnorm_backward(dout, xhat, gamma, rstd, *, check_finite: bool = False):
     ([[0.0], [0.0]], [2.0])
     """
     g, xh, ga, r = as_arrays("batchnorm_backward", check_finite, dout=dout, xhat=xhat, gamma=gamma, rstd=rstd)
-    return _core.batchnorm_backward(g, xh, ga, r)
+    return _engine.batchnorm_backward(g, xh, ga, r)
 
 
 def residual_forward(skip, inp, scale: float = 1.0, *, check_finite: bool = False) -> np.ndarray:
@@ -251,7 +255,7 @@ def residual_forward(skip, inp, scale: float = 1.0, *, check_finite: bool = Fals
     [6.0, 12.0]
     """
     s, x = as_arrays("residual_forward", check_finite, skip=skip, inp=inp)
-    return _core.residual_forward(s, x, real_number(scale, "residual_forward", "scale"))
+    return _engine.residual_forward(s, x, real_number(scale, "residual_forward", "scale"))
 
 
 def residual_backward(dout, scale: float = 1.0, *, check_finite: bool = False):
@@ -267,14 +271,14 @@ def residual_backward(dout, scale: float = 1.0, *, check_finite: bool = False):
     [[0.5, -1.0], [1.0, -2.0]]
     """
     (g,) = as_arrays("residual_backward", check_finite, dout=dout)
-    return _core.residual_backward(g, real_number(scale, "residual_backward", "scale"))
+    return _engine.residual_backward(g, real_number(scale, "residual_backward", "scale"))
 
 
 def gemm(a, b, trans_a: bool = False, trans_b: bool = False, *, check_finite: bool = False) -> np.ndarray:
     """Matrix product ``op(a) @ op(b)`` with pyvanish's in-house GEMM.
 
     ``op(x)`` is ``x.T`` when the matching ``trans_*`` flag is set. Packed,
-    register-tiled and chosen at run time for the CPU (see :func:`get_gemm_path`).
+    register-tiled and chosen at run time for the CPU (see :func:`get_simd_path`).
 
     Examples
     --------
@@ -283,21 +287,68 @@ def gemm(a, b, trans_a: bool = False, trans_b: bool = False, *, check_finite: bo
     [[11.0]]
     """
     x, y = as_arrays("gemm", check_finite, a=a, b=b)
-    return _core.gemm(x, y, bool(trans_a), bool(trans_b))
+    return _engine.gemm(x, y, bool(trans_a), bool(trans_b))
+
+
+def get_simd_path() -> str:
+    """The instruction set the kernels and engines run on: ``"generic"``, ``"avx2"`` or ``"avx512"``.
+
+    Examples
+    --------
+    >>> import pyvanish
+    >>> pyvanish.get_simd_path() in pyvanish.simd_paths()
+    True
+    """
+    return _engine.simd_path()
+
+
+def simd_paths() -> tuple:
+    """The instruction-set paths this CPU can run, ``"generic"`` first, the best last.
+
+    Examples
+    --------
+    >>> import pyvanish
+    >>> pyvanish.simd_paths()[0]
+    'generic'
+    """
+    return tuple(_engine.simd_paths())
+
+
+def set_simd_path(path: str) -> str:
+    """Force the instruction set of every kernel and engine (process-wide); returns the path now in use.
+
+    One switch governs the GEMM, the activation loops and the ensemble
+    engine, which are compiled once per instruction set and chosen at run
+    time. ``"auto"`` picks the best the CPU supports; ``"generic"`` runs on
+    any CPU. The environment variable ``PYVANISH_SIMD`` sets it at import.
+    Results are deterministic per path; paths may differ in the last bits (FMA).
+
+    Raises
+    ------
+    ValueError
+        For an unknown name or a path this CPU cannot run.
+
+    Examples
+    --------
+    >>> import pyvanish
+    >>> before = pyvanish.set_simd_path("generic")
+    >>> pyvanish.set_simd_path("auto") == pyvanish.simd_paths()[-1]
+    True
+    """
+    if not isinstance(path, str):
+        raise TypeError(f"set_simd_path: path must be a string, got {type(path).__name__}")
+    return _engine.set_simd_path(path)
 
 
 def get_gemm_path() -> str:
-    """The GEMM micro-kernel in use: ``"generic"``, ``"avx2"`` or ``"avx512"``."""
-    return _core.gemm_path()
+    """Deprecated alias of :func:`get_simd_path` (to be removed in 0.3)."""
+    warnings.warn("get_gemm_path is deprecated: use get_simd_path (one switch governs every kernel)",
+                  DeprecationWarning, stacklevel=2)
+    return get_simd_path()
 
 
 def set_gemm_path(path: str) -> str:
-    """Force the GEMM micro-kernel (process-wide); returns the path now in use.
-
-    ``"auto"`` picks the best the CPU supports; ``"generic"`` runs on any CPU.
-    The environment variable ``PYVANISH_GEMM_PATH`` sets it at import.
-    Raises ``ValueError`` for an unknown name or a path this CPU cannot run.
-    """
-    if not isinstance(path, str):
-        raise TypeError(f"set_gemm_path: path must be a string, got {type(path).__name__}")
-    return _core.set_gemm_path(path)
+    """Deprecated alias of :func:`set_simd_path` (to be removed in 0.3)."""
+    warnings.warn("set_gemm_path is deprecated: use set_simd_path (one switch governs every kernel)",
+                  DeprecationWarning, stacklevel=2)
+    return set_simd_path(path)

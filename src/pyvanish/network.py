@@ -1,41 +1,34 @@
 """pyvanish.Network: a dense network whose whole gradient chain runs in C++."""
 from __future__ import annotations
 
-import math
-import threading
 from typing import Sequence
 
 import numpy as np
 
-from . import _core
-from ._validate import ACTIVATIONS, activation_code, alpha_for, as_arrays, check_seed
-from .init import canonical, init_weight
+from . import _engine
+from ._validate import as_arrays, check_seed
+from .architecture import Architecture
+from .init import check_init_args, init_weight
 from .report import GradientReport
 
-_ENGINES = {np.dtype(np.float32): _core.Network32, np.dtype(np.float64): _core.Network64}
+# The architecture arguments of Network/Ensemble and their defaults (an
+# Architecture passed as `widths` replaces all of them).
+_ARCH_DEFAULTS = {"activation": "tanh", "output_activation": "identity", "activations": None, "alpha": None,
+                  "batchnorm": False, "bn_eps": 1e-5, "residual": False, "residual_block": 1,
+                  "residual_scale": 1.0, "dtype": np.float64}
 
 
-def _dtype(dtype, fn: str) -> np.dtype:
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        dt = None
-    if dt not in _ENGINES:
-        raise TypeError(f"{fn}: dtype must be float32 or float64, got {dtype!r}")
-    return dt
-
-
-def _widths(widths, fn: str) -> tuple:
-    try:
-        ws = [int(w) if float(w) == int(w) else None for w in widths]
-    except (TypeError, ValueError, OverflowError):
-        raise TypeError(f"{fn}: widths must be a sequence of positive integers, got {widths!r}") from None
-    if len(ws) < 2:
-        raise ValueError(f"{fn}: widths needs at least 2 entries (input and output width), got {list(widths)!r}")
-    for i, w in enumerate(ws):
-        if w is None or w < 1:
-            raise ValueError(f"{fn}: widths[{i}] is {widths[i]!r}, expected a positive integer")
-    return tuple(ws)
+def architecture_of(widths, fn: str, **arch_kwargs) -> Architecture:
+    """``widths`` if it is an :class:`Architecture` (then every architecture
+    argument must keep its default), else ``Architecture.build(widths, **arch_kwargs)``."""
+    if isinstance(widths, Architecture):
+        given = [k for k, v in arch_kwargs.items()
+                 if not (v is _ARCH_DEFAULTS[k] or (isinstance(v, (str, float, int, bool)) and v == _ARCH_DEFAULTS[k]))]
+        if given:
+            raise TypeError(f"{fn}: widths is an Architecture, which fixes {', '.join(given)}; "
+                            "use Architecture.replace to change it")
+        return widths
+    return Architecture.build(widths, fn=fn, **arch_kwargs)
 
 
 class Network:
@@ -43,14 +36,17 @@ class Network:
 
     Layer ``l`` computes ``h_l = phi_l(h_{l-1} W_l^T + b_l)`` with ``W_l`` of
     shape ``(n_l, n_{l-1})`` like ``torch.nn.Linear``. The forward pass, the
-    loss, the backward pass and every per-layer statistic run in one C++ call
-    (:meth:`gradient_report`); the engine owns the parameters and its
-    workspace, so repeated calls allocate almost nothing.
+    loss, the backward pass, every per-layer statistic, both ratios and the
+    verdict run in one C++ call (:meth:`gradient_report`); the engine owns
+    the parameters and its workspace, so repeated calls allocate almost
+    nothing.
 
     Parameters
     ----------
-    widths : sequence of int
-        ``[n_0, n_1, ..., n_L]``: input width, hidden widths, output width.
+    widths : sequence of int or Architecture
+        ``[n_0, n_1, ..., n_L]``: input width, hidden widths, output width;
+        or a whole :class:`pyvanish.Architecture` (then leave the other
+        architecture arguments, ``activation`` to ``dtype``, at their defaults).
     activation : str
         Activation of the hidden layers (default ``"tanh"``); one of
         :data:`pyvanish.ACTIVATIONS` (``"swish"`` = ``"silu"``).
@@ -101,71 +97,43 @@ class Network:
     ((4,), (3,))
     """
 
-    def __init__(self, widths: Sequence[int], activation: str = "tanh",
+    def __init__(self, widths: Sequence[int] | Architecture, activation: str = "tanh",
                  output_activation: str = "identity", *, activations: Sequence[str] | None = None,
                  init: str = "xavier", sw: float = 1.0, sb: float = 0.0, gain: float | None = None,
-                 value: float = 0.0, alpha: float | None = None, weights=None, biases=None,
+                 value: float = 0.0, alpha=None, weights=None, biases=None,
                  batchnorm=False, bn_eps: float = 1e-5, residual=False, residual_block: int = 1,
                  residual_scale: float = 1.0, seed=None, dtype=np.float64):
         fn = "Network"
-        self._widths = _widths(widths, fn)
-        L = len(self._widths) - 1
-        if activations is None:
-            activations = [activation] * (L - 1) + [output_activation]
-        elif isinstance(activations, str) or len(activations) != L:
-            raise ValueError(f"{fn}: activations needs one name per layer ({L}), got {activations!r}")
-        codes = [activation_code(a, fn) for a in activations]
-        self._activations = tuple(ACTIVATIONS[c] for c in codes)
-        if alpha is None or np.ndim(alpha) == 0:
-            alpha = [alpha] * L
-        elif len(alpha) != L:
-            raise ValueError(f"{fn}: alpha needs one value per layer ({L}) or a single value, got {alpha!r}")
-        self._alphas = tuple(alpha_for(a, al, fn) for a, al in zip(self._activations, alpha))
-        self._dtype = _dtype(dtype, fn)
-        for name, v in (("sw", sw), ("sb", sb), ("value", value)) + ((("gain", gain),) if gain is not None else ()):
-            if not isinstance(v, (int, float, np.floating, np.integer)) or not math.isfinite(v):
-                raise ValueError(f"{fn}: {name} must be a finite number, got {v!r}")
-        if sw < 0 or sb < 0:
-            raise ValueError(f"{fn}: sw and sb are standard deviations, expected >= 0, got sw={sw}, sb={sb}")
-        if gain is not None and gain < 0:
-            raise ValueError(f"{fn}: gain must be >= 0, got {gain}")
+        arch = architecture_of(widths, fn, activation=activation, output_activation=output_activation,
+                               activations=activations, alpha=alpha, batchnorm=batchnorm, bn_eps=bn_eps,
+                               residual=residual, residual_block=residual_block,
+                               residual_scale=residual_scale, dtype=dtype)
+        init_name = check_init_args(init, sw, sb, gain, value, fn)
+        self._init = init_name if weights is None else "explicit"
         seed = check_seed(seed, fn)
-        self._init = canonical(init, fn) if weights is None else "explicit"
-        self._lock = threading.Lock()
-        self._bn = _per_layer(batchnorm, L, fn, "batchnorm", default=[True] * (L - 1) + [False])
-        self._skips = _skips(residual, residual_block, self._widths, fn)
-        for name, v in (("bn_eps", bn_eps), ("residual_scale", residual_scale)):
-            if not isinstance(v, (int, float, np.floating, np.integer)) or not math.isfinite(v):
-                raise ValueError(f"{fn}: {name} must be a finite number, got {v!r}")
-        if bn_eps <= 0:
-            raise ValueError(f"{fn}: bn_eps must be positive, got {bn_eps}")
-        self._bn_eps, self._residual_scale = float(bn_eps), float(residual_scale)
-        self._engine = _ENGINES[self._dtype](
-            list(self._widths), codes, list(self._alphas), list(self._bn), [self._bn_eps] * L,
-            [-1 if s is None else s for s in self._skips], [self._residual_scale] * L)
-        params = self._engine.params
-        self._W = tuple(params[self._engine.weight_offset(l):self._engine.bias_offset(l)]
-                        .reshape(self._widths[l], self._widths[l - 1]) for l in range(1, L + 1))
-        self._b = tuple(params[self._engine.bias_offset(l):self._engine.bias_offset(l) + self._widths[l]]
-                        for l in range(1, L + 1))
-        grads = self._engine.grads
-        self._dW = tuple(grads[self._engine.weight_offset(l):self._engine.bias_offset(l)]
-                         .reshape(self._widths[l], self._widths[l - 1]) for l in range(1, L + 1))
-        self._db = tuple(grads[self._engine.bias_offset(l):self._engine.bias_offset(l) + self._widths[l]]
-                         for l in range(1, L + 1))
-        e, n = self._engine, self._widths
-        self._gamma = tuple(params[e.gamma_offset(l):e.gamma_offset(l) + n[l]] if self._bn[l - 1] else None
-                            for l in range(1, L + 1))
-        self._beta = tuple(params[e.beta_offset(l):e.beta_offset(l) + n[l]] if self._bn[l - 1] else None
-                           for l in range(1, L + 1))
-        self._dgamma = tuple(grads[e.gamma_offset(l):e.gamma_offset(l) + n[l]] if self._bn[l - 1] else None
-                             for l in range(1, L + 1))
-        self._dbeta = tuple(grads[e.beta_offset(l):e.beta_offset(l) + n[l]] if self._bn[l - 1] else None
-                            for l in range(1, L + 1))
-        state = e.state
+        arch.check_memory(fn)
+        self._arch = arch
+        self._engine = e = _engine.network_engine(arch)
+        n, L = arch.widths, arch.depth
+        params, grads, state = e.params, e.grads, e.state
+
+        def per_layer(buf, off, shape, where=None):
+            return tuple(buf[off(l):off(l) + int(np.prod(shape(l)))].reshape(shape(l))
+                         if where is None or where[l - 1] else None for l in range(1, L + 1))
+
+        matrix, vector = (lambda l: (n[l], n[l - 1])), (lambda l: (n[l],))
+        self._W = per_layer(params, e.weight_offset, matrix)
+        self._b = per_layer(params, e.bias_offset, vector)
+        self._dW = per_layer(grads, e.weight_offset, matrix)
+        self._db = per_layer(grads, e.bias_offset, vector)
+        bn = arch.batchnorm
+        self._gamma = per_layer(params, e.gamma_offset, vector, bn)
+        self._beta = per_layer(params, e.beta_offset, vector, bn)
+        self._dgamma = per_layer(grads, e.gamma_offset, vector, bn)
+        self._dbeta = per_layer(grads, e.beta_offset, vector, bn)
         self._running = tuple((state[e.state_offset(l):e.state_offset(l) + n[l]],
                                state[e.state_offset(l) + n[l]:e.state_offset(l) + 2 * n[l]])
-                              if self._bn[l - 1] else None for l in range(1, L + 1))
+                              if bn[l - 1] else None for l in range(1, L + 1))
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         with np.errstate(over="ignore"):  # scales beyond float32: caught after the draws
             self._draw(rng, L, weights, biases, sw, sb, gain, value)
@@ -173,37 +141,49 @@ class Network:
             self.set_weights(weights)
         if biases is not None:
             self.set_biases(biases)
-        if not np.isfinite(self._engine.params).all():
-            raise ValueError(f"{fn}: the initial parameters do not fit in {self._dtype.name} "
+        if not np.isfinite(params).all():
+            raise ValueError(f"{fn}: the initial parameters do not fit in {arch.dtype.name} "
                              f"(sw={sw}, sb={sb}, value={value}): choose smaller scales or float64")
 
     def _draw(self, rng, L, weights, biases, sw, sb, gain, value):
+        n = self._arch.widths
         for l in range(1, L + 1):
             if weights is None:
-                self._W[l - 1][...] = init_weight(rng, self._init, self._widths[l], self._widths[l - 1],
+                self._W[l - 1][...] = init_weight(rng, self._init, n[l], n[l - 1],
                                                   sw=float(sw), gain=gain, value=float(value))
             if biases is None and sb > 0:
-                self._b[l - 1][...] = rng.normal(0.0, float(sb), self._widths[l])
+                self._b[l - 1][...] = rng.normal(0.0, float(sb), n[l])
 
     # ------------------------------------------------------------ structure
     @property
+    def architecture(self) -> Architecture:
+        """The network's :class:`pyvanish.Architecture` (immutable)."""
+        return self._arch
+
+    @property
     def widths(self) -> tuple:
         """``(n_0, n_1, ..., n_L)``."""
-        return self._widths
+        return self._arch.widths
 
     @property
     def depth(self) -> int:
         """``L``, the number of weight layers."""
-        return len(self._widths) - 1
+        return self._arch.depth
 
     @property
     def activations(self) -> tuple:
         """The activation of each layer ``1..L``."""
-        return self._activations
+        return self._arch.activations
 
     @property
     def dtype(self) -> np.dtype:
-        return self._dtype
+        """float32 or float64."""
+        return self._arch.dtype
+
+    @property
+    def init(self) -> str:
+        """The initialisation the weights were drawn with (``"explicit"`` if given)."""
+        return self._init
 
     @property
     def weights(self) -> tuple:
@@ -218,12 +198,12 @@ class Network:
     @property
     def batchnorm(self) -> tuple:
         """Per layer: whether it has batch normalisation."""
-        return self._bn
+        return self._arch.batchnorm
 
     @property
     def skips(self) -> tuple:
         """Per layer: the index ``s`` of its residual source ``h_s``, or None."""
-        return self._skips
+        return self._arch.skips
 
     @property
     def gammas(self) -> tuple:
@@ -239,10 +219,22 @@ class Network:
     def running_stats(self) -> tuple:
         """Per batch-norm layer ``(running_mean, running_var)`` (unbiased), else None.
 
-        Updated by every training-mode pass with momentum 0.1 (PyTorch's
-        convention); used instead of batch statistics in evaluation mode.
+        Updated by every training-mode pass with :attr:`bn_momentum` (0.1,
+        PyTorch's convention); used instead of batch statistics in evaluation mode.
         """
         return self._running
+
+    @property
+    def bn_momentum(self) -> float:
+        """The momentum of the batch-norm running statistics (default 0.1)."""
+        return self._engine.momentum
+
+    @bn_momentum.setter
+    def bn_momentum(self, value: float) -> None:
+        try:
+            self._engine.momentum = float(value)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"Network.bn_momentum: {exc}") from None
 
     @property
     def training(self) -> bool:
@@ -252,6 +244,11 @@ class Network:
     @training.setter
     def training(self, value: bool) -> None:
         self._engine.training = bool(value)
+
+    @property
+    def n_params(self) -> int:
+        """The number of parameters (weights, biases, batch-norm scales and shifts)."""
+        return self._arch.n_params
 
     def set_weights(self, weights) -> None:
         """Copy ``L`` weight matrices in (any array-likes of the right shapes)."""
@@ -282,77 +279,50 @@ class Network:
 
     def copy(self) -> "Network":
         """An independent network with the same structure, parameters and state."""
-        net = Network(self._widths, activations=self._activations, alpha=self._alphas,
-                      weights=self._W, biases=self._b, batchnorm=self._bn, bn_eps=self._bn_eps,
-                      residual=[s is not None for s in self._skips], residual_block=self._block(),
-                      residual_scale=self._residual_scale, dtype=self._dtype)
+        net = Network(self._arch, init="constant")
+        net._init = self._init
         net._engine.params[...] = self._engine.params
         net._engine.state[...] = self._engine.state
         net.training = self.training
+        net.bn_momentum = self.bn_momentum
         return net
 
-    def _block(self) -> int:
-        ks = {l - s for l, s in enumerate(self._skips, start=1) if s is not None}
-        return ks.pop() if len(ks) == 1 else 1
-
     def __repr__(self) -> str:
-        acts = sorted(set(self._activations[:-1]))
-        hidden = acts[0] if len(acts) == 1 else "/".join(acts) if acts else "-"
-        w = self._widths
-        widths = str(list(w)) if len(w) <= 8 else f"[{w[0]}, {w[1]}, ..., {w[-2]}, {w[-1]}] ({len(w)} widths)"
-        extra = ""
-        if any(self._bn):
-            extra += f", batchnorm={sum(self._bn)} layers"
-        if any(s is not None for s in self._skips):
-            extra += f", residual={sum(s is not None for s in self._skips)} layers (block {self._block()})"
-        return (f"Network(widths={widths}, hidden={hidden}, output={self._activations[-1]}, "
-                f"init={self._init}{extra}, dtype={self._dtype.name}, params={self._engine.params.size})")
+        return f"Network({self._arch.describe(init=self._init)}, params={self.n_params})"
 
     # ------------------------------------------------------------ running
-    def _inputs(self, x, t, fn, check_finite):
-        """x, t as C-contiguous (B, n_0), (B, n_L) arrays of the network's dtype."""
+    def _inputs(self, x, t, fn):
+        """x, t as C-contiguous (B, n_0), (B, n_L) arrays of the network's dtype
+        (the input policy; finiteness is the engine's single check)."""
         x, t = as_arrays(fn, False, x=x, t=t)
-        with np.errstate(over="ignore"):  # float64 beyond float32's range: caught just below
-            x, t = x.astype(self._dtype, copy=False), t.astype(self._dtype, copy=False)
-        if check_finite:
-            for name, a in (("x", x), ("t", t)):
-                if not np.isfinite(a).all():
-                    raise ValueError(f"{fn}: {name} contains NaN or Inf (in {self._dtype.name}; "
-                                     "pass check_finite=False to allow)")
-        n0, nL = self._widths[0], self._widths[-1]
-        x = _as_batch(x, n0, "x", fn)
-        t = _as_batch(t, nL, "t", fn)
+        dt = self._arch.dtype
+        with np.errstate(over="ignore"):  # float64 beyond float32's range: inf, refused by the engine's check
+            x, t = x.astype(dt, copy=False), t.astype(dt, copy=False)
+        x, t = self._batch(x, t, fn)
+        return np.ascontiguousarray(x), np.ascontiguousarray(t)
+
+    def _batch(self, x, t, fn):
+        """The policy's shape rules (and its messages): (B, n_0) and (B, n_L)."""
+        x = _as_batch(x, self._arch.widths[0], "x", fn)
+        t = _as_batch(t, self._arch.widths[-1], "t", fn)
         if x.shape[0] != t.shape[0]:
             raise ValueError(f"{fn}: x has {x.shape[0]} samples (shape {x.shape}) but t has "
                              f"{t.shape[0]} (shape {t.shape})")
-        return np.ascontiguousarray(x), np.ascontiguousarray(t)
+        return x, t
 
-    def _input(self, x, fn, check_finite):
+    def _input(self, x, fn):
         """x alone, as a C-contiguous (B, n_0) array of the network's dtype."""
         (x,) = as_arrays(fn, False, x=x)
         with np.errstate(over="ignore"):
-            x = x.astype(self._dtype, copy=False)
-        if check_finite and not np.isfinite(x).all():
-            raise ValueError(f"{fn}: x contains NaN or Inf (in {self._dtype.name}; pass check_finite=False to allow)")
-        return np.ascontiguousarray(_as_batch(x, self._widths[0], "x", fn))
+            x = x.astype(self._arch.dtype, copy=False)
+        return np.ascontiguousarray(_as_batch(x, self._arch.widths[0], "x", fn))
 
-    def _run(self, x, t, fn, check_finite):
-        """One engine call. Arrays already in the engine's layout skip the
-        conversions (the binding checks shapes, layout and finiteness in C++);
-        anything else goes through the input policy first."""
-        dt = self._dtype
-        if not (type(x) is np.ndarray and type(t) is np.ndarray and x.dtype == dt and t.dtype == dt):
-            x, t = self._inputs(x, t, fn, check_finite)
-        try:
-            return x, t, self._engine.run(x, t, check_finite)
-        except (ValueError, TypeError) as exc:
-            x2, t2 = self._inputs(x, t, fn, check_finite)   # raises the policy's message if it has one
-            if x2 is x and t2 is t:  # nothing to convert: the engine's complaint stands
-                raise type(exc)(f"{fn}: {exc}") from None
-            return x2, t2, self._engine.run(x2, t2, check_finite)
+    def _ready(self, a) -> bool:
+        """Already in the engine's layout: a 2-d C-contiguous ndarray of the network's dtype."""
+        return type(a) is np.ndarray and a.dtype == self._arch.dtype and a.ndim == 2 and a.flags.c_contiguous
 
     def gradient_report(self, x, t, *, return_grads: bool = False, check_finite: bool = True) -> GradientReport:
-        """Forward, loss, backward and per-layer statistics on one batch.
+        """Forward, loss, backward, per-layer statistics and the verdict on one batch.
 
         Parameters
         ----------
@@ -379,26 +349,16 @@ class Network:
         'vanishing'
         """
         fn = "Network.gradient_report"
-        self._acquire(fn)
+        if not (self._ready(x) and self._ready(t)):
+            x, t = self._inputs(x, t, fn)
         try:
-            x, t, (loss, stats, grad_x) = self._run(x, t, fn, check_finite)
-            grads = None
-            if return_grads:
-                grads = {"W": [w.copy() for w in self._dW], "b": [b.copy() for b in self._db],
-                         "h": self._engine.buffers("dh"), "z": self._engine.buffers("dz"),
-                         "u": self._engine.buffers("du"),
-                         "gamma": [None if g is None else g.copy() for g in self._dgamma],
-                         "beta": [None if g is None else g.copy() for g in self._dbeta]}
-        finally:
-            self._lock.release()
-        return _report(self, x.shape[0], loss, stats, grad_x, grads)
-
-    def _acquire(self, fn: str) -> None:
-        """One call at a time per network, run and read-out together: a second
-        thread is refused, never handed the first one's buffers."""
-        if not self._lock.acquire(blocking=False):
-            raise RuntimeError(f"{fn}: this network is running in another thread; "
-                               "use one network per thread (Network.copy())")
+            out = self._engine.run(x, t, check_finite, return_grads)
+        except ValueError as exc:
+            self._batch(x, t, fn)  # a shape problem: the policy's message
+            raise ValueError(f"{fn}: {exc}") from None
+        except (TypeError, RuntimeError) as exc:
+            raise type(exc)(f"{fn}: {exc}") from None
+        return _report(self, x.shape[0], out)
 
     def forward(self, x, *, all_layers: bool = False, check_finite: bool = True):
         """The network's output ``y`` (B, n_L) for inputs ``x`` (B, n_0).
@@ -416,13 +376,12 @@ class Network:
         ([[0.0]], [(1, 3), (1, 1)])
         """
         fn = "Network.forward"
-        x = self._input(x, fn, check_finite)
-        self._acquire(fn)
+        if not self._ready(x):
+            x = self._input(x, fn)
         try:
-            self._run(x, np.zeros((x.shape[0], self._widths[-1]), self._dtype), fn, False)
-            hs = self._engine.buffers("h")
-        finally:
-            self._lock.release()
+            hs = self._engine.forward(x, check_finite)
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise type(exc)(f"{fn}: {exc}") from None
         return hs if all_layers else hs[-1]
 
     def jacobian(self, x, *, check_finite: bool = True) -> np.ndarray:
@@ -441,14 +400,12 @@ class Network:
         [[[0.5, 0.5], [0.5, 0.5]]]
         """
         fn = "Network.jacobian"
-        x = self._input(x, fn, check_finite)
-        self._acquire(fn)
+        if not self._ready(x):
+            x = self._input(x, fn)
         try:
             return self._engine.jacobian(x, check_finite)
-        except ValueError as exc:
-            raise ValueError(f"{fn}: {exc}") from None
-        finally:
-            self._lock.release()
+        except (ValueError, TypeError, RuntimeError) as exc:
+            raise type(exc)(f"{fn}: {exc}") from None
 
     def jacobian_spectrum(self, x, *, check_finite: bool = True):
         """Singular values of :meth:`jacobian` and their summary (:class:`pyvanish.spectrum.JacobianSpectrum`).
@@ -520,45 +477,6 @@ class Network:
         return cls(widths, activations=acts, alpha=alphas, weights=Ws, biases=bs, dtype=dtype)
 
 
-def _per_layer(value, L: int, fn: str, name: str, default) -> tuple:
-    """A per-layer tuple of bools from True/False or a sequence of L flags."""
-    if isinstance(value, (bool, np.bool_)):
-        return tuple(bool(v) for v in default) if value else (False,) * L
-    try:
-        flags = [bool(v) for v in value]
-    except TypeError:
-        raise TypeError(f"{fn}: {name} must be a bool or a sequence of {L} bools, got {value!r}") from None
-    if len(flags) != L:
-        raise ValueError(f"{fn}: {name} needs one flag per layer ({L}), got {len(flags)}")
-    return tuple(flags)
-
-
-def _skips(residual, block, widths, fn: str) -> tuple:
-    """Per layer: the index of its residual source h_s, or None."""
-    L = len(widths) - 1
-    if isinstance(block, bool) or not isinstance(block, (int, np.integer)) or block < 1:
-        raise ValueError(f"{fn}: residual_block must be a positive integer, got {block!r}")
-    if isinstance(residual, (bool, np.bool_)):
-        ends = [1 + j * block for j in range(1, L)] if residual else []
-        flags = [l in ends and l <= L - 1 for l in range(1, L + 1)]
-    else:
-        flags = list(_per_layer(residual, L, fn, "residual", default=[]))
-    skips = []
-    for l, flag in enumerate(flags, start=1):
-        if not flag:
-            skips.append(None)
-            continue
-        s = l - block
-        if s < 0:
-            raise ValueError(f"{fn}: layer {l} cannot be residual with residual_block={block}: "
-                             f"there is no h_{s}")
-        if widths[s] != widths[l]:
-            raise ValueError(f"{fn}: layer {l} is residual (h_{l} = h_{s} + F(h_{s})) but its "
-                             f"widths differ: h_{s} has width {widths[s]}, h_{l} has width {widths[l]}")
-        skips.append(s)
-    return tuple(skips)
-
-
 def _as_batch(a: np.ndarray, n: int, name: str, fn: str) -> np.ndarray:
     if a.ndim == 0 and n == 1:
         return a.reshape(1, 1)
@@ -572,7 +490,24 @@ def _as_batch(a: np.ndarray, n: int, name: str, fn: str) -> np.ndarray:
     return a
 
 
-def _report(net: Network, batch: int, loss: float, stats: np.ndarray, grad_x: float, grads) -> GradientReport:
+def _report(net: Network, batch: int, out: tuple) -> GradientReport:
+    """A GradientReport around one engine call's results."""
+    loss, stats, grad_x, signal, weight, code = out[:6]
+    grads = None
+    if len(out) > 6:
+        g = out[6]
+        flat = g["params_grad"]
+        e, n, L = net._engine, net.widths, net.depth
+
+        def layer(off, shape, where=(True,) * L):
+            return [flat[off(l):off(l) + int(np.prod(shape(l)))].reshape(shape(l)) if where[l - 1] else None
+                    for l in range(1, L + 1)]
+
+        vec, bn = (lambda l: (n[l],)), net.batchnorm
+        grads = {"W": layer(e.weight_offset, lambda l: (n[l], n[l - 1])), "b": layer(e.bias_offset, vec),
+                 "h": g["dh"], "z": g["dz"], "u": g["du"], "h_forward": g["h"], "z_forward": g["z"],
+                 "gamma": layer(e.gamma_offset, vec, bn), "beta": layer(e.beta_offset, vec, bn)}
     stats.flags.writeable = False
     return GradientReport(widths=net.widths, activations=net.activations, dtype=net.dtype.name,
-                          batch=batch, loss=loss, grad_x=grad_x, stats=stats, grads=grads)
+                          batch=batch, loss=loss, grad_x=grad_x, stats=stats, signal_ratio=signal,
+                          weight_ratio=weight, verdict=_engine.VERDICTS[code], grads=grads)

@@ -41,6 +41,9 @@ import math
 
 import numpy as np
 
+# Names and default alphas: the package's one activation table (NumPy only).
+from ._activations import ACTIVATIONS, DEFAULT_ALPHA
+
 __all__ = [
     "ACTIVATIONS",
     "DEFAULT_ALPHA",
@@ -64,20 +67,6 @@ __all__ = [
     "train",
 ]
 
-ACTIVATIONS: tuple[str, ...] = (
-    "identity",
-    "sigmoid",
-    "tanh",
-    "relu",
-    "leaky_relu",
-    "elu",
-    "gelu",
-    "silu",
-    "softplus",
-)
-
-# alpha of the activations that take one; the other activations ignore alpha.
-DEFAULT_ALPHA = {"leaky_relu": 0.01, "elu": 1.0}
 
 
 # --------------------------------------------------------------------------

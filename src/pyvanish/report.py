@@ -7,7 +7,7 @@ Norms are L2 over the whole batch (Frobenius for weights).
 
 The verdict
 -----------
-Two ratios, both reported (DESIGN.md §2):
+Two ratios, both reported, and both computed by the engine in the same call:
 
 - the **signal ratio** ``|dL/dh_1| / |dL/dh_L|``: how much the backward signal
   shrinks (or grows) between the output and the first layer;
@@ -25,6 +25,8 @@ the weight ratio alone can call an exploding network healthy. The verdict:
   zero (a perfect fit leaves nothing to propagate).
 
 ``THRESHOLD_DECADES = 2``: two orders of magnitude between first and last layer.
+The verdict is computed in one place, the engine (``csrc/engine/stats.hpp``),
+for single networks and for every member of an ensemble alike.
 """
 from __future__ import annotations
 
@@ -35,17 +37,16 @@ from typing import Any, Optional
 
 import numpy as np
 
-from . import _core
+from ._engine import STAT, THRESHOLD_DECADES
 
-THRESHOLD_DECADES = 2.0
-_STAT = {name: i for i, name in enumerate(_core.STAT_NAMES)}
 MEAN_DPHI = "mean phi'"
 
 LAYER_FIELDS = ("grad_z", "grad_W", "grad_b", "gain", "mean_dphi", "saturated", "dead",
                 "nonfinite_act", "nonfinite_grad", "tiny_grad_W", "grad_gamma", "grad_beta")
 
 
-def _log10(r: float) -> float:
+def log10_of(r: float) -> float:
+    """log10 of a ratio: -inf for 0, inf for inf, NaN for NaN."""
     if math.isnan(r):
         return math.nan
     if r == 0.0:
@@ -53,29 +54,6 @@ def _log10(r: float) -> float:
     if math.isinf(r):
         return math.inf
     return math.log10(r)
-
-
-def _ratio(num: float, den: float) -> float:
-    if den == 0.0 and num == 0.0:
-        return math.nan
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        return float(np.float64(num) / np.float64(den))
-
-
-def verdict_of(signal_ratio: float, weight_ratio: float, nonfinite: int,
-               threshold: float = THRESHOLD_DECADES) -> str:
-    """The verdict for two ratios and a non-finite count (see module docs)."""
-    if nonfinite > 0:
-        return "exploding"
-    logs = [_log10(signal_ratio), _log10(weight_ratio)]
-    if all(math.isnan(v) for v in logs):
-        return "undetermined"
-    logs = [v for v in logs if not math.isnan(v)]
-    if max(logs) > threshold:
-        return "exploding"
-    if min(logs) < -threshold:
-        return "vanishing"
-    return "healthy"
 
 
 def _json_float(v: float) -> Any:
@@ -116,6 +94,12 @@ class GradientReport:
         Entries of ``dL/dW_l`` that are exactly 0 or subnormal (underflowed).
     grad_gamma, grad_beta : ndarray (L,)
         ``|dL/dgamma_l|``, ``|dL/dbeta_l|`` of batch-norm layers (NaN elsewhere).
+    signal_ratio : float
+        ``|dL/dh_1| / |dL/dh_L|`` (the backward signal, the tutorial's chain).
+    weight_ratio : float
+        ``|dL/dW_1| / |dL/dW_L|``: how much the first layer learns relative to the last.
+    verdict : str
+        ``"vanishing"``, ``"exploding"``, ``"healthy"`` or ``"undetermined"`` (see the module docs).
     grads : dict or None
         With ``return_grads=True``: lists ``"W"``, ``"b"``, ``"gamma"``,
         ``"beta"`` (per layer; None where no batch norm), ``"h"``
@@ -129,10 +113,13 @@ class GradientReport:
     loss: float
     grad_x: float
     stats: np.ndarray = field(repr=False)   # (L, len(STAT_NAMES)) from the engine, read-only
+    signal_ratio: float = math.nan
+    weight_ratio: float = math.nan
+    verdict: str = "undetermined"
     grads: Optional[dict] = field(default=None, repr=False, compare=False)
 
     def _col(self, name: str) -> np.ndarray:
-        return self.stats[:, _STAT[name]]
+        return self.stats[:, STAT[name]]
 
     @cached_property
     def grad_h(self) -> np.ndarray:
@@ -175,27 +162,14 @@ class GradientReport:
         return self.nonfinite_act + self.nonfinite_grad
 
     @property
-    def signal_ratio(self) -> float:
-        """``|dL/dh_1| / |dL/dh_L|`` (the backward signal, the tutorial's chain)."""
-        return _ratio(self.grad_h[1], self.grad_h[-1])
-
-    @property
-    def weight_ratio(self) -> float:
-        """``|dL/dW_1| / |dL/dW_L|``: the vanishing ratio."""
-        return _ratio(self.grad_W[0], self.grad_W[-1])
-
-    @property
     def log10_signal_ratio(self) -> float:
-        return _log10(self.signal_ratio)
+        """log10 of :attr:`signal_ratio`."""
+        return log10_of(self.signal_ratio)
 
     @property
     def log10_weight_ratio(self) -> float:
-        return _log10(self.weight_ratio)
-
-    @property
-    def verdict(self) -> str:
-        """``"vanishing"``, ``"exploding"``, ``"healthy"`` or ``"undetermined"``."""
-        return verdict_of(self.signal_ratio, self.weight_ratio, int(self.nonfinite.sum()))
+        """log10 of :attr:`weight_ratio`."""
+        return log10_of(self.weight_ratio)
 
     def to_dict(self) -> dict:
         """A JSON-safe dict: per-layer lists, the ratios and the verdict."""

@@ -57,10 +57,12 @@ import itertools
 import json
 import math
 import numbers
-import sys
 from typing import Mapping
 
 import numpy as np
+
+from ._text import progress as progress_bar
+from .architecture import default_data
 
 #: Grid keys that every table has (the grid's value, else the default).
 CONFIG_KEYS = ("depth", "width", "activation", "init", "batchnorm", "residual")
@@ -161,10 +163,7 @@ def data(widths, batch: int, data_seed: int) -> tuple:
     >>> x.shape, t.shape
     ((3, 4), (3, 1))
     """
-    rng = np.random.default_rng([data_seed, 1])
-    x = rng.standard_normal((batch, widths[0]))
-    t = rng.standard_normal((batch, widths[-1]))
-    return x, t
+    return default_data(widths[0], widths[-1], batch, data_seed)
 
 
 def run_point(spec: dict, seed: int) -> dict:
@@ -209,41 +208,22 @@ def _run_chunk(units: list) -> list:
 
 
 class _Progress:
-    """tqdm if installed, else a small bar on stderr; or a callable ``f(done, total)``."""
+    """A progress bar (:func:`pyvanish._text.progress`), or a callable ``f(done, total)``."""
 
     def __init__(self, progress, total: int):
-        self.total, self.done, self.call, self.bar = total, 0, None, None
-        if callable(progress):
-            self.call = progress
-            return
-        if progress is None:
-            progress = total > 1 and hasattr(sys.stderr, "isatty") and sys.stderr.isatty()
-        if not progress:
-            return
-        try:
-            from tqdm.auto import tqdm
-        except ImportError:
-            self.call = self._draw
-        else:
-            self.bar = tqdm(total=total, desc="sweep", unit="run")
-
-    def _draw(self, done: int, total: int) -> None:
-        filled = 40 * done // max(total, 1)
-        sys.stderr.write(f"\rsweep [{'#' * filled}{'.' * (40 - filled)}] {done}/{total} runs")
-        if done == total:
-            sys.stderr.write("\n")
-        sys.stderr.flush()
+        self.total, self.done = total, 0
+        self.call = progress if callable(progress) else None
+        enabled = (None if total > 1 else False) if progress is None else bool(progress)
+        self.bar = progress_bar(total, desc="sweep", unit="run", enabled=False if self.call else enabled)
 
     def update(self, n: int) -> None:
         self.done += n
-        if self.bar is not None:
-            self.bar.update(n)
-        elif self.call is not None:
+        self.bar.update(n)
+        if self.call is not None:
             self.call(self.done, self.total)
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+        self.bar.close()
 
 
 def sweep(grid, *, seeds=(0,), depth: int = 20, width: int = 64, input_width: int | None = None,

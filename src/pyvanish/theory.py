@@ -83,6 +83,7 @@ from typing import Callable, NamedTuple
 import numpy as np
 
 from . import reference
+from ._activations import DEFAULT_ALPHA, canonical_activation
 
 __all__ = [
     "DepthScales",
@@ -237,18 +238,9 @@ class _Act(NamedTuple):
 
 
 def _activation(fn, activation, alpha):
-    if not isinstance(activation, str):
-        raise TypeError(
-            f"{fn}: activation must be a string, one of {', '.join(reference.ACTIVATIONS)}; "
-            f"got {type(activation).__name__}")
-    key = activation.lower().replace("-", "_")
-    key = "silu" if key == "swish" else key
-    if key not in reference.ACTIVATIONS:
-        raise ValueError(
-            f"{fn}: unknown activation {activation!r}, expected one of "
-            f"{', '.join(reference.ACTIVATIONS)}")
+    key = canonical_activation(activation, fn)
     if alpha is None:
-        alpha = reference.DEFAULT_ALPHA.get(key)
+        alpha = DEFAULT_ALPHA.get(key)
     else:
         alpha = _real(fn, "alpha", alpha, minimum=None)
     slope2 = {"identity": 1.0, "relu": 0.5}.get(key)

@@ -8,6 +8,8 @@ from typing import Optional
 
 import numpy as np
 
+from . import _engine
+from ._text import progress as progress_bar
 from ._validate import as_arrays, check_seed, real_number
 from .network import Network
 
@@ -182,46 +184,39 @@ def train(net: Network, X, T, steps: int = 100, *, batch_size: int | None = None
     check_seed(seed, fn)
     idx = minibatch_indices(N, int(steps), int(batch_size), seed)
     W0 = [w.copy() for w in net.weights]
-    show = progress if progress is not None else (sys.stderr.isatty() and steps >= 2000)
+    show = bool(progress) if progress is not None else (steps >= 2000 and sys.stderr.isatty())
     chunk = max(record_every, (steps // 50 // record_every) * record_every) if show else steps
     parts, done, stopped = [], 0, None
+    cfg = _engine.TrainConfig()
+    cfg.optimizer = OPTIMIZERS[key]
+    cfg.lr, cfg.momentum, cfg.beta1, cfg.beta2 = float(lr), float(momentum), b1, b2
+    cfg.eps, cfg.weight_decay, cfg.record_every, cfg.total = float(eps), float(weight_decay), int(record_every), int(steps)
     # the optimiser state lives here across chunks: chunking (for the progress
     # bar) does not change the result
-    m1 = np.zeros(net._engine.params.size, dtype=net.dtype)
+    m1 = np.zeros(net.n_params, dtype=net.dtype)
     m2 = np.zeros_like(m1)
-    net._acquire(fn)
-    try:
+    with progress_bar(int(steps), desc="train", unit="step", enabled=show) as bar:
         for start in range(0, steps, chunk):
             sub = idx[start:start + chunk]
-            out = net._engine.train(X, T, np.ascontiguousarray(sub), OPTIMIZERS[key], float(lr), float(momentum),
-                                    b1, b2, float(eps), float(weight_decay), int(record_every), m1, m2, done,
-                                    int(steps))
+            cfg.t0 = done
+            try:
+                out = net._engine.train(X, T, np.ascontiguousarray(sub), cfg, m1, m2)
+            except (ValueError, TypeError, RuntimeError) as exc:
+                raise type(exc)(f"{fn}: {exc}") from None
             parts.append(out)
             done += int(out["steps_done"])
-            if show:
-                _bar(done, steps)
+            bar.update(int(out["steps_done"]))
             if out["steps_done"] < len(sub):
                 bad = not np.isfinite(out["loss"][-1]) if len(out["loss"]) else True
                 stopped = (f"the loss became non-finite at step {start + int(out['steps_done'])}" if bad else
                            f"a parameter became non-finite at step {start + int(out['steps_done']) - 1}")
                 break
-    finally:
-        net._lock.release()
-    if show:
-        sys.stderr.write("\n")
     cat = {k: np.concatenate([p[k] for p in parts]) for k in ("step", "loss", "grad_W", "grad_h", "update_ratio",
                                                                "saturated", "dead")}
     with np.errstate(all="ignore"):  # a diverged run's weights may overflow the norm: inf, reported
         moved = np.array([np.linalg.norm(w - w0) / np.linalg.norm(w0) for w, w0 in zip(net.weights, W0)])
     return TrainingHistory(activations=net.activations, widths=net.widths, optimizer=key, lr=float(lr),
                            batch_size=int(batch_size), moved=moved, steps_done=done, stopped=stopped, **cat)
-
-
-def _bar(done: int, total: int) -> None:
-    width = 40
-    filled = int(width * done / total)
-    sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} steps")
-    sys.stderr.flush()
 
 
 def teacher_task(n_samples: int = 512, input_width: int = 16, output_width: int = 1, *,

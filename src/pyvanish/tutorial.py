@@ -146,10 +146,11 @@ class SeedNetwork(Network):
         rebuilds them from the factors, and the two agree to rounding.
         """
         rep = self.gradient_report([[float(x)]], [[float(t)]], return_grads=True)
-        z = [float(v[0, 0]) for v in self._engine.buffers("z")]
-        h = [float(x)] + [float(v[0, 0]) for v in self._engine.buffers("h")]
+        assert rep.grads is not None
+        z = [float(v[0, 0]) for v in rep.grads["z_forward"]]
+        h = [float(x)] + [float(v[0, 0]) for v in rep.grads["h_forward"]]
         dphi = [float(kernels.activation_derivative(a, np.array([zi]), np.array([hi]), alpha=al)[0])
-                for a, zi, hi, al in zip(self.activations, z, h[1:], self._alphas)]
+                for a, zi, hi, al in zip(self.activations, z, h[1:], self.architecture.alphas)]
         w = [float(W[0, 0]) for W in self.weights]
         return Explanation(
             activations=self.activations, x=float(x), t=float(t), h=tuple(h), z=tuple(z),
