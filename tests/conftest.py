@@ -14,19 +14,16 @@ settings.register_profile("dev", max_examples=300, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-BEST_PATH = pyvanish.kernels._core.gemm_best_path()
-GEMM_PATHS = sorted({"generic", "avx2", BEST_PATH} if BEST_PATH != "generic" else {"generic"})
-if BEST_PATH == "avx512":
-    GEMM_PATHS = ["generic", "avx2", "avx512"]
+SIMD_PATHS = list(pyvanish.simd_paths())   # every instruction set this CPU runs, generic first
 
 
-@pytest.fixture(params=GEMM_PATHS)
-def gemm_path(request):
-    """Run the test on each GEMM micro-kernel this CPU has (generic always)."""
-    before = pyvanish.get_gemm_path()
-    pyvanish.set_gemm_path(request.param)
+@pytest.fixture(params=SIMD_PATHS)
+def simd_path(request):
+    """Run the test on each instruction-set path this CPU has (generic always)."""
+    before = pyvanish.get_simd_path()
+    pyvanish.set_simd_path(request.param)
     yield request.param
-    pyvanish.set_gemm_path(before)
+    pyvanish.set_simd_path(before)
 
 
 @pytest.fixture(params=[np.float32, np.float64], ids=["f32", "f64"])

@@ -16,12 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
 from . import __version__
+from ._text import format_table
 from ._validate import ACTIVATIONS
 from .compare import DEFAULT_CONFIGS, METRICS, compare
 from .ensemble import Ensemble
@@ -85,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("seed", help="walk through the tutorial network (sigmoid, then ReLU + He)",
                        description="The tutorial's 1 -> 1 -> 1 -> 1 -> 1 network: every chain factor "
                                    "phi'(z_i) w_i, their products, and where each belongs.")
+    s.set_defaults(func=_seed)
     s.add_argument("--weights", type=_floats, help="w1,w2,...: explicit weights (default: w ~ N(0, 1))")
     s.add_argument("--biases", type=_floats, help="b1,b2,...: explicit biases (default 0)")
     s.add_argument("--depth", type=_positive, default=4, help="weight layers (default 4: x->h1->h2->h3->y)")
@@ -95,6 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("report", help="per-layer gradient report of a dense network",
                        description="Build a dense network, run one batch of Gaussian inputs x ~ N(0, 1) "
                                    "and targets t ~ N(0, 1), and print the per-layer gradient report.")
+    r.set_defaults(func=_report)
     _shape_args(r, depth=10, width=32)
     r.add_argument("--widths", type=_ints, help="all widths n0,n1,...,nL (overrides the four above)")
     r.add_argument("--activation", default="tanh", help=f"hidden activation: {', '.join(ACTIVATIONS)} (default tanh)")
@@ -114,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "print one table: a row per layer, a column per configuration, then both "
                                    "ratios and the verdict of each. Default configurations: "
                                    + "; ".join(DEFAULT_CONFIGS) + ".")
+    c.set_defaults(func=_compare)
     c.add_argument("--config", action="append", metavar="SPEC",
                    help="a configuration, repeatable: activation[,init][,bn][,res|resK][,scale=S], "
                         "e.g. --config tanh,xavier,bn --config relu,he,res")
@@ -128,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "|dL/dh_l|, |dL/dW_l| and the gain across members; --theory adds "
                                    "mean-field theory's predicted decay next to the measured one.")
     _shape_args(e, depth=10, width=16)
-    e.set_defaults(batch=1)
+    e.set_defaults(batch=1, func=_ensemble)
     e.add_argument("-n", "--members", type=_positive, default=10_000, help="networks (default 10000)")
     e.add_argument("--activation", default="tanh", help="hidden activation (default tanh)")
     e.add_argument("--output-activation", default="identity", help="output activation (default identity)")
@@ -145,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "compare) on a teacher-student regression task (or scikit-learn's digits) "
                                     "with SGD or Adam, and print the final loss of each and, per layer, the "
                                     "update ratio |dW|/|W| over time.")
+    tr.set_defaults(func=_train)
     tr.add_argument("--config", action="append", metavar="SPEC", help="a configuration, repeatable (see compare)")
     tr.add_argument("--depth", type=_positive, default=10, help="hidden layers (default 10)")
     tr.add_argument("--width", type=_positive, default=64, help="hidden width (default 64)")
@@ -164,6 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     sw = sub.add_parser("sweep", help="a grid of configurations x seeds -> one tidy table (CSV/JSON/Parquet)",
                         description="Run every combination of the grid for every seed on the same data and write "
                                     "one row per configuration x seed x layer. Grid values are comma-separated.")
+    sw.set_defaults(func=_sweep)
     sw.add_argument("--depth", default="10", help="depths, e.g. 5,10,20 (default 10)")
     sw.add_argument("--width", default="32", help="widths (default 32)")
     sw.add_argument("--activation", default="tanh", help="activations, e.g. sigmoid,relu (default tanh)")
@@ -178,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     th = sub.add_parser("theory", help="mean-field theory: q*, chi1, depth scales, criticality",
                         description="Mean-field theory of random networks (Poole et al. 2016; Schoenholz et "
                                     "al. 2017): Var W = sw2/fan_in, Var b = sb2.")
+    th.set_defaults(func=_theory)
     th.add_argument("--activation", default="tanh", help="activation (default tanh)")
     th.add_argument("--sw2", type=float, default=None, help="weight variance sigma_w^2 (required unless --critical)")
     th.add_argument("--sb2", type=float, default=0.0, help="bias variance sigma_b^2 (default 0)")
@@ -223,7 +231,7 @@ def _ensemble(args, out) -> None:
     print(rep, file=out)
     print(f"({args.members} networks in {elapsed * 1e3:.1f} ms)", file=out)
     if cmp is not None:
-        print("", file=out)
+        print(file=out)
         print(cmp, file=out)
 
 
@@ -256,7 +264,8 @@ def _theory(args, out) -> None:
                                                               alpha=args.alpha).tolist()
         print(json.dumps(res), file=out)
         return
-    phase = "ordered (gradients vanish)" if d.chi1 < 1 else ("chaotic (gradients explode)" if d.chi1 > 1 else "critical")
+    phase = ("ordered (gradients vanish)" if d.chi1 < 1
+             else "chaotic (gradients explode)" if d.chi1 > 1 else "critical")
     print(f"{args.activation}, sigma_w^2 = {args.sw2:g}, sigma_b^2 = {args.sb2:g}  (Var W = sigma_w^2/fan_in)",
           file=out)
     for name, label in (("q_star", "q*      length fixed point"), ("chi1", "chi1    gradient factor per layer"),
@@ -300,27 +309,27 @@ def _train(args, out) -> None:
     print(f"Training {len(widths) - 1} layers, widths {widths[0]}-{args.width}x{args.depth}-{widths[-1]}, "
           f"{args.task} task ({X.shape[0]} samples), {args.optimizer} lr {args.lr:g}, batch {args.batch_size}, "
           f"{args.steps} steps", file=out)
-    print("", file=out)
+    print(file=out)
     names = list(results)
-    wcol = max(14, *(len(n) + 2 for n in names))
-    print(f"{'':<22}" + "".join(f"{n:>{wcol}}" for n in names), file=out)
-    print(f"{'initial loss':<22}" + "".join(f"{h.loss[0]:>{wcol}.4g}" for h in results.values()), file=out)
-    print(f"{'final loss':<22}" + "".join(f"{h.final_loss:>{wcol}.4g}" for h in results.values()), file=out)
-    print(f"{'layer 1 moved %':<22}" + "".join(f"{100 * h.moved[0]:>{wcol}.3g}" for h in results.values()), file=out)
-    print(f"{'layer L moved %':<22}" + "".join(f"{100 * h.moved[-1]:>{wcol}.3g}" for h in results.values()), file=out)
+    hs = list(results.values())
+    rows = [["initial loss"] + [f"{h.loss[0]:.4g}" for h in hs],
+            ["final loss"] + [f"{h.final_loss:.4g}" for h in hs],
+            ["layer 1 moved %"] + [f"{100 * h.moved[0]:.3g}" for h in hs],
+            ["layer L moved %"] + [f"{100 * h.moved[-1]:.3g}" for h in hs]]
+    print(format_table([""] + names, rows, align="l" + "r" * len(names)), file=out)
     for n, h in results.items():
         if h.stopped:
             print(f"{n}: stopped early: {h.stopped}", file=out)
-    print("", file=out)
+    print(file=out)
     print("update ratio |dW_l| / |W_l| per step, median over each fifth of the run:", file=out)
     for n, h in results.items():
         R = len(h.step)
         cuts = np.array_split(np.arange(R), min(5, R))
         print(f"\n  {n}", file=out)
-        print(f"  {'layer':>5}" + "".join(f"{'steps ' + str(h.step[c[0]]) + '-' + str(h.step[c[-1]]):>16}"
-                                      for c in cuts), file=out)
-        for l in range(h.update_ratio.shape[1]):
-            print(f"  {l + 1:>5}" + "".join(f"{np.median(h.update_ratio[c, l]):>16.2e}" for c in cuts), file=out)
+        headers = ["layer"] + [f"steps {h.step[c[0]]}-{h.step[c[-1]]}" for c in cuts]
+        rows = [[str(l + 1)] + [f"{np.median(h.update_ratio[c, l]):.2e}" for c in cuts]
+                for l in range(h.update_ratio.shape[1])]
+        print(textwrap.indent(format_table(headers, rows, align="r" * len(headers)), "  "), file=out)
 
 
 def _train_figure(plot, results):
@@ -346,7 +355,8 @@ def _sweep(args, out) -> None:
         try:
             vals = [int(v) for v in text.split(",") if v.strip()]
         except ValueError:
-            raise _UsageError(f"pyvanish sweep: error: --{name}: expected comma-separated integers, got {text!r}") from None
+            raise _UsageError(f"pyvanish sweep: error: --{name}: expected comma-separated integers, "
+                              f"got {text!r}") from None
         if not vals or min(vals) < 1:
             raise _UsageError(f"pyvanish sweep: error: --{name}: expected positive integers, got {text!r}")
         return vals
@@ -368,7 +378,8 @@ def _sweep(args, out) -> None:
         import concurrent.futures
         import multiprocessing
 
-        with concurrent.futures.ProcessPoolExecutor(args.workers, mp_context=multiprocessing.get_context("spawn")) as ex:
+        spawn = multiprocessing.get_context("spawn")
+        with concurrent.futures.ProcessPoolExecutor(args.workers, mp_context=spawn) as ex:
             res = sweep(grid, seeds=range(args.seeds), batch=args.batch, executor=ex)
     else:
         res = sweep(grid, seeds=range(args.seeds), batch=args.batch)
@@ -395,23 +406,23 @@ def _seed(args, out) -> None:
     b = args.biases if args.biases is not None else [0.0] * L
     names = " -> ".join(["x"] + [f"h{i}" for i in range(1, L)] + ["y"])
     print(f"The tutorial network {names}: one unit per layer, MSE loss.", file=out)
-    print("", file=out)
+    print(file=out)
     print(f"1. Sigmoid on every layer, w_i {'given' if args.weights else f'~ N(0, 1) (seed {args.seed})'}.", file=out)
     print("   sigma'(z) <= 1/4, so every factor sigma'(z_i) w_i shrinks the gradient unless |w_i| > 4.", file=out)
-    print("", file=out)
+    print(file=out)
     ex_sig = seed_network(weights=w, biases=b, depth=L).explain(args.x, args.t)
     print(_indent(str(ex_sig)), file=out)
     he = np.abs(np.random.default_rng(args.seed).normal(0.0, np.sqrt(2.0), L)) if args.weights is None \
         else np.abs(np.asarray(w))
-    print("", file=out)
+    print(file=out)
     print("2. ReLU hidden layers with He initialisation (w ~ N(0, 2/fan_in), taken positive so every "
           "unit is active;", file=out)
     print("   a unit with z_i <= 0 would make its factor 0 and stop the chain), sigmoid output.", file=out)
     print("   relu'(z) is 1 or 0, so each hidden factor is w_i itself.", file=out)
-    print("", file=out)
+    print(file=out)
     ex_relu = seed_network(weights=he, biases=b, depth=L, activation="relu").explain(args.x, args.t)
     print(_indent(str(ex_relu)), file=out)
-    print("", file=out)
+    print(file=out)
     r1 = _ratio(ex_sig.grad_w)
     r2 = _ratio(ex_relu.grad_w)
     print(f"First layer vs last, |dL/dw1| / |dL/dw{L}|:  sigmoid {r1:.2e}   ReLU + He {r2:.2e}", file=out)
@@ -455,23 +466,11 @@ def main(argv: Sequence[str] | None = None, out=None) -> int:
     """Run the command line; returns the exit status."""
     out = out or sys.stdout
     try:
-        args = build_parser().parse_args(argv)
-        if args.command in (None, "seed"):
-            if args.command is None:
-                args = build_parser().parse_args(["seed"])
-            _seed(args, out)
-        elif args.command == "report":
-            _report(args, out)
-        elif args.command == "compare":
-            _compare(args, out)
-        elif args.command == "ensemble":
-            _ensemble(args, out)
-        elif args.command == "theory":
-            _theory(args, out)
-        elif args.command == "train":
-            _train(args, out)
-        elif args.command == "sweep":
-            _sweep(args, out)
+        parser = build_parser()
+        args = parser.parse_args(argv)
+        if args.command is None:  # bare `pyvanish` is `pyvanish seed`
+            args = parser.parse_args(["seed"])
+        args.func(args, out)
         return 0
     except _UsageError as exc:
         print(str(exc), file=sys.stderr)

@@ -472,7 +472,7 @@ def _xi(chi):
         return math.nan
     if chi == 1.0:
         return math.inf
-    if chi == 0.0:
+    if chi <= 0.0:  # chi is a mean of squares: a negative one is rounding
         return 0.0
     return -1.0 / math.log(chi)
 
