@@ -405,10 +405,8 @@ def test_conversion_keeps_the_name():
                 ("1-d", "Network.gradient_report", lambda: net.gradient_report(np.ones(3), np.zeros(2)))])
 
 
-@pytest.mark.xfail(strict=True, reason="Network(alpha=[0.0, [1.0]]): np.ndim on a ragged per-layer list raises "
-                                       "NumPy's 'setting an array element with a sequence...'. Fix: check each "
-                                       "per-layer alpha is a real number, naming Network.")
-def test_nested_alpha_list_is_unnamed():
+# Fixed: each per-layer alpha is checked as a real number, naming Network.
+def test_nested_alpha_list_is_named():
     _all_named([("[0.0, [1.0]]", "Network", lambda: pyvanish.Network([2, 2, 2], alpha=[0.0, [1.0]]))])
 
 

@@ -46,7 +46,8 @@ def test_docstring_examples_run():
 
     import importlib
 
-    names = ("kernels", "reference", "network", "tutorial", "init", "report", "compare", "ensemble")
+    names = ("kernels", "reference", "network", "tutorial", "init", "report", "compare", "ensemble",
+             "architecture", "_activations", "_text", "training", "sweep")
     for mod in [importlib.import_module(f"pyvanish.{n}") for n in names]:
         res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
         assert res.failed == 0, f"{mod.__name__}: {res.failed} doctest(s) failed"

@@ -125,3 +125,14 @@ def test_cli_train():
     text = out.getvalue()
     for name in ("sigmoid+xavier", "relu+he", "final loss", "layer 1"):
         assert name in text
+
+
+def test_explicit_zero_momentum_is_kept():
+    """optimizer="momentum" defaults momentum to 0.9, but an explicit 0.0 is 0.0 (plain SGD)."""
+    X, T = pyvanish.teacher_task(32, 4, seed=0)
+    nets = [pyvanish.Network([4, 8, 1], seed=0) for _ in range(3)]
+    h_sgd = pyvanish.train(nets[0], X, T, steps=5, optimizer="sgd")
+    h_zero = pyvanish.train(nets[1], X, T, steps=5, optimizer="momentum", momentum=0.0)
+    h_default = pyvanish.train(nets[2], X, T, steps=5, optimizer="momentum")
+    assert np.array_equal(h_zero.loss, h_sgd.loss)
+    assert not np.array_equal(h_default.loss, h_sgd.loss)

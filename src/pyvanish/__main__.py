@@ -1,4 +1,5 @@
 """``python -m pyvanish``: the command line (see :mod:`pyvanish.cli`)."""
+
 import sys
 
 

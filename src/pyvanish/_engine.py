@@ -71,8 +71,7 @@ def _layer_lists(arch: Architecture) -> tuple:
 def network_engine(arch: Architecture) -> Any:
     """A single-network engine (parameters zeroed, batch-norm gamma = 1) for ``arch``."""
     widths, codes, alphas, skips, scales = _layer_lists(arch)
-    e = _NETWORKS[arch.dtype](widths, codes, alphas, list(arch.batchnorm), [arch.bn_eps] * arch.depth,
-                              skips, scales)
+    e = _NETWORKS[arch.dtype](widths, codes, alphas, list(arch.batchnorm), [arch.bn_eps] * arch.depth, skips, scales)
     return e if hasattr(_core, "simd_path") else _OldNet(e, arch)
 
 
@@ -83,8 +82,6 @@ def ensemble_engine(arch: Architecture, members: int) -> Any:
     return e if hasattr(_core, "simd_path") else _OldEns(e)
 
 
-
-
 # ---------------------------------------------------------------- TEMPORARY: old-core adapter, removed when the C++ side lands
 def _verdict(sig, wr, nf):  # pragma: no cover
     import math
@@ -93,7 +90,9 @@ def _verdict(sig, wr, nf):  # pragma: no cover
         return 2
     logs = []
     for r in (sig, wr):
-        logs.append(math.nan if math.isnan(r) else (-math.inf if r == 0 else (math.inf if math.isinf(r) else math.log10(r))))
+        logs.append(
+            math.nan if math.isnan(r) else (-math.inf if r == 0 else (math.inf if math.isinf(r) else math.log10(r)))
+        )
     logs = [v for v in logs if not math.isnan(v)]
     if not logs:
         return 3
@@ -120,8 +119,16 @@ class _OldNet:  # pragma: no cover
         out = (loss, stats, gx, sig, wr, _verdict(sig, wr, nf))
         if grads:
             e = self._e
-            out += ({"params_grad": e.grads.copy(), "dh": e.buffers("dh"), "dz": e.buffers("dz"),
-                     "du": e.buffers("du"), "h": e.buffers("h"), "z": e.buffers("z")},)
+            out += (
+                {
+                    "params_grad": e.grads.copy(),
+                    "dh": e.buffers("dh"),
+                    "dz": e.buffers("dz"),
+                    "du": e.buffers("du"),
+                    "h": e.buffers("h"),
+                    "z": e.buffers("z"),
+                },
+            )
         return out
 
     def forward(self, x, check_finite=True):
@@ -129,8 +136,23 @@ class _OldNet:  # pragma: no cover
         return self._e.buffers("h")
 
     def train(self, X, T, idx, cfg, m1, m2):
-        return self._e.train(X, T, idx, cfg.optimizer, cfg.lr, cfg.momentum, cfg.beta1, cfg.beta2, cfg.eps,
-                             cfg.weight_decay, cfg.record_every, m1, m2, cfg.t0, cfg.total)
+        return self._e.train(
+            X,
+            T,
+            idx,
+            cfg.optimizer,
+            cfg.lr,
+            cfg.momentum,
+            cfg.beta1,
+            cfg.beta2,
+            cfg.eps,
+            cfg.weight_decay,
+            cfg.record_every,
+            m1,
+            m2,
+            cfg.t0,
+            cfg.total,
+        )
 
 
 class _OldEns:  # pragma: no cover

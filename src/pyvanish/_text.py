@@ -1,4 +1,5 @@
 """Plain-text helpers shared by the package: one table formatter and one progress bar."""
+
 from __future__ import annotations
 
 import numbers
@@ -21,8 +22,13 @@ def _is_number(cell: Any) -> bool:
     return isinstance(cell, str) and bool(cell.strip())
 
 
-def format_table(headers: Sequence[Any], rows: Sequence[Sequence[Any]], *,
-                 align: str | Sequence[str] | None = None, title: str | None = None) -> str:
+def format_table(
+    headers: Sequence[Any],
+    rows: Sequence[Sequence[Any]],
+    *,
+    align: str | Sequence[str] | None = None,
+    title: str | None = None,
+) -> str:
     """Format a plain-text table: a header, a dashed rule, then one line per row.
 
     Parameters
@@ -60,8 +66,10 @@ def format_table(headers: Sequence[Any], rows: Sequence[Sequence[Any]], *,
         raise ValueError(f"format_table: every row needs {len(head)} cells")
     columns = list(zip(*body)) if body else [()] * len(head)
     if align is None:
-        align = ["r" if all(_is_number(c) for c in col if c.strip()) and any(c.strip() for c in col) else "l"
-                 for col in columns]
+        align = [
+            "r" if all(_is_number(c) for c in col if c.strip()) and any(c.strip() for c in col) else "l"
+            for col in columns
+        ]
     if len(align) != len(head) or set(align) - {"l", "r"}:
         raise ValueError(f"format_table: align needs one of 'l' or 'r' per column, got {align!r}")
     widths = [max([len(h)] + [len(c) for c in col]) for h, col in zip(head, columns)]

@@ -9,6 +9,7 @@
 - With ``check_finite=True``, NaN or Inf raise ``ValueError``.
 Every message starts with the public function's name and names the argument.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -30,10 +31,7 @@ def _float_dtype(arr: np.ndarray, fn: str, name: str) -> np.dtype:
         if arr.dtype.itemsize == 4:
             return np.dtype(np.float32)
         return np.dtype(np.float64)
-    raise TypeError(
-        f"{fn}: {name} has dtype {arr.dtype}, expected real numbers "
-        "(float32, float64 or integers)"
-    )
+    raise TypeError(f"{fn}: {name} has dtype {arr.dtype}, expected real numbers (float32, float64 or integers)")
 
 
 OPTIONAL = frozenset({"bias"})  # the only array arguments that may be None
@@ -53,14 +51,13 @@ def as_arrays(fn: str, check_finite: bool = False, **named: Any) -> list[np.ndar
     vals = [v for v in named.values() if v is not None]
     if vals and all(type(v) is np.ndarray for v in vals):
         dt = vals[0].dtype
-        if (dt == _F64 or dt == _F32) and all(
-                v.dtype == dt and v.flags.c_contiguous and v.flags.aligned for v in vals):
+        if (dt == _F64 or dt == _F32) and all(v.dtype == dt and v.flags.c_contiguous and v.flags.aligned for v in vals):
             if check_finite:
                 for name, v in named.items():
                     if v is not None and not np.isfinite(v).all():
                         raise ValueError(f"{fn}: {name} contains NaN or Inf (pass check_finite=False to allow)")
             return list(named.values())
-    raw = {}
+    raw: dict[str, Any] = {}
     for name, value in named.items():
         if value is None:
             raw[name] = None
@@ -72,7 +69,7 @@ def as_arrays(fn: str, check_finite: bool = False, **named: Any) -> list[np.ndar
         raw[name] = (arr, _float_dtype(arr, fn, name))
     dtypes = {dt for item in raw.values() if item is not None for dt in [item[1]]}
     common = np.dtype(np.float64) if np.dtype(np.float64) in dtypes else np.dtype(np.float32)
-    out = []
+    out: list[Any] = []
     for name, item in raw.items():
         if item is None:
             out.append(None)

@@ -21,8 +21,9 @@ from __future__ import annotations
 import math
 import numbers
 import operator
+from collections.abc import Sequence
 from dataclasses import InitVar, dataclass, field, replace
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -74,10 +75,10 @@ class Architecture:
 
     widths: tuple
     activations: tuple
-    alphas: Optional[tuple] = None
-    batchnorm: Optional[tuple] = None
+    alphas: tuple = ()
+    batchnorm: tuple = ()
     bn_eps: float = 1e-5
-    skips: Optional[tuple] = None
+    skips: tuple = ()
     residual_scale: float = 1.0
     dtype: Any = field(default=np.dtype(np.float64))
     fn: InitVar[str] = "Architecture"
@@ -89,24 +90,30 @@ class Architecture:
         if isinstance(acts, str) or not isinstance(acts, Sequence) or len(acts) != L:
             raise ValueError(f"{fn}: activations needs one name per layer ({L}), got {acts!r}")
         acts = tuple(canonical_activation(a, fn) for a in acts)
-        alphas = self.alphas
-        if alphas is None or np.ndim(alphas) == 0:
-            alphas = [alphas] * L
-        elif len(alphas) != L:
-            raise ValueError(f"{fn}: alpha needs one value per layer ({L}) or a single value, got {alphas!r}")
-        alphas = tuple(alpha_for(a, al, fn) for a, al in zip(acts, alphas))
-        bn = (False,) * L if self.batchnorm is None else _flags(self.batchnorm, L, fn, "batchnorm")
-        skips = (None,) * L if self.skips is None else tuple(self.skips)
+        given: Any = self.alphas  # () or None: the defaults; a number: every layer; else one per layer
+        if given is None or (isinstance(given, (tuple, list)) and len(given) == 0):
+            per_layer: list = [None] * L
+        elif isinstance(given, (tuple, list, np.ndarray)):
+            per_layer = list(given)
+            if len(per_layer) != L:
+                raise ValueError(f"{fn}: alpha needs one value per layer ({L}) or a single value, got {given!r}")
+        else:
+            per_layer = [given] * L
+        alphas = tuple(alpha_for(a, al, fn) for a, al in zip(acts, per_layer))
+        bn = (False,) * L if self.batchnorm in ((), None) else _flags(self.batchnorm, L, fn, "batchnorm")
+        skips: tuple = (None,) * L if self.skips in ((), None) else tuple(self.skips)
         if len(skips) != L:
             raise ValueError(f"{fn}: skips needs one entry per layer ({L}), got {len(skips)}")
         for l, s in enumerate(skips, start=1):
             if s is None:
                 continue
-            if isinstance(s, bool) or not isinstance(s, numbers.Integral) or not 0 <= s < l:
+            if isinstance(s, bool) or not isinstance(s, numbers.Integral) or not 0 <= int(s) < l:
                 raise ValueError(f"{fn}: layer {l}'s residual source must be an earlier h_s (0 <= s < {l}), got {s!r}")
             if widths[s] != widths[l]:
-                raise ValueError(f"{fn}: layer {l} is residual (h_{l} = h_{s} + F(h_{s})) but its widths differ: "
-                                 f"h_{s} has width {widths[s]}, h_{l} has width {widths[l]}")
+                raise ValueError(
+                    f"{fn}: layer {l} is residual (h_{l} = h_{s} + F(h_{s})) but its widths differ: "
+                    f"h_{s} has width {widths[s]}, h_{l} has width {widths[l]}"
+                )
         bn_eps = _finite(self.bn_eps, fn, "bn_eps")
         if bn_eps <= 0:
             raise ValueError(f"{fn}: bn_eps must be positive, got {bn_eps}")
@@ -117,16 +124,35 @@ class Architecture:
             dtype = None
         if dtype not in _DTYPES:
             raise TypeError(f"{fn}: dtype must be float32 or float64, got {self.dtype!r}")
-        for name, value in (("widths", widths), ("activations", acts), ("alphas", alphas), ("batchnorm", bn),
-                            ("bn_eps", bn_eps), ("skips", tuple(None if s is None else int(s) for s in skips)),
-                            ("residual_scale", scale), ("dtype", dtype)):
+        for name, value in (
+            ("widths", widths),
+            ("activations", acts),
+            ("alphas", alphas),
+            ("batchnorm", bn),
+            ("bn_eps", bn_eps),
+            ("skips", tuple(None if s is None else int(s) for s in skips)),
+            ("residual_scale", scale),
+            ("dtype", dtype),
+        ):
             object.__setattr__(self, name, value)
 
     @classmethod
-    def build(cls, widths: Sequence[int], activation: str = "tanh", output_activation: str = "identity", *,
-              activations: Sequence[str] | None = None, alpha=None, batchnorm=False, bn_eps: float = 1e-5,
-              residual=False, residual_block: int = 1, residual_scale: float = 1.0, dtype=np.float64,
-              fn: str = "Architecture.build") -> "Architecture":
+    def build(
+        cls,
+        widths: Sequence[int],
+        activation: str = "tanh",
+        output_activation: str = "identity",
+        *,
+        activations: Sequence[str] | None = None,
+        alpha=None,
+        batchnorm=False,
+        bn_eps: float = 1e-5,
+        residual=False,
+        residual_block: int = 1,
+        residual_scale: float = 1.0,
+        dtype=np.float64,
+        fn: str = "Architecture.build",
+    ) -> Architecture:
         """An architecture from :class:`pyvanish.Network`'s keyword arguments.
 
         Parameters
@@ -167,8 +193,17 @@ class Architecture:
         if activations is None:
             activations = [activation] * (L - 1) + [output_activation]
         bn = _flags(batchnorm, L, fn, "batchnorm", default=[True] * (L - 1) + [False])
-        return cls(ws, tuple(activations) if not isinstance(activations, str) else activations, alpha, bn,
-                   bn_eps, _skips(residual, residual_block, ws, fn), residual_scale, dtype, fn)
+        return cls(
+            ws,
+            activations if isinstance(activations, str) else tuple(activations),  # type: ignore[arg-type]
+            alpha,
+            bn,
+            bn_eps,
+            _skips(residual, residual_block, ws, fn),
+            residual_scale,
+            dtype,
+            fn,
+        )
 
     # ------------------------------------------------------------ derived facts
     @property
@@ -191,8 +226,7 @@ class Architecture:
     def n_params(self) -> int:
         """Weights, biases and batch-norm scales and shifts (an exact Python int)."""
         w = self.widths
-        return sum(w[l] * w[l - 1] + w[l] + (2 * w[l] if self.batchnorm[l - 1] else 0)
-                   for l in range(1, len(w)))
+        return sum(w[l] * w[l - 1] + w[l] + (2 * w[l] if self.batchnorm[l - 1] else 0) for l in range(1, len(w)))
 
     @property
     def hidden_activation(self) -> str:
@@ -200,7 +234,7 @@ class Architecture:
         acts = sorted(set(self.activations[:-1]))
         return "/".join(acts) if acts else "-"
 
-    def replace(self, **changes) -> "Architecture":
+    def replace(self, **changes) -> Architecture:
         """A copy with some fields changed (validated like any new one).
 
         Examples
@@ -236,8 +270,10 @@ class Architecture:
         need = 2 * copies * self.n_params * self.dtype.itemsize + extra_bytes
         have = _physical_memory()
         if need > have:
-            raise MemoryError(f"{fn}: the parameters and gradients need {need:,} bytes ({need / 2**30:.3g} GiB), "
-                              f"more than this machine's {have / 2**30:.3g} GiB of memory")
+            raise MemoryError(
+                f"{fn}: the parameters and gradients need {need:,} bytes ({need / 2**30:.3g} GiB), "
+                f"more than this machine's {have / 2**30:.3g} GiB of memory"
+            )
 
     def describe(self, init: str | None = None) -> str:
         """One line: widths, activations, (the ``init`` given), batch norm, residual connections, dtype."""
@@ -249,8 +285,10 @@ class Architecture:
         if any(self.residual):
             extra += f", residual={sum(self.residual)} layers (block {self.residual_block})"
         init_part = f", init={init}" if init is not None else ""
-        return (f"widths={widths}, hidden={self.hidden_activation}, output={self.activations[-1]}"
-                f"{init_part}{extra}, dtype={self.dtype.name}")
+        return (
+            f"widths={widths}, hidden={self.hidden_activation}, output={self.activations[-1]}"
+            f"{init_part}{extra}, dtype={self.dtype.name}"
+        )
 
 
 # ---------------------------------------------------------------- helpers
@@ -259,7 +297,7 @@ def default_data(n_in: int, n_out: int, batch: int, seed) -> tuple:
     ``default_rng([seed, 1])`` (seed 0 unless ``seed`` is an integer): the
     default data of a seed (see :meth:`Architecture.default_batch`)."""
     s = seed if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) else 0
-    rng = np.random.default_rng([s, _DATA_STREAM])
+    rng = np.random.default_rng([int(s), _DATA_STREAM])
     return rng.standard_normal((batch, n_in)), rng.standard_normal((batch, n_out))
 
 
@@ -323,7 +361,7 @@ def _skips(residual, block, widths: tuple, fn: str) -> tuple:
         flags = [l in ends and l <= L - 1 for l in range(1, L + 1)]
     else:
         flags = list(_flags(residual, L, fn, "residual"))
-    skips = []
+    skips: list = []
     for l, flag in enumerate(flags, start=1):
         if not flag:
             skips.append(None)
@@ -332,8 +370,9 @@ def _skips(residual, block, widths: tuple, fn: str) -> tuple:
         if s < 0:
             raise ValueError(f"{fn}: layer {l} cannot be residual with residual_block={block}: there is no h_{s}")
         if widths[s] != widths[l]:
-            raise ValueError(f"{fn}: layer {l} is residual (h_{l} = h_{s} + F(h_{s})) but its widths differ: "
-                             f"h_{s} has width {widths[s]}, h_{l} has width {widths[l]}")
+            raise ValueError(
+                f"{fn}: layer {l} is residual (h_{l} = h_{s} + F(h_{s})) but its widths differ: "
+                f"h_{s} has width {widths[s]}, h_{l} has width {widths[l]}"
+            )
         skips.append(s)
     return tuple(skips)
-

@@ -11,6 +11,7 @@
 
 Bad arguments print one line and exit with status 2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -84,9 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"pyvanish {__version__}")
     sub = p.add_subparsers(dest="command", parser_class=_Parser)
 
-    s = sub.add_parser("seed", help="walk through the tutorial network (sigmoid, then ReLU + He)",
-                       description="The tutorial's 1 -> 1 -> 1 -> 1 -> 1 network: every chain factor "
-                                   "phi'(z_i) w_i, their products, and where each belongs.")
+    s = sub.add_parser(
+        "seed",
+        help="walk through the tutorial network (sigmoid, then ReLU + He)",
+        description="The tutorial's 1 -> 1 -> 1 -> 1 -> 1 network: every chain factor "
+        "phi'(z_i) w_i, their products, and where each belongs.",
+    )
     s.set_defaults(func=_seed)
     s.add_argument("--weights", type=_floats, help="w1,w2,...: explicit weights (default: w ~ N(0, 1))")
     s.add_argument("--biases", type=_floats, help="b1,b2,...: explicit biases (default 0)")
@@ -95,16 +99,22 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--t", type=float, default=0.0, help="the target (default 0)")
     s.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
 
-    r = sub.add_parser("report", help="per-layer gradient report of a dense network",
-                       description="Build a dense network, run one batch of Gaussian inputs x ~ N(0, 1) "
-                                   "and targets t ~ N(0, 1), and print the per-layer gradient report.")
+    r = sub.add_parser(
+        "report",
+        help="per-layer gradient report of a dense network",
+        description="Build a dense network, run one batch of Gaussian inputs x ~ N(0, 1) "
+        "and targets t ~ N(0, 1), and print the per-layer gradient report.",
+    )
     r.set_defaults(func=_report)
     _shape_args(r, depth=10, width=32)
     r.add_argument("--widths", type=_ints, help="all widths n0,n1,...,nL (overrides the four above)")
     r.add_argument("--activation", default="tanh", help=f"hidden activation: {', '.join(ACTIVATIONS)} (default tanh)")
     r.add_argument("--output-activation", default="identity", help="output activation (default identity)")
-    r.add_argument("--init", default="xavier", help=f"initialisation: {', '.join(INITS)} or an alias "
-                                                    f"({', '.join(sorted(ALIASES))}); default xavier")
+    r.add_argument(
+        "--init",
+        default="xavier",
+        help=f"initialisation: {', '.join(INITS)} or an alias ({', '.join(sorted(ALIASES))}); default xavier",
+    )
     r.add_argument("--sw", type=float, default=1.0, help="sigma_w for --init normal: Var W = sw^2/fan_in")
     r.add_argument("--sb", type=float, default=0.0, help="sigma_b: biases ~ N(0, sb^2) (default 0)")
     r.add_argument("--batchnorm", action="store_true", help="batch normalisation on every hidden layer")
@@ -113,25 +123,38 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--residual-scale", type=float, default=1.0, help="scale of the residual branch (default 1)")
     r.add_argument("--json", action="store_true", help="print the report as JSON")
     r.add_argument("--plot", metavar="FILE.png", help="also draw the figure to FILE (needs matplotlib)")
-    c = sub.add_parser("compare", help="the fixes side by side: sigmoid, ReLU + He, batch norm, residual",
-                       description="Run several configurations on the same network shape, data and seed and "
-                                   "print one table: a row per layer, a column per configuration, then both "
-                                   "ratios and the verdict of each. Default configurations: "
-                                   + "; ".join(DEFAULT_CONFIGS) + ".")
+    c = sub.add_parser(
+        "compare",
+        help="the fixes side by side: sigmoid, ReLU + He, batch norm, residual",
+        description="Run several configurations on the same network shape, data and seed and "
+        "print one table: a row per layer, a column per configuration, then both "
+        "ratios and the verdict of each. Default configurations: " + "; ".join(DEFAULT_CONFIGS) + ".",
+    )
     c.set_defaults(func=_compare)
-    c.add_argument("--config", action="append", metavar="SPEC",
-                   help="a configuration, repeatable: activation[,init][,bn][,res|resK][,scale=S], "
-                        "e.g. --config tanh,xavier,bn --config relu,he,res")
+    c.add_argument(
+        "--config",
+        action="append",
+        metavar="SPEC",
+        help="a configuration, repeatable: activation[,init][,bn][,res|resK][,scale=S], "
+        "e.g. --config tanh,xavier,bn --config relu,he,res",
+    )
     _shape_args(c, depth=20, width=64)
-    c.add_argument("--metric", choices=sorted(METRICS), default="W",
-                   help="table column: W = |dL/dW_l| (default), h = |dL/dh_l|, z = |dL/dz_l|, b = |dL/db_l|")
+    c.add_argument(
+        "--metric",
+        choices=sorted(METRICS),
+        default="W",
+        help="table column: W = |dL/dW_l| (default), h = |dL/dh_l|, z = |dL/dz_l|, b = |dL/db_l|",
+    )
     c.add_argument("--json", action="store_true", help="print the comparison as JSON")
     c.add_argument("--plot", metavar="FILE.png", help="also draw the figure to FILE (needs matplotlib)")
-    e = sub.add_parser("ensemble", help="statistics over many random initialisations (and mean-field theory)",
-                       description="Run n independently initialised networks of one architecture on one "
-                                   "batch and print, per layer, the median and 5-95 %% range of log10 "
-                                   "|dL/dh_l|, |dL/dW_l| and the gain across members; --theory adds "
-                                   "mean-field theory's predicted decay next to the measured one.")
+    e = sub.add_parser(
+        "ensemble",
+        help="statistics over many random initialisations (and mean-field theory)",
+        description="Run n independently initialised networks of one architecture on one "
+        "batch and print, per layer, the median and 5-95 %% range of log10 "
+        "|dL/dh_l|, |dL/dW_l| and the gain across members; --theory adds "
+        "mean-field theory's predicted decay next to the measured one.",
+    )
     _shape_args(e, depth=10, width=16)
     e.set_defaults(batch=1, func=_ensemble)
     e.add_argument("-n", "--members", type=_positive, default=10_000, help="networks (default 10000)")
@@ -145,17 +168,24 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--json", action="store_true", help="print the summary as JSON")
     e.add_argument("--plot", metavar="FILE.png", help="also draw the figure to FILE (needs matplotlib)")
 
-    tr = sub.add_parser("train", help="train each configuration and watch the first layer learn (or not)",
-                        description="Train the same network shape under several configurations (as pyvanish "
-                                    "compare) on a teacher-student regression task (or scikit-learn's digits) "
-                                    "with SGD or Adam, and print the final loss of each and, per layer, the "
-                                    "update ratio |dW|/|W| over time.")
+    tr = sub.add_parser(
+        "train",
+        help="train each configuration and watch the first layer learn (or not)",
+        description="Train the same network shape under several configurations (as pyvanish "
+        "compare) on a teacher-student regression task (or scikit-learn's digits) "
+        "with SGD or Adam, and print the final loss of each and, per layer, the "
+        "update ratio |dW|/|W| over time.",
+    )
     tr.set_defaults(func=_train)
     tr.add_argument("--config", action="append", metavar="SPEC", help="a configuration, repeatable (see compare)")
     tr.add_argument("--depth", type=_positive, default=10, help="hidden layers (default 10)")
     tr.add_argument("--width", type=_positive, default=64, help="hidden width (default 64)")
-    tr.add_argument("--task", choices=["teacher", "digits"], default="teacher",
-                    help="teacher: a random tanh teacher network (16 inputs); digits: scikit-learn's digits")
+    tr.add_argument(
+        "--task",
+        choices=["teacher", "digits"],
+        default="teacher",
+        help="teacher: a random tanh teacher network (16 inputs); digits: scikit-learn's digits",
+    )
     tr.add_argument("--samples", type=_positive, default=256, help="samples of the teacher task (default 256)")
     tr.add_argument("--steps", type=_positive, default=200, help="optimiser steps (default 200)")
     tr.add_argument("--batch-size", type=_positive, default=32, help="minibatch size (default 32)")
@@ -167,9 +197,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--json", action="store_true")
     tr.add_argument("--plot", metavar="FILE.png", help="also draw the figure to FILE (needs matplotlib)")
 
-    sw = sub.add_parser("sweep", help="a grid of configurations x seeds -> one tidy table (CSV/JSON/Parquet)",
-                        description="Run every combination of the grid for every seed on the same data and write "
-                                    "one row per configuration x seed x layer. Grid values are comma-separated.")
+    sw = sub.add_parser(
+        "sweep",
+        help="a grid of configurations x seeds -> one tidy table (CSV/JSON/Parquet)",
+        description="Run every combination of the grid for every seed on the same data and write "
+        "one row per configuration x seed x layer. Grid values are comma-separated.",
+    )
     sw.set_defaults(func=_sweep)
     sw.add_argument("--depth", default="10", help="depths, e.g. 5,10,20 (default 10)")
     sw.add_argument("--width", default="32", help="widths (default 32)")
@@ -182,9 +215,12 @@ def build_parser() -> argparse.ArgumentParser:
     sw.add_argument("--workers", type=int, default=0, help="worker processes (default 0: serial)")
     sw.add_argument("--out", metavar="FILE", help="write the table: .csv, .json or .parquet")
 
-    th = sub.add_parser("theory", help="mean-field theory: q*, chi1, depth scales, criticality",
-                        description="Mean-field theory of random networks (Poole et al. 2016; Schoenholz et "
-                                    "al. 2017): Var W = sw2/fan_in, Var b = sb2.")
+    th = sub.add_parser(
+        "theory",
+        help="mean-field theory: q*, chi1, depth scales, criticality",
+        description="Mean-field theory of random networks (Poole et al. 2016; Schoenholz et "
+        "al. 2017): Var W = sw2/fan_in, Var b = sb2.",
+    )
     th.set_defaults(func=_theory)
     th.add_argument("--activation", default="tanh", help="activation (default tanh)")
     th.add_argument("--sw2", type=float, default=None, help="weight variance sigma_w^2 (required unless --critical)")
@@ -210,9 +246,18 @@ def _save_plot(path, draw) -> None:
 
 def _ensemble(args, out) -> None:
     widths = [args.input_width or args.width] + [args.width] * args.depth + [args.output_width]
-    ens = Ensemble(widths, args.members, activation=args.activation, output_activation=args.output_activation,
-                   init=args.init, sw=args.sw, sb=args.sb, residual=args.residual, seed=args.seed,
-                   dtype=args.dtype)
+    ens = Ensemble(
+        widths,
+        args.members,
+        activation=args.activation,
+        output_activation=args.output_activation,
+        init=args.init,
+        sw=args.sw,
+        sb=args.sb,
+        residual=args.residual,
+        seed=args.seed,
+        dtype=args.dtype,
+    )
     rng = np.random.default_rng([args.seed, 1])
     x = rng.standard_normal((args.batch, widths[0]))
     t = rng.standard_normal((args.batch, widths[-1]))
@@ -239,39 +284,49 @@ def _theory(args, out) -> None:
     from . import theory
 
     if args.plot:
+
         def draw(p):
             ax = p.phase_diagram(args.activation, sb2=np.linspace(0, max(0.3, args.sb2), 40), alpha=args.alpha)
             if args.sw2 is not None:
                 ax.plot([args.sw2], [args.sb2], "k*", markersize=12)
             return ax
+
         _save_plot(args.plot, draw)
     if args.critical:
         sw2 = theory.critical_sw2(args.activation, args.sb2, alpha=args.alpha)
         if args.json:
             print(json.dumps({"activation": args.activation, "sb2": args.sb2, "critical_sw2": sw2}), file=out)
         else:
-            print(f"{args.activation}: at sigma_b^2 = {args.sb2:g} the critical sigma_w^2 (chi1 = 1) is {sw2:.6g}",
-                  file=out)
+            print(
+                f"{args.activation}: at sigma_b^2 = {args.sb2:g} the critical sigma_w^2 (chi1 = 1) is {sw2:.6g}",
+                file=out,
+            )
         return
     if args.sw2 is None:
         raise _UsageError("pyvanish theory: error: --sw2 is required (or use --critical)")
     d = theory.depth_scales(args.activation, args.sw2, args.sb2, alpha=args.alpha)
     if args.json:
-        res = dict(vars(d)) if hasattr(d, "__dict__") else d._asdict()
+        res = dict(vars(d)) if hasattr(d, "__dict__") else d._asdict()  # type: ignore[attr-defined]
         res = {k: (v if np.isfinite(v) else str(v)) for k, v in res.items()}
         if args.depth:
-            res["gradient_profile"] = theory.gradient_profile(args.activation, args.sw2, args.sb2, args.depth,
-                                                              alpha=args.alpha).tolist()
+            res["gradient_profile"] = theory.gradient_profile(
+                args.activation, args.sw2, args.sb2, args.depth, alpha=args.alpha
+            ).tolist()
         print(json.dumps(res), file=out)
         return
-    phase = ("ordered (gradients vanish)" if d.chi1 < 1
-             else "chaotic (gradients explode)" if d.chi1 > 1 else "critical")
-    print(f"{args.activation}, sigma_w^2 = {args.sw2:g}, sigma_b^2 = {args.sb2:g}  (Var W = sigma_w^2/fan_in)",
-          file=out)
-    for name, label in (("q_star", "q*      length fixed point"), ("chi1", "chi1    gradient factor per layer"),
-                        ("c_star", "c*      correlation fixed point"), ("chi_c", "chi_c   correlation slope"),
-                        ("xi_q", "xi_q    length depth scale"), ("xi_c", "xi_c    correlation depth scale"),
-                        ("xi_grad", "xi_grad = -1/ln chi1, gradient depth scale")):
+    phase = "ordered (gradients vanish)" if d.chi1 < 1 else "chaotic (gradients explode)" if d.chi1 > 1 else "critical"
+    print(
+        f"{args.activation}, sigma_w^2 = {args.sw2:g}, sigma_b^2 = {args.sb2:g}  (Var W = sigma_w^2/fan_in)", file=out
+    )
+    for name, label in (
+        ("q_star", "q*      length fixed point"),
+        ("chi1", "chi1    gradient factor per layer"),
+        ("c_star", "c*      correlation fixed point"),
+        ("chi_c", "chi_c   correlation slope"),
+        ("xi_q", "xi_q    length depth scale"),
+        ("xi_c", "xi_c    correlation depth scale"),
+        ("xi_grad", "xi_grad = -1/ln chi1, gradient depth scale"),
+    ):
         print(f"  {label:<44} {getattr(d, name):.6g}", file=out)
     print(f"  phase: {phase}", file=out)
     if args.depth:
@@ -296,26 +351,53 @@ def _train(args, out) -> None:
     for spec in args.config or DEFAULT_CONFIGS:
         name, kw = parse_config(spec)
         net = Network(widths, **{"init": "xavier", **kw, "seed": args.seed, "dtype": args.dtype})
-        results[name] = train(net, X, T, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-                              optimizer=args.optimizer, record_every=args.record_every, seed=args.seed)
+        results[name] = train(
+            net,
+            X,
+            T,
+            steps=args.steps,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            optimizer=args.optimizer,
+            record_every=args.record_every,
+            seed=args.seed,
+        )
     if args.plot:
         _save_plot(args.plot, lambda p: _train_figure(p, results))
     if args.json:
-        print(json.dumps({n: {"final_loss": _jsonable(h.final_loss), "loss": [_jsonable(v) for v in h.loss],
-                              "step": h.step.tolist(), "moved": [_jsonable(v) for v in h.moved],
-                              "update_ratio": [[_jsonable(v) for v in row] for row in h.update_ratio],
-                              "stopped": h.stopped} for n, h in results.items()}, indent=1), file=out)
+        print(
+            json.dumps(
+                {
+                    n: {
+                        "final_loss": _jsonable(h.final_loss),
+                        "loss": [_jsonable(v) for v in h.loss],
+                        "step": h.step.tolist(),
+                        "moved": [_jsonable(v) for v in h.moved],
+                        "update_ratio": [[_jsonable(v) for v in row] for row in h.update_ratio],
+                        "stopped": h.stopped,
+                    }
+                    for n, h in results.items()
+                },
+                indent=1,
+            ),
+            file=out,
+        )
         return
-    print(f"Training {len(widths) - 1} layers, widths {widths[0]}-{args.width}x{args.depth}-{widths[-1]}, "
-          f"{args.task} task ({X.shape[0]} samples), {args.optimizer} lr {args.lr:g}, batch {args.batch_size}, "
-          f"{args.steps} steps", file=out)
+    print(
+        f"Training {len(widths) - 1} layers, widths {widths[0]}-{args.width}x{args.depth}-{widths[-1]}, "
+        f"{args.task} task ({X.shape[0]} samples), {args.optimizer} lr {args.lr:g}, batch {args.batch_size}, "
+        f"{args.steps} steps",
+        file=out,
+    )
     print(file=out)
     names = list(results)
     hs = list(results.values())
-    rows = [["initial loss"] + [f"{h.loss[0]:.4g}" for h in hs],
-            ["final loss"] + [f"{h.final_loss:.4g}" for h in hs],
-            ["layer 1 moved %"] + [f"{100 * h.moved[0]:.3g}" for h in hs],
-            ["layer L moved %"] + [f"{100 * h.moved[-1]:.3g}" for h in hs]]
+    rows = [
+        ["initial loss"] + [f"{h.loss[0]:.4g}" for h in hs],
+        ["final loss"] + [f"{h.final_loss:.4g}" for h in hs],
+        ["layer 1 moved %"] + [f"{100 * h.moved[0]:.3g}" for h in hs],
+        ["layer L moved %"] + [f"{100 * h.moved[-1]:.3g}" for h in hs],
+    ]
     print(format_table([""] + names, rows, align="l" + "r" * len(names)), file=out)
     for n, h in results.items():
         if h.stopped:
@@ -327,8 +409,10 @@ def _train(args, out) -> None:
         cuts = np.array_split(np.arange(R), min(5, R))
         print(f"\n  {n}", file=out)
         headers = ["layer"] + [f"steps {h.step[c[0]]}-{h.step[c[-1]]}" for c in cuts]
-        rows = [[str(l + 1)] + [f"{np.median(h.update_ratio[c, l]):.2e}" for c in cuts]
-                for l in range(h.update_ratio.shape[1])]
+        rows = [
+            [str(l + 1)] + [f"{np.median(h.update_ratio[c, l]):.2e}" for c in cuts]
+            for l in range(h.update_ratio.shape[1])
+        ]
         print(textwrap.indent(format_table(headers, rows, align="r" * len(headers)), "  "), file=out)
 
 
@@ -355,8 +439,9 @@ def _sweep(args, out) -> None:
         try:
             vals = [int(v) for v in text.split(",") if v.strip()]
         except ValueError:
-            raise _UsageError(f"pyvanish sweep: error: --{name}: expected comma-separated integers, "
-                              f"got {text!r}") from None
+            raise _UsageError(
+                f"pyvanish sweep: error: --{name}: expected comma-separated integers, got {text!r}"
+            ) from None
         if not vals or min(vals) < 1:
             raise _UsageError(f"pyvanish sweep: error: --{name}: expected positive integers, got {text!r}")
         return vals
@@ -368,10 +453,14 @@ def _sweep(args, out) -> None:
         except KeyError:
             raise _UsageError(f"pyvanish sweep: error: --{name}: expected true/false values, got {text!r}") from None
 
-    grid = {"depth": ints(args.depth, "depth"), "width": ints(args.width, "width"),
-            "activation": [v.strip() for v in args.activation.split(",") if v.strip()],
-            "init": [v.strip() for v in args.init.split(",") if v.strip()],
-            "batchnorm": bools(args.batchnorm, "batchnorm"), "residual": bools(args.residual, "residual")}
+    grid = {
+        "depth": ints(args.depth, "depth"),
+        "width": ints(args.width, "width"),
+        "activation": [v.strip() for v in args.activation.split(",") if v.strip()],
+        "init": [v.strip() for v in args.init.split(",") if v.strip()],
+        "batchnorm": bools(args.batchnorm, "batchnorm"),
+        "residual": bools(args.residual, "residual"),
+    }
     if args.out and not args.out.endswith((".csv", ".json", ".parquet")):
         raise _UsageError("pyvanish sweep: error: --out must end in .csv, .json or .parquet")
     if args.workers > 0:
@@ -385,15 +474,25 @@ def _sweep(args, out) -> None:
         res = sweep(grid, seeds=range(args.seeds), batch=args.batch)
     print(res, file=out)
     if args.out:
-        writer = {".csv": res.to_csv, ".json": res.to_json, ".parquet": res.to_parquet}[args.out[args.out.rindex("."):]]
+        writer = {".csv": res.to_csv, ".json": res.to_json, ".parquet": res.to_parquet}[
+            args.out[args.out.rindex(".") :]
+        ]
         writer(args.out)
         print(f"wrote {len(res.records)} rows to {args.out}", file=out)
 
 
 def _compare(args, out) -> None:
-    cmp = compare(args.config or DEFAULT_CONFIGS, depth=args.depth, width=args.width,
-                  input_width=args.input_width, output_width=args.output_width, batch=args.batch,
-                  seed=args.seed, metric=args.metric, dtype=args.dtype)
+    cmp = compare(
+        args.config or DEFAULT_CONFIGS,
+        depth=args.depth,
+        width=args.width,
+        input_width=args.input_width,
+        output_width=args.output_width,
+        batch=args.batch,
+        seed=args.seed,
+        metric=args.metric,
+        dtype=args.dtype,
+    )
     print(json.dumps(cmp.to_dict(), indent=2) if args.json else cmp, file=out)
     if args.plot:
         _save_plot(args.plot, lambda p: p.gradient_flow(cmp))
@@ -412,11 +511,16 @@ def _seed(args, out) -> None:
     print(file=out)
     ex_sig = seed_network(weights=w, biases=b, depth=L).explain(args.x, args.t)
     print(_indent(str(ex_sig)), file=out)
-    he = np.abs(np.random.default_rng(args.seed).normal(0.0, np.sqrt(2.0), L)) if args.weights is None \
+    he = (
+        np.abs(np.random.default_rng(args.seed).normal(0.0, np.sqrt(2.0), L))
+        if args.weights is None
         else np.abs(np.asarray(w))
+    )
     print(file=out)
-    print("2. ReLU hidden layers with He initialisation (w ~ N(0, 2/fan_in), taken positive so every "
-          "unit is active;", file=out)
+    print(
+        "2. ReLU hidden layers with He initialisation (w ~ N(0, 2/fan_in), taken positive so every unit is active;",
+        file=out,
+    )
     print("   a unit with z_i <= 0 would make its factor 0 and stop the chain), sigmoid output.", file=out)
     print("   relu'(z) is 1 or 0, so each hidden factor is w_i itself.", file=out)
     print(file=out)
@@ -445,10 +549,20 @@ def _report(args, out) -> None:
     else:
         n0 = args.input_width or args.width
         widths = [n0] + [args.width] * args.depth + [args.output_width]
-    net = Network(widths, activation=args.activation, output_activation=args.output_activation,
-                  init=args.init, sw=args.sw, sb=args.sb, batchnorm=args.batchnorm, residual=args.residual,
-                  residual_block=args.residual_block, residual_scale=args.residual_scale,
-                  seed=args.seed, dtype=args.dtype)
+    net = Network(
+        widths,
+        activation=args.activation,
+        output_activation=args.output_activation,
+        init=args.init,
+        sw=args.sw,
+        sb=args.sb,
+        batchnorm=args.batchnorm,
+        residual=args.residual,
+        residual_block=args.residual_block,
+        residual_scale=args.residual_scale,
+        seed=args.seed,
+        dtype=args.dtype,
+    )
     rng = np.random.default_rng([args.seed, 1])
     x = rng.standard_normal((args.batch, widths[0]))
     t = rng.standard_normal((args.batch, widths[-1]))

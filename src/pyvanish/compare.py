@@ -1,12 +1,14 @@
 """The fixes side by side: one depth, width, data and seed, several configurations."""
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
 from ._activations import ACTIVATIONS, canonical_activation
+from ._text import format_table
 from ._validate import check_seed
 from .architecture import default_data
 from .init import canonical
@@ -35,27 +37,29 @@ def parse_config(spec) -> tuple[str, dict]:
     """
     fn = "compare"
     if isinstance(spec, dict):
-        kw = dict(spec)
-        name = str(kw.pop("name", ", ".join(f"{k}={v}" for k, v in kw.items())))
-        return name, kw
+        given = dict(spec)
+        name = str(given.pop("name", ", ".join(f"{k}={v}" for k, v in given.items())))
+        return name, given
     if not isinstance(spec, str) or not spec.strip():
         raise TypeError(f"{fn}: a configuration is a string like 'tanh,xavier,bn' or a dict, got {spec!r}")
     tokens = [s.strip().lower() for s in spec.split(",") if s.strip()]
     if not tokens:
-        raise ValueError(f"{fn}: configuration {spec!r} is empty; it must start with an activation, one of "
-                         f"{', '.join(ACTIVATIONS)}")
+        raise ValueError(
+            f"{fn}: configuration {spec!r} is empty; it must start with an activation, one of {', '.join(ACTIVATIONS)}"
+        )
     try:
         canonical_activation(tokens[0], fn)
     except ValueError:
-        raise ValueError(f"{fn}: configuration {spec!r} must start with an activation, one of "
-                         f"{', '.join(ACTIVATIONS)}") from None
+        raise ValueError(
+            f"{fn}: configuration {spec!r} must start with an activation, one of {', '.join(ACTIVATIONS)}"
+        ) from None
     act = tokens[0].replace("-", "_")
     kw: dict = {"activation": act}
     for tok in tokens[1:]:
         if tok in ("bn", "batchnorm"):
             kw["batchnorm"] = True
         elif tok.startswith("res"):
-            block = tok[len("residual"):] if tok.startswith("residual") else tok[3:]
+            block = tok[len("residual") :] if tok.startswith("residual") else tok[3:]
             if block and not block.isdigit():
                 raise ValueError(f"{fn}: {tok!r} in {spec!r}: expected res or resK (K an integer)")
             kw["residual"] = True
@@ -92,35 +96,44 @@ class Comparison:
 
     def to_dict(self) -> dict:
         """JSON-safe: per configuration its report's :meth:`GradientReport.to_dict`."""
-        return {"metric": self.metric, "widths": list(self.widths), "batch": self.batch, "seed": self.seed,
-                "configs": {n: r.to_dict() for n, r in zip(self.names, self.reports)}}
+        return {
+            "metric": self.metric,
+            "widths": list(self.widths),
+            "batch": self.batch,
+            "seed": self.seed,
+            "configs": {n: r.to_dict() for n, r in zip(self.names, self.reports)},
+        }
 
     def to_frame(self):
         """A pandas DataFrame: rows are layers, columns configurations (the metric)."""
         import pandas as pd
 
-        return pd.DataFrame({n: _metric(r, self.metric) for n, r in zip(self.names, self.reports)},
-                            index=pd.Index(_rows(self.metric, len(self.widths) - 1), name="layer"))
+        return pd.DataFrame(
+            {n: _metric(r, self.metric) for n, r in zip(self.names, self.reports)},
+            index=pd.Index(_rows(self.metric, len(self.widths) - 1), name="layer"),
+        )
 
     def __str__(self) -> str:
         L = len(self.widths) - 1
-        ws = [max(12, len(n) + 2) for n in self.names]
-        lw = 14
-        head = f"{'layer':<{lw}}" + "".join(f"{n:>{w}}" for n, w in zip(self.names, ws))
-        lines = [f"Comparison: {L} layers, widths {_short(self.widths)}, batch {self.batch}, seed {self.seed}",
-                 f"per-layer {_TITLES[self.metric]}, same data and seed for every column", "",
-                 head, "-" * len(head)]
         cols = [_metric(r, self.metric) for r in self.reports]
-        for i, row in enumerate(_rows(self.metric, L)):
-            lines.append(f"{row!s:<{lw}}" + "".join(f"{c[i]:>{w}.3e}" for c, w in zip(cols, ws)))
-        lines.append("-" * len(head))
+        rows = [[str(row)] + [f"{c[i]:.3e}" for c in cols] for i, row in enumerate(_rows(self.metric, L))]
+        rows.append([""] * (1 + len(cols)))
         for label, attr in (("log10 signal", "log10_signal_ratio"), ("log10 weight", "log10_weight_ratio")):
-            lines.append(f"{label:<{lw}}" + "".join(f"{getattr(r, attr):>{w}.2f}" for r, w in zip(self.reports, ws)))
-        lines.append(f"{'verdict':<{lw}}" + "".join(f"{r.verdict:>{w}}" for r, w in zip(self.reports, ws)))
-        lines += ["", "log10 signal = log10 |dL/dh_1| / |dL/dh_L|  (the backward chain)",
-                  "log10 weight = log10 |dL/dW_1| / |dL/dW_L|  (how much the first layer learns vs the last)",
-                  f"verdict: exploding if NaN/Inf or either ratio > 10^{THRESHOLD_DECADES:g}, "
-                  f"vanishing if either < 10^-{THRESHOLD_DECADES:g}, else healthy"]
+            rows.append([label] + [f"{getattr(r, attr):.2f}" for r in self.reports])
+        rows.append(["verdict"] + [r.verdict for r in self.reports])
+        lines = [
+            f"Comparison: {L} layers, widths {_short(self.widths)}, batch {self.batch}, seed {self.seed}",
+            f"per-layer {_TITLES[self.metric]}, same data and seed for every column",
+            "",
+            format_table(["layer", *self.names], rows, align="l" + "r" * len(cols)),
+        ]
+        lines += [
+            "",
+            "log10 signal = log10 |dL/dh_1| / |dL/dh_L|  (the backward chain)",
+            "log10 weight = log10 |dL/dW_1| / |dL/dW_L|  (how much the first layer learns vs the last)",
+            f"verdict: exploding if NaN/Inf or either ratio > 10^{THRESHOLD_DECADES:g}, "
+            f"vanishing if either < 10^-{THRESHOLD_DECADES:g}, else healthy",
+        ]
         return "\n".join(lines)
 
 
@@ -136,9 +149,20 @@ def _short(w) -> str:
     return "-".join(map(str, w)) if len(w) <= 8 else f"{w[0]}-{w[1]}-...-{w[-2]}-{w[-1]}"
 
 
-def compare(configs: Sequence = DEFAULT_CONFIGS, x=None, t=None, *, depth: int = 20, width: int = 64,
-            input_width: int | None = None, output_width: int = 1, batch: int = 64, seed: int = 0,
-            metric: str = "W", dtype=np.float64) -> Comparison:
+def compare(
+    configs: Sequence = DEFAULT_CONFIGS,
+    x=None,
+    t=None,
+    *,
+    depth: int = 20,
+    width: int = 64,
+    input_width: int | None = None,
+    output_width: int = 1,
+    batch: int = 64,
+    seed: int = 0,
+    metric: str = "W",
+    dtype=np.float64,
+) -> Comparison:
     """Run several configurations on the same network shape, data and seed.
 
     Parameters
@@ -174,8 +198,9 @@ def compare(configs: Sequence = DEFAULT_CONFIGS, x=None, t=None, *, depth: int =
         configs = [configs]
     if not isinstance(configs, (list, tuple)):
         raise TypeError(f"compare: configs must be a configuration (str or dict) or a list of them, got {configs!r}")
-    if input_width is not None and (isinstance(input_width, bool) or not isinstance(input_width, (int, np.integer))
-                                    or input_width < 1):
+    if input_width is not None and (
+        isinstance(input_width, bool) or not isinstance(input_width, (int, np.integer)) or input_width < 1
+    ):
         raise ValueError(f"compare: input_width must be a positive integer, got {input_width!r}")
     check_seed(seed, "compare")
     parsed = [parse_config(c) for c in configs]
@@ -189,7 +214,7 @@ def compare(configs: Sequence = DEFAULT_CONFIGS, x=None, t=None, *, depth: int =
         x0, t0 = default_data(widths[0], widths[-1], batch, seed)
         x, t = (x0 if x is None else x), (t0 if t is None else t)
     reports = []
-    for name, kw in parsed:
+    for _name, kw in parsed:
         kw = {"init": "xavier", **kw, "seed": seed, "dtype": dtype}
         net = Network(widths, **kw)
         reports.append(net.gradient_report(x, t))

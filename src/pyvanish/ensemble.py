@@ -1,14 +1,17 @@
 """Ensembles: statistics over thousands of randomly initialised networks at once."""
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
 from . import _engine
+from ._text import format_table
 from ._validate import as_arrays, check_seed
 from .architecture import Architecture
 from .init import check_init_args, init_weight, weight_variance
@@ -42,19 +45,46 @@ class Ensemble:
     ((1000, 5), True)
     """
 
-    def __init__(self, widths: Sequence[int] | Architecture, n: int, activation: str = "tanh",
-                 output_activation: str = "identity", *, activations: Sequence[str] | None = None,
-                 init: str = "xavier", sw: float = 1.0, sb: float = 0.0, gain: float | None = None,
-                 value: float = 0.0, alpha=None, batchnorm=False, bn_eps: float = 1e-5, residual=False,
-                 residual_block: int = 1, residual_scale: float = 1.0, seed=0, dtype=np.float64):
+    def __init__(
+        self,
+        widths: Sequence[int] | Architecture,
+        n: int,
+        activation: str = "tanh",
+        output_activation: str = "identity",
+        *,
+        activations: Sequence[str] | None = None,
+        init: str = "xavier",
+        sw: float = 1.0,
+        sb: float = 0.0,
+        gain: float | None = None,
+        value: float = 0.0,
+        alpha=None,
+        batchnorm=False,
+        bn_eps: float = 1e-5,
+        residual=False,
+        residual_block: int = 1,
+        residual_scale: float = 1.0,
+        seed=0,
+        dtype=np.float64,
+    ):
         fn = "Ensemble"
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"{fn}: n (the number of members) must be a positive integer, got {n!r}")
         self._n = int(n)
-        arch = architecture_of(widths, fn, activation=activation, output_activation=output_activation,
-                               activations=activations, alpha=alpha, batchnorm=batchnorm, bn_eps=bn_eps,
-                               residual=residual, residual_block=residual_block,
-                               residual_scale=residual_scale, dtype=dtype)
+        arch = architecture_of(
+            widths,
+            fn,
+            activation=activation,
+            output_activation=output_activation,
+            activations=activations,
+            alpha=alpha,
+            batchnorm=batchnorm,
+            bn_eps=bn_eps,
+            residual=residual,
+            residual_block=residual_block,
+            residual_scale=residual_scale,
+            dtype=dtype,
+        )
         self._arch = arch
         self._init = check_init_args(init, sw, sb, gain, value, fn)
         self._sw, self._sb, self._gain = float(sw), float(sb), gain
@@ -64,10 +94,11 @@ class Ensemble:
         L, w = arch.depth, arch.widths
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self._seed = seed if not isinstance(seed, np.random.Generator) else None
-        Ws = [init_weight(rng, self._init, w[l], w[l - 1], sw=sw, gain=gain, value=value, members=self._n)
-              for l in range(1, L + 1)]
-        bs = [rng.normal(0.0, sb, (self._n, w[l])) if sb > 0 else np.zeros((self._n, w[l]))
-              for l in range(1, L + 1)]
+        Ws = [
+            init_weight(rng, self._init, w[l], w[l - 1], sw=sw, gain=gain, value=value, members=self._n)
+            for l in range(1, L + 1)
+        ]
+        bs = [rng.normal(0.0, sb, (self._n, w[l])) if sb > 0 else np.zeros((self._n, w[l])) for l in range(1, L + 1)]
         self._bn = any(arch.batchnorm)
         if self._bn:  # batch norm: member by member through the single-network engine
             self._engine = None
@@ -77,10 +108,14 @@ class Ensemble:
             self._engine = e = _engine.ensemble_engine(arch, self._n)
             params = e.params
             # engine layout (n_l, n_{l-1}, E) and (n_l, E); views with members first
-            self._W = tuple(np.moveaxis(params[e.weight_offset(l):e.bias_offset(l)]
-                                        .reshape(w[l], w[l - 1], self._n), -1, 0) for l in range(1, L + 1))
-            self._b = tuple(np.moveaxis(params[e.bias_offset(l):e.bias_offset(l) + w[l] * self._n]
-                                        .reshape(w[l], self._n), -1, 0) for l in range(1, L + 1))
+            self._W = tuple(
+                np.moveaxis(params[e.weight_offset(l) : e.bias_offset(l)].reshape(w[l], w[l - 1], self._n), -1, 0)
+                for l in range(1, L + 1)
+            )
+            self._b = tuple(
+                np.moveaxis(params[e.bias_offset(l) : e.bias_offset(l) + w[l] * self._n].reshape(w[l], self._n), -1, 0)
+                for l in range(1, L + 1)
+            )
             for W, Wl, b, bl in zip(self._W, Ws, self._b, bs):
                 W[...] = Wl
                 b[...] = bl
@@ -140,7 +175,7 @@ class Ensemble:
             raise IndexError(f"Ensemble.member: m must be in [0, {self._n}), got {m}")
         return Network(self._arch, weights=[W[m] for W in self._W], biases=[b[m] for b in self._b])
 
-    def run(self, x, t, *, check_finite: bool = True) -> "EnsembleReport":
+    def run(self, x, t, *, check_finite: bool = True) -> EnsembleReport:
         """Every member on one batch: ``x`` (B, n_0) shared, or (n, B, n_0) per member;
         ``t`` (B, n_L) or (n, B, n_L)."""
         fn = "Ensemble.run"
@@ -168,15 +203,27 @@ class Ensemble:
             for m in range(E):
                 net.set_weights([W[m] for W in self._W])
                 net.set_biases([b[m] for b in self._b])
-                r = net.gradient_report(x[m] if x.ndim == 3 else x, t[m] if t.ndim == 3 else t,
-                                        check_finite=check_finite)
+                r = net.gradient_report(
+                    x[m] if x.ndim == 3 else x, t[m] if t.ndim == 3 else t, check_finite=check_finite
+                )
                 loss[m], grad_x[m], stats[m], codes[m] = r.loss, r.grad_x, r.stats, VERDICTS.index(r.verdict)
         for a in (loss, stats, grad_x, codes):
             a.flags.writeable = False
-        return EnsembleReport(widths=arch.widths, activations=arch.activations, dtype=arch.dtype.name, batch=B,
-                              members=E, loss=loss, grad_x=grad_x, stats=stats, verdict_codes=codes,
-                              sigma_w2=self.sigma_w2, sigma_b2=self.sigma_b2, alphas=arch.alphas,
-                              input_mean_square=float(np.mean(x.astype(np.float64) ** 2)))
+        return EnsembleReport(
+            widths=arch.widths,
+            activations=arch.activations,
+            dtype=arch.dtype.name,
+            batch=B,
+            members=E,
+            loss=loss,
+            grad_x=grad_x,
+            stats=stats,
+            verdict_codes=codes,
+            sigma_w2=self.sigma_w2,
+            sigma_b2=self.sigma_b2,
+            alphas=arch.alphas,
+            input_mean_square=float(np.mean(x.astype(np.float64) ** 2)),
+        )
 
     def __repr__(self) -> str:
         return f"Ensemble(members={self._n}, {self._arch.describe(init=self._init)})"
@@ -198,8 +245,9 @@ def _batch(a, n, E, name, fn):
     return a
 
 
-def ensemble(widths: Sequence[int], n: int = 1000, x=None, t=None, *, batch: int = 1, seed=0,
-             **network_kwargs) -> "EnsembleReport":
+def ensemble(
+    widths: Sequence[int], n: int = 1000, x=None, t=None, *, batch: int = 1, seed=0, **network_kwargs
+) -> EnsembleReport:
     """Statistics over ``n`` random initialisations of one architecture.
 
     ``network_kwargs`` are those of :class:`Network` (activation, init, sw,
@@ -309,7 +357,7 @@ class EnsembleReport:
             raise ValueError(f"EnsembleReport.summary: unknown statistic {name!r}")
         return _summary(getattr(self, name))
 
-    def compare_theory(self) -> "TheoryComparison":
+    def compare_theory(self) -> TheoryComparison:
         """Measured per-layer gradient decay next to mean-field theory's.
 
         Mean-field theory: through a hidden layer ``l`` the mean squared
@@ -328,8 +376,10 @@ class EnsembleReport:
 
         hidden = set(self.activations[:-1])
         if len(hidden) != 1 or self.sigma_w2 is None or self.depth < 2:
-            raise ValueError("compare_theory: needs at least one hidden layer, one hidden activation "
-                             "and a Gaussian-like initialisation (not 'constant')")
+            raise ValueError(
+                "compare_theory: needs at least one hidden layer, one hidden activation "
+                "and a Gaussian-like initialisation (not 'constant')"
+            )
         act = hidden.pop()
         alpha = self.alphas[0] if self.alphas else None
         sw2, sb2, L = self.sigma_w2, self.sigma_b2, self.depth
@@ -339,22 +389,35 @@ class EnsembleReport:
             return reference.activation_derivative(act, u, reference.activation_forward(act, u, alpha), alpha) ** 2
 
         q = sw2 * self.input_mean_square + sb2
-        chis = []
-        for _ in range(1, L):              # hidden layers 1..L-1
-            chis.append(sw2 * theory.gaussian_expectation(dphi2, q))
+        chi_list = []
+        for _ in range(1, L):  # hidden layers 1..L-1
+            chi_list.append(sw2 * theory.gaussian_expectation(dphi2, q))
             q = theory.length_map(act, q, sw2, sb2, alpha=alpha)
-        chis = np.array(chis)
+        chis = np.array(chi_list)
         predicted = np.sqrt(np.array([np.prod(chis[l:]) for l in range(L)]))
         g2 = np.mean(self.grad_h.astype(np.float64) ** 2, axis=0)
         with np.errstate(divide="ignore", invalid="ignore"):
             measured = np.sqrt(g2[:L] / g2[L - 1])
-        return TheoryComparison(activation=act, sigma_w2=sw2, sigma_b2=sb2, chi1=chi, chi_layers=chis,
-                                measured=measured, predicted=predicted, members=self.members)
+        return TheoryComparison(
+            activation=act,
+            sigma_w2=sw2,
+            sigma_b2=sb2,
+            chi1=chi,
+            chi_layers=chis,
+            measured=measured,
+            predicted=predicted,
+            members=self.members,
+        )
 
     def to_dict(self) -> dict:
-        out = {"widths": list(self.widths), "activations": list(self.activations), "dtype": self.dtype,
-               "batch": self.batch, "members": self.members,
-               "fractions": {v: self.fraction(v) for v in ("vanishing", "exploding", "healthy")}}
+        out = {
+            "widths": list(self.widths),
+            "activations": list(self.activations),
+            "dtype": self.dtype,
+            "batch": self.batch,
+            "members": self.members,
+            "fractions": {v: self.fraction(v) for v in ("vanishing", "exploding", "healthy")},
+        }
         for name in ("grad_h", "grad_W", "gain"):
             out[f"log10_{name}"] = {k: [_json_float(v) for v in arr] for k, arr in self.summary(name).items()}
         return out
@@ -375,17 +438,27 @@ class EnsembleReport:
     def __str__(self) -> str:
         L = self.depth
         sh, sw, sg = self.summary("grad_h"), self.summary("grad_W"), self.summary("gain")
-        fmt = lambda s, i: f"{s['q50'][i]:7.2f} [{s['q05'][i]:7.2f}, {s['q95'][i]:7.2f}]"  # noqa: E731
-        head = f"{'layer':>5}  {'log10 |dL/dh|':>26}  {'log10 |dL/dW|':>26}  {'log10 gain':>26}"
-        lines = [f"EnsembleReport: {self.members} networks, widths {_short(self.widths)}, "
-                 f"{'/'.join(sorted(set(self.activations[:-1])) or ['-'])} hidden, batch {self.batch}, {self.dtype}",
-                 "per layer: median [5 %, 95 %] across members", head, "-" * len(head),
-                 f"{'x':>5}  {fmt(sh, 0):>26}"]
-        for l in range(1, L + 1):
-            lines.append(f"{l:>5}  {fmt(sh, l):>26}  {fmt(sw, l - 1):>26}  {fmt(sg, l - 1):>26}")
+
+        def fmt(s, i):
+            return f"{s['q50'][i]:7.2f} [{s['q05'][i]:7.2f}, {s['q95'][i]:7.2f}]"
+
+        rows = [["x", fmt(sh, 0), "", ""]] + [[l, fmt(sh, l), fmt(sw, l - 1), fmt(sg, l - 1)] for l in range(1, L + 1)]
+        hidden = "/".join(sorted(set(self.activations[:-1])) or ["-"])
+        lines = [
+            f"EnsembleReport: {self.members} networks, widths {_short(self.widths)}, "
+            f"{hidden} hidden, batch {self.batch}, {self.dtype}",
+            format_table(
+                ["layer", "log10 |dL/dh|", "log10 |dL/dW|", "log10 gain"],
+                rows,
+                align="rrrr",
+                title="per layer: median [5 %, 95 %] across members",
+            ),
+        ]
         lines.append("")
-        lines.append("verdicts: " + ", ".join(f"{v} {100 * self.fraction(v):.1f} %"
-                                                for v in ("vanishing", "exploding", "healthy")))
+        lines.append(
+            "verdicts: "
+            + ", ".join(f"{v} {100 * self.fraction(v):.1f} %" for v in ("vanishing", "exploding", "healthy"))
+        )
         return "\n".join(lines)
 
 
@@ -398,7 +471,7 @@ class TheoryComparison:
     sigma_w2: float
     sigma_b2: float
     chi1: float
-    chi_layers: np.ndarray   # chi_l of hidden layers 1..L-1 (q_l from the input on)
+    chi_layers: np.ndarray  # chi_l of hidden layers 1..L-1 (q_l from the input on)
     measured: np.ndarray
     predicted: np.ndarray
     members: int
@@ -409,15 +482,24 @@ class TheoryComparison:
             return self.measured / self.predicted - 1.0
 
     def __str__(self) -> str:
-        lines = [f"mean-field theory: {self.activation}, sigma_w^2 = {self.sigma_w2:.4g}, "
-                 f"sigma_b^2 = {self.sigma_b2:.4g}: chi1 = {self.chi1:.6g}"
-                 + (f", depth scale xi = {-1 / math.log(self.chi1):.3g} layers" if 0 < self.chi1 < 1 else ""),
-                 f"|dL/dh_l| / |dL/dh_(L-1)|, root-mean-square over {self.members} members; "
-                 "predicted from chi_l along the length map",
-                 f"{'layer':>5}  {'measured':>11}  {'predicted':>11}  {'rel. error':>10}  {'chi_(l+1)':>9}"]
-        for l, (m, p, e) in enumerate(zip(self.measured, self.predicted, self.relative_error)):
-            c = f"{self.chi_layers[l]:>9.4f}" if l < len(self.chi_layers) else ""
-            lines.append(f"{('x' if l == 0 else l)!s:>5}  {m:>11.4e}  {p:>11.4e}  {e:>+10.2%}  {c}")
+        lines = [
+            f"mean-field theory: {self.activation}, sigma_w^2 = {self.sigma_w2:.4g}, "
+            f"sigma_b^2 = {self.sigma_b2:.4g}: chi1 = {self.chi1:.6g}"
+            + (f", depth scale xi = {-1 / math.log(self.chi1):.3g} layers" if 0 < self.chi1 < 1 else ""),
+            f"|dL/dh_l| / |dL/dh_(L-1)|, root-mean-square over {self.members} members; "
+            "predicted from chi_l along the length map",
+        ]
+        rows = [
+            [
+                "x" if l == 0 else l,
+                f"{m:.4e}",
+                f"{p:.4e}",
+                f"{e:+.2%}",
+                f"{self.chi_layers[l]:.4f}" if l < len(self.chi_layers) else "",
+            ]
+            for l, (m, p, e) in enumerate(zip(self.measured, self.predicted, self.relative_error))
+        ]
+        lines.append(format_table(["layer", "measured", "predicted", "rel. error", "chi_(l+1)"], rows, align="rrrrr"))
         return "\n".join(lines)
 
 

@@ -24,6 +24,7 @@ orthogonal             gain * (semi-)orthogonal (QR of a Gaussian)      1
 constant               every weight = value                             —
 =====================  ===============================================  ================
 """
+
 from __future__ import annotations
 
 import math
@@ -31,13 +32,28 @@ import math
 import numpy as np
 
 ALIASES = {
-    "xavier": "xavier_uniform", "glorot": "xavier_uniform", "glorot_uniform": "xavier_uniform",
-    "glorot_normal": "xavier_normal", "he": "he_normal", "kaiming": "he_normal",
-    "kaiming_normal": "he_normal", "kaiming_uniform": "he_uniform", "lecun": "lecun_normal",
+    "xavier": "xavier_uniform",
+    "glorot": "xavier_uniform",
+    "glorot_uniform": "xavier_uniform",
+    "glorot_normal": "xavier_normal",
+    "he": "he_normal",
+    "kaiming": "he_normal",
+    "kaiming_normal": "he_normal",
+    "kaiming_uniform": "he_uniform",
+    "lecun": "lecun_normal",
     "gaussian": "normal",
 }
-INITS = ("normal", "xavier_uniform", "xavier_normal", "he_normal", "he_uniform",
-         "lecun_normal", "lecun_uniform", "orthogonal", "constant")
+INITS = (
+    "normal",
+    "xavier_uniform",
+    "xavier_normal",
+    "he_normal",
+    "he_uniform",
+    "lecun_normal",
+    "lecun_uniform",
+    "orthogonal",
+    "constant",
+)
 DEFAULT_GAIN = {"he_normal": math.sqrt(2.0), "he_uniform": math.sqrt(2.0)}
 DEFAULT_GAIN_SQUARED = {"he_normal": 2.0, "he_uniform": 2.0}
 
@@ -49,14 +65,24 @@ def canonical(name: str, fn: str = "Network") -> str:
     key = name.lower().replace("-", "_")
     key = ALIASES.get(key, key)
     if key not in INITS:
-        raise ValueError(f"{fn}: unknown init {name!r}, expected one of {', '.join(INITS)} "
-                         f"(or an alias: {', '.join(sorted(ALIASES))})")
+        raise ValueError(
+            f"{fn}: unknown init {name!r}, expected one of {', '.join(INITS)} "
+            f"(or an alias: {', '.join(sorted(ALIASES))})"
+        )
     return key
 
 
-def init_weight(rng: np.random.Generator, init: str, fan_out: int, fan_in: int, *,
-                sw: float = 1.0, gain: float | None = None, value: float = 0.0,
-                members: int | None = None) -> np.ndarray:
+def init_weight(
+    rng: np.random.Generator,
+    init: str,
+    fan_out: int,
+    fan_in: int,
+    *,
+    sw: float = 1.0,
+    gain: float | None = None,
+    value: float = 0.0,
+    members: int | None = None,
+) -> np.ndarray:
     """One float64 weight matrix of shape (fan_out, fan_in), or a stack of
     ``members`` independent ones, shape (members, fan_out, fan_in).
 
@@ -94,8 +120,9 @@ def init_weight(rng: np.random.Generator, init: str, fan_out: int, fan_in: int, 
     raise ValueError(f"init_weight: unknown init {init!r}")  # pragma: no cover
 
 
-def weight_variance(init: str, fan_out: int, fan_in: int, *, sw: float = 1.0,
-                    gain: float | None = None) -> float | None:
+def weight_variance(
+    init: str, fan_out: int, fan_in: int, *, sw: float = 1.0, gain: float | None = None
+) -> float | None:
     """``fan_in * Var(W_ij)``, the mean-field ``sigma_w**2`` of a scheme (None for constant).
 
     Examples

@@ -12,6 +12,7 @@ Empty arrays are allowed wherever the result is well defined (an empty batch
 gives empty activations and zero weight gradients); the mean-squared error of
 an empty batch raises ``ValueError``.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -23,12 +24,27 @@ from ._activations import ACTIVATIONS, DEFAULT_ALPHA, activation_code, alpha_for
 from ._validate import as_arrays, real_number
 
 __all__ = [
-    "ACTIVATIONS", "DEFAULT_ALPHA",
-    "activation_forward", "activation_backward", "activation_derivative",
-    "dense_forward", "dense_backward", "dense_act_forward", "dense_act_backward",
-    "mse_forward", "mse_backward", "batchnorm_forward", "batchnorm_backward",
-    "residual_forward", "residual_backward", "gemm", "get_simd_path", "set_simd_path", "simd_paths",
-    "get_gemm_path", "set_gemm_path",
+    "ACTIVATIONS",
+    "DEFAULT_ALPHA",
+    "activation_forward",
+    "activation_backward",
+    "activation_derivative",
+    "dense_forward",
+    "dense_backward",
+    "dense_act_forward",
+    "dense_act_backward",
+    "mse_forward",
+    "mse_backward",
+    "batchnorm_forward",
+    "batchnorm_backward",
+    "residual_forward",
+    "residual_backward",
+    "gemm",
+    "get_simd_path",
+    "set_simd_path",
+    "simd_paths",
+    "get_gemm_path",
+    "set_gemm_path",
 ]
 
 
@@ -62,7 +78,9 @@ def activation_forward(name: str, inp, alpha: float | None = None, *, check_fini
     return _engine.activation_forward(code, a, x)
 
 
-def activation_derivative(name: str, inp, out=None, alpha: float | None = None, *, check_finite: bool = False) -> np.ndarray:
+def activation_derivative(
+    name: str, inp, out=None, alpha: float | None = None, *, check_finite: bool = False
+) -> np.ndarray:
     """The elementwise derivative ``phi'(inp)``.
 
     ``out = phi(inp)`` may be passed to save recomputing it (sigmoid and tanh
@@ -84,7 +102,9 @@ def activation_derivative(name: str, inp, out=None, alpha: float | None = None, 
     return _engine.activation_derivative(code, a, x, y)
 
 
-def activation_backward(name: str, dout, inp, out, alpha: float | None = None, *, check_finite: bool = False) -> np.ndarray:
+def activation_backward(
+    name: str, dout, inp, out, alpha: float | None = None, *, check_finite: bool = False
+) -> np.ndarray:
     """Back-propagate through the activation: ``dinp = dout * phi'(inp)``.
 
     ``out`` must be ``phi(inp)`` (from :func:`activation_forward`).
@@ -172,7 +192,8 @@ def dense_act_backward(dout, inp, weight, z, a, name: str, alpha: float | None =
     fn = "dense_act_backward"
     code, al = activation_code(name, fn), alpha_for(name, alpha, fn)
     arrs = as_arrays(fn, check_finite, dout=dout, inp=inp, weight=weight, z=z, a=a)
-    return _engine.dense_act_backward(*arrs, code, al)
+    g, x, w, zz, aa = arrs
+    return _engine.dense_act_backward(g, x, w, zz, aa, code, al)
 
 
 def mse_forward(pred, target, *, check_finite: bool = False) -> float:
@@ -342,13 +363,19 @@ def set_simd_path(path: str) -> str:
 
 def get_gemm_path() -> str:
     """Deprecated alias of :func:`get_simd_path` (to be removed in 0.3)."""
-    warnings.warn("get_gemm_path is deprecated: use get_simd_path (one switch governs every kernel)",
-                  DeprecationWarning, stacklevel=2)
+    warnings.warn(
+        "get_gemm_path is deprecated: use get_simd_path (one switch governs every kernel)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return get_simd_path()
 
 
 def set_gemm_path(path: str) -> str:
     """Deprecated alias of :func:`set_simd_path` (to be removed in 0.3)."""
-    warnings.warn("set_gemm_path is deprecated: use set_simd_path (one switch governs every kernel)",
-                  DeprecationWarning, stacklevel=2)
+    warnings.warn(
+        "set_gemm_path is deprecated: use set_simd_path (one switch governs every kernel)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     return set_simd_path(path)

@@ -1,7 +1,8 @@
 """pyvanish.Network: a dense network whose whole gradient chain runs in C++."""
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -13,20 +14,34 @@ from .report import GradientReport
 
 # The architecture arguments of Network/Ensemble and their defaults (an
 # Architecture passed as `widths` replaces all of them).
-_ARCH_DEFAULTS = {"activation": "tanh", "output_activation": "identity", "activations": None, "alpha": None,
-                  "batchnorm": False, "bn_eps": 1e-5, "residual": False, "residual_block": 1,
-                  "residual_scale": 1.0, "dtype": np.float64}
+_ARCH_DEFAULTS = {
+    "activation": "tanh",
+    "output_activation": "identity",
+    "activations": None,
+    "alpha": None,
+    "batchnorm": False,
+    "bn_eps": 1e-5,
+    "residual": False,
+    "residual_block": 1,
+    "residual_scale": 1.0,
+    "dtype": np.float64,
+}
 
 
 def architecture_of(widths, fn: str, **arch_kwargs) -> Architecture:
     """``widths`` if it is an :class:`Architecture` (then every architecture
     argument must keep its default), else ``Architecture.build(widths, **arch_kwargs)``."""
     if isinstance(widths, Architecture):
-        given = [k for k, v in arch_kwargs.items()
-                 if not (v is _ARCH_DEFAULTS[k] or (isinstance(v, (str, float, int, bool)) and v == _ARCH_DEFAULTS[k]))]
+        given = [
+            k
+            for k, v in arch_kwargs.items()
+            if not (v is _ARCH_DEFAULTS[k] or (isinstance(v, (str, float, int, bool)) and v == _ARCH_DEFAULTS[k]))
+        ]
         if given:
-            raise TypeError(f"{fn}: widths is an Architecture, which fixes {', '.join(given)}; "
-                            "use Architecture.replace to change it")
+            raise TypeError(
+                f"{fn}: widths is an Architecture, which fixes {', '.join(given)}; "
+                "use Architecture.replace to change it"
+            )
         return widths
     return Architecture.build(widths, fn=fn, **arch_kwargs)
 
@@ -97,17 +112,44 @@ class Network:
     ((4,), (3,))
     """
 
-    def __init__(self, widths: Sequence[int] | Architecture, activation: str = "tanh",
-                 output_activation: str = "identity", *, activations: Sequence[str] | None = None,
-                 init: str = "xavier", sw: float = 1.0, sb: float = 0.0, gain: float | None = None,
-                 value: float = 0.0, alpha=None, weights=None, biases=None,
-                 batchnorm=False, bn_eps: float = 1e-5, residual=False, residual_block: int = 1,
-                 residual_scale: float = 1.0, seed=None, dtype=np.float64):
+    def __init__(
+        self,
+        widths: Sequence[int] | Architecture,
+        activation: str = "tanh",
+        output_activation: str = "identity",
+        *,
+        activations: Sequence[str] | None = None,
+        init: str = "xavier",
+        sw: float = 1.0,
+        sb: float = 0.0,
+        gain: float | None = None,
+        value: float = 0.0,
+        alpha=None,
+        weights=None,
+        biases=None,
+        batchnorm=False,
+        bn_eps: float = 1e-5,
+        residual=False,
+        residual_block: int = 1,
+        residual_scale: float = 1.0,
+        seed=None,
+        dtype=np.float64,
+    ):
         fn = "Network"
-        arch = architecture_of(widths, fn, activation=activation, output_activation=output_activation,
-                               activations=activations, alpha=alpha, batchnorm=batchnorm, bn_eps=bn_eps,
-                               residual=residual, residual_block=residual_block,
-                               residual_scale=residual_scale, dtype=dtype)
+        arch = architecture_of(
+            widths,
+            fn,
+            activation=activation,
+            output_activation=output_activation,
+            activations=activations,
+            alpha=alpha,
+            batchnorm=batchnorm,
+            bn_eps=bn_eps,
+            residual=residual,
+            residual_block=residual_block,
+            residual_scale=residual_scale,
+            dtype=dtype,
+        )
         init_name = check_init_args(init, sw, sb, gain, value, fn)
         self._init = init_name if weights is None else "explicit"
         seed = check_seed(seed, fn)
@@ -118,8 +160,12 @@ class Network:
         params, grads, state = e.params, e.grads, e.state
 
         def per_layer(buf, off, shape, where=None):
-            return tuple(buf[off(l):off(l) + int(np.prod(shape(l)))].reshape(shape(l))
-                         if where is None or where[l - 1] else None for l in range(1, L + 1))
+            return tuple(
+                buf[off(l) : off(l) + int(np.prod(shape(l)))].reshape(shape(l))
+                if where is None or where[l - 1]
+                else None
+                for l in range(1, L + 1)
+            )
 
         matrix, vector = (lambda l: (n[l], n[l - 1])), (lambda l: (n[l],))
         self._W = per_layer(params, e.weight_offset, matrix)
@@ -131,9 +177,15 @@ class Network:
         self._beta = per_layer(params, e.beta_offset, vector, bn)
         self._dgamma = per_layer(grads, e.gamma_offset, vector, bn)
         self._dbeta = per_layer(grads, e.beta_offset, vector, bn)
-        self._running = tuple((state[e.state_offset(l):e.state_offset(l) + n[l]],
-                               state[e.state_offset(l) + n[l]:e.state_offset(l) + 2 * n[l]])
-                              if bn[l - 1] else None for l in range(1, L + 1))
+        self._running = tuple(
+            (
+                state[e.state_offset(l) : e.state_offset(l) + n[l]],
+                state[e.state_offset(l) + n[l] : e.state_offset(l) + 2 * n[l]],
+            )
+            if bn[l - 1]
+            else None
+            for l in range(1, L + 1)
+        )
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         with np.errstate(over="ignore"):  # scales beyond float32: caught after the draws
             self._draw(rng, L, weights, biases, sw, sb, gain, value)
@@ -142,15 +194,18 @@ class Network:
         if biases is not None:
             self.set_biases(biases)
         if not np.isfinite(params).all():
-            raise ValueError(f"{fn}: the initial parameters do not fit in {arch.dtype.name} "
-                             f"(sw={sw}, sb={sb}, value={value}): choose smaller scales or float64")
+            raise ValueError(
+                f"{fn}: the initial parameters do not fit in {arch.dtype.name} "
+                f"(sw={sw}, sb={sb}, value={value}): choose smaller scales or float64"
+            )
 
     def _draw(self, rng, L, weights, biases, sw, sb, gain, value):
         n = self._arch.widths
         for l in range(1, L + 1):
             if weights is None:
-                self._W[l - 1][...] = init_weight(rng, self._init, n[l], n[l - 1],
-                                                  sw=float(sw), gain=gain, value=float(value))
+                self._W[l - 1][...] = init_weight(
+                    rng, self._init, n[l], n[l - 1], sw=float(sw), gain=gain, value=float(value)
+                )
             if biases is None and sb > 0:
                 self._b[l - 1][...] = rng.normal(0.0, float(sb), n[l])
 
@@ -277,7 +332,7 @@ class Network:
         for a, t in zip(arrays, targets):
             t[...] = a
 
-    def copy(self) -> "Network":
+    def copy(self) -> Network:
         """An independent network with the same structure, parameters and state."""
         net = Network(self._arch, init="constant")
         net._init = self._init
@@ -306,8 +361,9 @@ class Network:
         x = _as_batch(x, self._arch.widths[0], "x", fn)
         t = _as_batch(t, self._arch.widths[-1], "t", fn)
         if x.shape[0] != t.shape[0]:
-            raise ValueError(f"{fn}: x has {x.shape[0]} samples (shape {x.shape}) but t has "
-                             f"{t.shape[0]} (shape {t.shape})")
+            raise ValueError(
+                f"{fn}: x has {x.shape[0]} samples (shape {x.shape}) but t has {t.shape[0]} (shape {t.shape})"
+            )
         return x, t
 
     def _input(self, x, fn):
@@ -424,7 +480,7 @@ class Network:
 
     # ------------------------------------------------------------ interop
     @classmethod
-    def from_torch(cls, module, dtype=None) -> "Network":
+    def from_torch(cls, module, dtype=None) -> Network:
         """Copy an ``nn.Sequential`` of ``nn.Linear`` and supported activations.
 
         Supported: Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, GELU
@@ -436,19 +492,24 @@ class Network:
             import torch.nn as nn
         except ImportError:  # pragma: no cover - depends on the environment
             raise ImportError(f"{fn} needs PyTorch") from None
-        simple = {nn.Identity: "identity", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu",
-                  nn.SiLU: "silu"}
-        widths, acts, alphas, Ws, bs = [], [], [], [], []
+        simple = {nn.Identity: "identity", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu", nn.SiLU: "silu"}
+        widths: list = []
+        acts: list = []
+        alphas: list = []
+        Ws: list = []
+        bs: list = []
         pending = None
         for i, mod in enumerate(module):
             if isinstance(mod, nn.Linear):
                 if pending is not None:
-                    acts.append("identity"); alphas.append(None)
+                    acts.append("identity")
+                    alphas.append(None)
                 widths.append(mod.in_features) if not widths else None
                 widths.append(mod.out_features)
                 Ws.append(mod.weight.detach().cpu().double().numpy())
-                bs.append(mod.bias.detach().cpu().double().numpy() if mod.bias is not None
-                          else np.zeros(mod.out_features))
+                bs.append(
+                    mod.bias.detach().cpu().double().numpy() if mod.bias is not None else np.zeros(mod.out_features)
+                )
                 pending = i
                 continue
             if pending is None:
@@ -465,15 +526,20 @@ class Network:
                 name, a = "softplus", None
             else:
                 raise ValueError(f"{fn}: module {i} ({mod!r}) is not supported")
-            acts.append(name); alphas.append(a)
+            acts.append(name)
+            alphas.append(a)
             pending = None
         if not Ws:
             raise ValueError(f"{fn}: the module has no Linear layer")
         if pending is not None:
-            acts.append("identity"); alphas.append(None)
+            acts.append("identity")
+            alphas.append(None)
         if dtype is None:
-            dtype = np.float32 if Ws and module[0].weight.dtype.is_floating_point and \
-                module[0].weight.element_size() == 4 else np.float64
+            dtype = (
+                np.float32
+                if Ws and module[0].weight.dtype.is_floating_point and module[0].weight.element_size() == 4
+                else np.float64
+            )
         return cls(widths, activations=acts, alpha=alphas, weights=Ws, biases=bs, dtype=dtype)
 
 
@@ -500,14 +566,34 @@ def _report(net: Network, batch: int, out: tuple) -> GradientReport:
         e, n, L = net._engine, net.widths, net.depth
 
         def layer(off, shape, where=(True,) * L):
-            return [flat[off(l):off(l) + int(np.prod(shape(l)))].reshape(shape(l)) if where[l - 1] else None
-                    for l in range(1, L + 1)]
+            return [
+                flat[off(l) : off(l) + int(np.prod(shape(l)))].reshape(shape(l)) if where[l - 1] else None
+                for l in range(1, L + 1)
+            ]
 
         vec, bn = (lambda l: (n[l],)), net.batchnorm
-        grads = {"W": layer(e.weight_offset, lambda l: (n[l], n[l - 1])), "b": layer(e.bias_offset, vec),
-                 "h": g["dh"], "z": g["dz"], "u": g["du"], "h_forward": g["h"], "z_forward": g["z"],
-                 "gamma": layer(e.gamma_offset, vec, bn), "beta": layer(e.beta_offset, vec, bn)}
+        grads = {
+            "W": layer(e.weight_offset, lambda l: (n[l], n[l - 1])),
+            "b": layer(e.bias_offset, vec),
+            "h": g["dh"],
+            "z": g["dz"],
+            "u": g["du"],
+            "h_forward": g["h"],
+            "z_forward": g["z"],
+            "gamma": layer(e.gamma_offset, vec, bn),
+            "beta": layer(e.beta_offset, vec, bn),
+        }
     stats.flags.writeable = False
-    return GradientReport(widths=net.widths, activations=net.activations, dtype=net.dtype.name,
-                          batch=batch, loss=loss, grad_x=grad_x, stats=stats, signal_ratio=signal,
-                          weight_ratio=weight, verdict=_engine.VERDICTS[code], grads=grads)
+    return GradientReport(
+        widths=net.widths,
+        activations=net.activations,
+        dtype=net.dtype.name,
+        batch=batch,
+        loss=loss,
+        grad_x=grad_x,
+        stats=stats,
+        signal_ratio=signal,
+        weight_ratio=weight,
+        verdict=_engine.VERDICTS[code],
+        grads=grads,
+    )

@@ -20,11 +20,12 @@ Examples
 >>> ax.get_yscale(), len(ax.get_lines())
 ('log', 8)
 """
+
 from __future__ import annotations
 
 import math
 import sys
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -77,7 +78,7 @@ def _metric(name: str, fn: str) -> str:
 
 def _named(obj, cls_name: str, fn: str) -> list:
     """``[(name, obj), ...]`` from one object, a mapping name -> object, or a Comparison."""
-    if hasattr(obj, "names") and hasattr(obj, "reports"):          # pyvanish.Comparison
+    if hasattr(obj, "names") and hasattr(obj, "reports"):  # pyvanish.Comparison
         return list(zip(obj.names, obj.reports))
     if isinstance(obj, Mapping):
         if not obj:
@@ -85,8 +86,10 @@ def _named(obj, cls_name: str, fn: str) -> list:
         return [(str(k), v) for k, v in obj.items()]
     if type(obj).__name__ == cls_name:
         return [("", obj)]
-    raise TypeError(f"{fn}: expected a {cls_name}, a dict name -> {cls_name}"
-                    f"{' or a Comparison' if cls_name == 'GradientReport' else ''}, got {type(obj).__name__}")
+    raise TypeError(
+        f"{fn}: expected a {cls_name}, a dict name -> {cls_name}"
+        f"{' or a Comparison' if cls_name == 'GradientReport' else ''}, got {type(obj).__name__}"
+    )
 
 
 def _layers(quantity: str, n: int) -> np.ndarray:
@@ -109,8 +112,8 @@ def _log_scale(ax, axis: str = "y") -> None:
         llo, lhi = math.log10(lo), math.log10(hi)
         span = lhi - llo
         if span > 0:
-            margin = min(matplotlib.rcParams[f"axes.{axis}margin"], max(0.0, (307 - lhi) / span),
-                         max(0.0, (llo + 307) / span))
+            base = float(matplotlib.rcParams[f"axes.{axis}margin"])  # type: ignore[index]
+            margin = min(base, max(0.0, (307 - lhi) / span), max(0.0, (llo + 307) / span))
             ax.margins(**{axis: margin})
     (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
     target = ax.yaxis if axis == "y" else ax.xaxis
@@ -177,14 +180,23 @@ def gradient_flow(reports, ax=None, metric=("grad_h", "grad_W")):
         color = None
         for k, m in enumerate(metrics):
             y = np.asarray(getattr(rep, m))
-            (line,) = ax.plot(_layers(m, len(y)), y, linestyle=_LINESTYLES[k % 4], marker="o", markersize=3,
-                              color=color, label=f"{name}: {m}" if name else m)
+            (line,) = ax.plot(
+                _layers(m, len(y)),
+                y,
+                linestyle=_LINESTYLES[k % 4],
+                marker="o",
+                markersize=3,
+                color=color,
+                label=f"{name}: {m}" if name else m,
+            )
             color = line.get_color()
-        handles.append(Line2D([], [], color=color, marker="o", markersize=3,
-                              label=f"{name or 'report'} ({rep.verdict})"))
+        handles.append(
+            Line2D([], [], color=color, marker="o", markersize=3, label=f"{name or 'report'} ({rep.verdict})")
+        )
     if len(metrics) > 1 or len(named) == 1:
-        handles += [Line2D([], [], color="0.3", linestyle=_LINESTYLES[k % 4], label=LABELS[m])
-                    for k, m in enumerate(metrics)]
+        handles += [
+            Line2D([], [], color="0.3", linestyle=_LINESTYLES[k % 4], label=LABELS[m]) for k, m in enumerate(metrics)
+        ]
     _log_scale(ax, "y")
     ax.set_xlabel("layer $l$ (0 = input $x$, $L$ = output)")
     ax.set_ylabel(("gradient norm" if len(metrics) > 1 else LABELS[metrics[0]]) + " (log scale)")
@@ -266,12 +278,16 @@ def ensemble_bands(rep, ax=None, quantity="grad_h", theory=None, *, label=None, 
     ax.fill_between(x, lo, hi, color=color, alpha=0.25, linewidth=0, label=f"{prefix}5-95 % of members")
     if tc is not None:
         rms = _rms(rep.grad_h)
-        ax.plot(x, rms, linestyle="none", marker="x", markersize=4, color=color,
-                label=f"{prefix}root-mean-square")
+        ax.plot(x, rms, linestyle="none", marker="x", markersize=4, color=color, label=f"{prefix}root-mean-square")
         L = rep.depth
-        ax.plot(np.arange(L), tc.predicted * rms[L - 1], linestyle="--", color=color,
-                label=rf"{prefix}mean-field theory, $\chi_1$ = {tc.chi1:.4g} ($\sigma_w^2$ = {tc.sigma_w2:.3g}, "
-                      rf"$\sigma_b^2$ = {tc.sigma_b2:.3g})")
+        ax.plot(
+            np.arange(L),
+            tc.predicted * rms[L - 1],
+            linestyle="--",
+            color=color,
+            label=rf"{prefix}mean-field theory, $\chi_1$ = {tc.chi1:.4g} ($\sigma_w^2$ = {tc.sigma_w2:.3g}, "
+            rf"$\sigma_b^2$ = {tc.sigma_b2:.3g})",
+        )
     _log_scale(ax, "y")
     ax.set_xlabel("layer $l$" + (" (0 = input $x$, $L$ = output)" if quantity == "grad_h" else ""))
     ax.set_ylabel(f"{LABELS[quantity]} (log scale)")
@@ -370,8 +386,9 @@ def histograms(net, x, t, axes=None, layers=None, bins=50, *, scale="log"):
     hidden_acts = "/".join(sorted(set(net.activations[:-1]))) or net.activations[-1]
     ax_h.set_xlabel("activation value $h_l$")
     ax_h.set_title(f"Activations ({hidden_acts}, {L} layers, batch {len(acts[0]) // net.widths[layers[0]]})")
-    ax_g.set_xlabel(r"$\partial L/\partial h_l$" if scale == "linear"
-                    else r"$\log_{10} |\partial L/\partial h_l|$ (zeros left out)")
+    ax_g.set_xlabel(
+        r"$\partial L/\partial h_l$" if scale == "linear" else r"$\log_{10} |\partial L/\partial h_l|$ (zeros left out)"
+    )
     ax_g.set_title("Back-propagated gradients")
     return ax_h, ax_g
 
@@ -419,7 +436,7 @@ def training_heatmap(history, ax=None, quantity="update_ratio"):
     fn = "training_heatmap"
     if quantity not in ("update_ratio", "grad_W", "grad_h", "saturated", "dead"):
         raise ValueError(f"{fn}: quantity must be update_ratio, grad_W, grad_h, saturated or dead, got {quantity!r}")
-    data = np.asarray(getattr(history, quantity), dtype=np.float64).T          # (layers, R)
+    data = np.asarray(getattr(history, quantity), dtype=np.float64).T  # (layers, R)
     steps = np.asarray(history.step, dtype=np.float64)
     if data.size == 0:
         raise ValueError(f"{fn}: the history has no recorded steps")
@@ -442,8 +459,10 @@ def training_heatmap(history, ax=None, quantity="update_ratio"):
     ax.set_ylabel("layer $l$")
     ax.yaxis.set_major_locator(MaxNLocator(integer=True))
     hidden = "/".join(sorted(set(history.activations[:-1]))) or "-"
-    ax.set_title(f"{LABELS[quantity]}: {hidden}, {history.optimizer} lr {history.lr:g}"
-                 + (f" (stopped at step {history.steps_done})" if history.stopped else ""))
+    ax.set_title(
+        f"{LABELS[quantity]}: {hidden}, {history.optimizer} lr {history.lr:g}"
+        + (f" (stopped at step {history.steps_done})" if history.stopped else "")
+    )
     return ax
 
 
@@ -486,8 +505,14 @@ def loss_curves(histories, ax=None):
         ok = loss[np.isfinite(loss)]
         finite.append(ok)
         if h.stopped and ok.size:
-            ax.scatter([h.step[-1]], [loss[-1] if np.isfinite(loss[-1]) else ok.max()],
-                       marker="x", color=line.get_color(), zorder=3, label=f"{name or 'run'}: {h.stopped}")
+            ax.scatter(
+                [h.step[-1]],
+                [loss[-1] if np.isfinite(loss[-1]) else ok.max()],
+                marker="x",
+                color=line.get_color(),
+                zorder=3,
+                label=f"{name or 'run'}: {h.stopped}",
+            )
     finite = np.concatenate(finite)
     positive = bool(finite.size and np.all(finite > 0))
     if positive:
@@ -545,28 +570,54 @@ def phase_diagram(activation="tanh", sw2=None, sb2=None, ax=None, *, alpha=None,
     lo = min(float(C.min()), 0.99) if ok.any() else 0.5
     hi = max(float(C.max()), 1.01) if ok.any() else 2.0
     ax = _axes(ax, figsize=(7.0, 4.8))
-    mesh = ax.pcolormesh(sw2, sb2, C, norm=_centred_log_norm(lo, hi), cmap="RdBu_r",
-                         shading="nearest" if len(sw2) > 1 and len(sb2) > 1 else "auto")
+    mesh = ax.pcolormesh(
+        sw2,
+        sb2,
+        C,
+        norm=_centred_log_norm(lo, hi),
+        cmap="RdBu_r",
+        shading="nearest" if len(sw2) > 1 and len(sb2) > 1 else "auto",
+    )
     bar = ax.figure.colorbar(mesh, ax=ax, label=r"$\chi_1$ (log scale each side of 1 = critical)")
     below = [v for v in (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9) if v >= lo]
     above = [v for v in (1.1, 1.2, 1.3, 1.5, 2, 3, 5, 10, 20, 50, 100) if v <= hi]
-    ticks = below[::-(-len(below) // 5) or 1] + [1] + above[::-(-len(above) // 5) or 1]
+    ticks = below[:: -(-len(below) // 5) or 1] + [1] + above[:: -(-len(above) // 5) or 1]
     bar.set_ticks(ticks, labels=[f"{v:g}" for v in ticks])
     bar.ax.minorticks_off()
     if critical:
         line = _theory.critical_line(activation, sb2, alpha=alpha)
         ax.plot(line, sb2, color="k", linewidth=2, label="critical line")
-        ax.legend(loc="lower right", fontsize="small", framealpha=0.85,
-                  handles=[Line2D([], [], color="k", linewidth=2, label=r"critical line $\chi_1 = 1$")])
+        ax.legend(
+            loc="lower right",
+            fontsize="small",
+            framealpha=0.85,
+            handles=[Line2D([], [], color="k", linewidth=2, label=r"critical line $\chi_1 = 1$")],
+        )
         if len(sw2) > 1:
             ax.set_xlim(sw2.min(), sw2.max())
     box = dict(boxstyle="round", facecolor="white", alpha=0.8, linewidth=0)
     if ok[-1, 0] and chi[-1, 0] < 1:
-        ax.text(0.02, 0.97, r"ordered, $\chi_1 < 1$: gradients vanish", transform=ax.transAxes,
-                va="top", ha="left", fontsize="small", bbox=box)
+        ax.text(
+            0.02,
+            0.97,
+            r"ordered, $\chi_1 < 1$: gradients vanish",
+            transform=ax.transAxes,
+            va="top",
+            ha="left",
+            fontsize="small",
+            bbox=box,
+        )
     if ok[-1, -1] and chi[-1, -1] > 1:
-        ax.text(0.98, 0.97, r"chaotic, $\chi_1 > 1$: gradients explode", transform=ax.transAxes,
-                va="top", ha="right", fontsize="small", bbox=box)
+        ax.text(
+            0.98,
+            0.97,
+            r"chaotic, $\chi_1 > 1$: gradients explode",
+            transform=ax.transAxes,
+            va="top",
+            ha="right",
+            fontsize="small",
+            bbox=box,
+        )
     ax.set_xlabel(r"$\sigma_w^2$  (Var $W_{ij}$ = $\sigma_w^2$ / fan_in)")
     ax.set_ylabel(r"$\sigma_b^2$  (Var $b_i$)")
     ax.set_title(f"Mean-field phase diagram, {activation}: " + r"$\chi_1$ at the fixed point $q^*$")
@@ -634,15 +685,19 @@ def jacobian_histogram(spectra, ax=None, bins=50, *, log=True):
         if lo == hi:
             lo, hi = lo / 1.5, hi * 1.5
         edges = np.logspace(math.log10(lo), math.log10(hi), bins + 1)
-        edges[0], edges[-1] = lo, hi          # exact ends: the extremes are counted
+        edges[0], edges[-1] = lo, hi  # exact ends: the extremes are counted
     else:
         edges = _edges(np.concatenate(values), bins)
     ax = _axes(ax)
     for (name, spec), v, z in zip(named, values, zeros):
         counts, _ = np.histogram(v, edges)
         extra = f", {z} zero" if z else ""
-        ax.stairs(counts, edges, linewidth=1.5,
-                  label=f"{name or 'spectrum'}: " + r"Var $s^2$ / mean$^2$ = " + f"{spec.normalised_variance:.3g}{extra}")
+        ax.stairs(
+            counts,
+            edges,
+            linewidth=1.5,
+            label=f"{name or 'spectrum'}: " + r"Var $s^2$ / mean$^2$ = " + f"{spec.normalised_variance:.3g}{extra}",
+        )
     ax.axvline(1.0, color="0.4", linestyle=":", linewidth=1)
     if log:
         _log_scale(ax, "x")

@@ -68,7 +68,6 @@ __all__ = [
 ]
 
 
-
 # --------------------------------------------------------------------------
 # private helpers
 # --------------------------------------------------------------------------
@@ -120,6 +119,7 @@ def _gaussian_cdf64(z64):
 
 # One table of (forward, derivative) pairs. forward(z, alpha) -> a;
 # derivative(z, a, alpha) -> phi'(z). alpha is a Python float or None.
+
 
 def _identity(z, alpha):
     return np.copy(z)
@@ -228,9 +228,7 @@ def _lookup(name, alpha):
     try:
         forward, derivative = _TABLE[name]
     except (KeyError, TypeError):
-        raise ValueError(
-            f"unknown activation {name!r}; expected one of {ACTIVATIONS}"
-        ) from None
+        raise ValueError(f"unknown activation {name!r}; expected one of {ACTIVATIONS}") from None
     if alpha is None:
         alpha = DEFAULT_ALPHA.get(name)
     if alpha is not None:
@@ -261,6 +259,7 @@ _SILU_MAX_DERIVATIVE = _silu_max_derivative()
 # --------------------------------------------------------------------------
 # activations
 # --------------------------------------------------------------------------
+
 
 def activation_forward(name, inp, alpha=None):
     """Apply an activation elementwise: ``out = phi(inp)``.
@@ -422,6 +421,7 @@ def max_derivative(name, alpha=None):
 # dense layer
 # --------------------------------------------------------------------------
 
+
 def dense_forward(inp, weight, bias):
     """Dense (fully connected) layer: ``out = inp @ weight.T + bias``.
 
@@ -557,6 +557,7 @@ def dense_act_backward(dout, inp, weight, z, a, name, alpha=None):
 # --------------------------------------------------------------------------
 # loss
 # --------------------------------------------------------------------------
+
 
 def mse_forward(pred, target):
     """Mean squared error ``L = 1/(2B) * sum((pred - target)**2)``.
@@ -697,9 +698,21 @@ def residual_backward(dout, scale=1.0):
     return dout.dtype.type(scale) * dout, dout.copy()
 
 
-def network_forward_backward(weights, biases, activations, x, t, alphas=None, *,
-                             batchnorm=None, eps=1e-5, skips=None, scales=None,
-                             training=True, running=None):
+def network_forward_backward(
+    weights,
+    biases,
+    activations,
+    x,
+    t,
+    alphas=None,
+    *,
+    batchnorm=None,
+    eps=1e-5,
+    skips=None,
+    scales=None,
+    training=True,
+    running=None,
+):
     """Forward, MSE loss, backward and per-layer statistics of a dense network.
 
     The layer loop written plainly in NumPy: the oracle of the C++ network
@@ -781,12 +794,26 @@ def network_forward_backward(weights, biases, activations, x, t, alphas=None, *,
         loss = mse_forward(h[-1], t)
         dh = [None] * (L + 1)
         dh[L] = mse_backward(h[-1], t)
-        pending = [np.zeros_like(v) for v in h]   # skip-path gradients waiting for dh[s]
+        pending = [np.zeros_like(v) for v in h]  # skip-path gradients waiting for dh[s]
         dz, dW, db = [None] * L, [None] * L, [None] * L
         dgamma, dbeta = [None] * L, [None] * L
-        stats = {k: np.zeros(L) for k in ("grad_h", "grad_z", "grad_W", "grad_b", "mean_dphi",
-                                          "saturated", "dead", "nonfinite_act", "nonfinite_grad",
-                                          "tiny_grad_W", "grad_gamma", "grad_beta")}
+        stats = {
+            k: np.zeros(L)
+            for k in (
+                "grad_h",
+                "grad_z",
+                "grad_W",
+                "grad_b",
+                "mean_dphi",
+                "saturated",
+                "dead",
+                "nonfinite_act",
+                "nonfinite_grad",
+                "tiny_grad_W",
+                "grad_gamma",
+                "grad_beta",
+            )
+        }
         for l in range(L, 0, -1):
             i = l - 1
             name, al = activations[i], alphas[i]
@@ -825,8 +852,21 @@ def network_forward_backward(weights, biases, activations, x, t, alphas=None, *,
             stats["grad_gamma"][i] = norm(dgamma[i]) if dgamma[i] is not None else np.nan
             stats["grad_beta"][i] = norm(dbeta[i]) if dbeta[i] is not None else np.nan
         dh[0] = dh[0] + pending[0]
-    return {"loss": loss, "z": z, "u": u, "h": h, "dh": dh, "dz": dz, "dW": dW, "db": db,
-            "dgamma": dgamma, "dbeta": dbeta, "stats": stats, "grad_x": norm(dh[0]), "batch": B}
+    return {
+        "loss": loss,
+        "z": z,
+        "u": u,
+        "h": h,
+        "dh": dh,
+        "dz": dz,
+        "dW": dW,
+        "db": db,
+        "dgamma": dgamma,
+        "dbeta": dbeta,
+        "stats": stats,
+        "grad_x": norm(dh[0]),
+        "batch": B,
+    }
 
 
 def _member_norms(v):
@@ -885,9 +925,23 @@ def ensemble_forward_backward(weights, biases, activations, x, t, alphas=None, *
         dh = [None] * (L + 1)
         dh[L] = (h[-1] - t) * h[-1].dtype.type(1.0 / B)
         pending = [np.zeros_like(v) for v in h]
-        stats = {k: np.zeros((E, L)) for k in ("grad_h", "grad_z", "grad_W", "grad_b", "mean_dphi",
-                                               "saturated", "dead", "nonfinite_act", "nonfinite_grad",
-                                               "tiny_grad_W", "grad_gamma", "grad_beta")}
+        stats = {
+            k: np.zeros((E, L))
+            for k in (
+                "grad_h",
+                "grad_z",
+                "grad_W",
+                "grad_b",
+                "mean_dphi",
+                "saturated",
+                "dead",
+                "nonfinite_act",
+                "nonfinite_grad",
+                "tiny_grad_W",
+                "grad_gamma",
+                "grad_beta",
+            )
+        }
         for l in range(L, 0, -1):
             i = l - 1
             if l < L:
@@ -911,8 +965,12 @@ def ensemble_forward_backward(weights, biases, activations, x, t, alphas=None, *
             stats["mean_dphi"][:, i] = np.mean(dphi.astype(np.float64), axis=(1, 2))
             stats["saturated"][:, i] = np.mean(np.abs(dphi.astype(np.float64)) <= thr, axis=(1, 2))
             stats["dead"][:, i] = np.mean(np.all(dphi == 0, axis=1), axis=1)
-            stats["nonfinite_act"][:, i] = np.sum(~np.isfinite(z[i]), axis=(1, 2)) + np.sum(~np.isfinite(h[l]), axis=(1, 2))
-            stats["nonfinite_grad"][:, i] = sum(np.sum(~np.isfinite(v.reshape(E, -1)), axis=1) for v in (dh[l], dz, dW, db))
+            stats["nonfinite_act"][:, i] = np.sum(~np.isfinite(z[i]), axis=(1, 2)) + np.sum(
+                ~np.isfinite(h[l]), axis=(1, 2)
+            )
+            stats["nonfinite_grad"][:, i] = sum(
+                np.sum(~np.isfinite(v.reshape(E, -1)), axis=1) for v in (dh[l], dz, dW, db)
+            )
             stats["tiny_grad_W"][:, i] = np.sum(np.abs(dW) < np.finfo(dW.dtype).tiny, axis=(1, 2))
             stats["grad_gamma"][:, i] = np.nan
             stats["grad_beta"][:, i] = np.nan
@@ -920,8 +978,22 @@ def ensemble_forward_backward(weights, biases, activations, x, t, alphas=None, *
     return {"loss": loss, "stats": stats, "grad_x": _member_norms(dh[0]), "dh": dh}
 
 
-def train(weights, biases, activations, X, T, idx, lr, optimizer="sgd", momentum=0.0, betas=(0.9, 0.999),
-          eps=1e-8, weight_decay=0.0, alphas=None, **network_kwargs):
+def train(
+    weights,
+    biases,
+    activations,
+    X,
+    T,
+    idx,
+    lr,
+    optimizer="sgd",
+    momentum=0.0,
+    betas=(0.9, 0.999),
+    eps=1e-8,
+    weight_decay=0.0,
+    alphas=None,
+    **network_kwargs,
+):
     """The training loop written plainly: the oracle and baseline of the C++ one.
 
     Step ``k`` takes the minibatch ``X[idx[k]], T[idx[k]]``, runs
@@ -950,8 +1022,11 @@ def train(weights, biases, activations, X, T, idx, lr, optimizer="sgd", momentum
         out = network_forward_backward(weights, biases, activations, X[rows], T[rows], alphas, **network_kwargs)
         losses.append(out["loss"])
         grad_W.append(out["stats"]["grad_W"])
-        grads = list(out["dW"]) + list(out["db"]) + [g for i, pair in enumerate(bn) if pair is not None
-                                                      for g in (out["dgamma"][i], out["dbeta"][i])]
+        grads = (
+            list(out["dW"])
+            + list(out["db"])
+            + [g for i, pair in enumerate(bn) if pair is not None for g in (out["dgamma"][i], out["dbeta"][i])]
+        )
         if not np.isfinite(out["loss"]):
             break
         for p, g, m, v in zip(params, grads, m1, m2):

@@ -28,6 +28,7 @@ the weight ratio alone can call an exploding network healthy. The verdict:
 The verdict is computed in one place, the engine (``csrc/engine/stats.hpp``),
 for single networks and for every member of an ensemble alike.
 """
+
 from __future__ import annotations
 
 import math
@@ -38,11 +39,24 @@ from typing import Any, Optional
 import numpy as np
 
 from ._engine import STAT, THRESHOLD_DECADES
+from ._text import format_table
 
 MEAN_DPHI = "mean phi'"
 
-LAYER_FIELDS = ("grad_z", "grad_W", "grad_b", "gain", "mean_dphi", "saturated", "dead",
-                "nonfinite_act", "nonfinite_grad", "tiny_grad_W", "grad_gamma", "grad_beta")
+LAYER_FIELDS = (
+    "grad_z",
+    "grad_W",
+    "grad_b",
+    "gain",
+    "mean_dphi",
+    "saturated",
+    "dead",
+    "nonfinite_act",
+    "nonfinite_grad",
+    "tiny_grad_W",
+    "grad_gamma",
+    "grad_beta",
+)
 
 
 def log10_of(r: float) -> float:
@@ -112,7 +126,7 @@ class GradientReport:
     batch: int
     loss: float
     grad_x: float
-    stats: np.ndarray = field(repr=False)   # (L, len(STAT_NAMES)) from the engine, read-only
+    stats: np.ndarray = field(repr=False)  # (L, len(STAT_NAMES)) from the engine, read-only
     signal_ratio: float = math.nan
     weight_ratio: float = math.nan
     verdict: str = "undetermined"
@@ -141,16 +155,19 @@ class GradientReport:
     mean_dphi = property(lambda self: self._col("mean_dphi"), doc="mean phi'(z_l), layers 1..L")
     saturated = property(lambda self: self._col("saturated"), doc="saturated fraction, layers 1..L")
     dead = property(lambda self: self._col("dead"), doc="dead-unit fraction, layers 1..L")
-    nonfinite_act = property(lambda self: self._col("nonfinite_act").astype(np.int64),
-                             doc="NaN/Inf count in z_l and h_l")
-    nonfinite_grad = property(lambda self: self._col("nonfinite_grad").astype(np.int64),
-                              doc="NaN/Inf count in the gradients of layer l")
-    tiny_grad_W = property(lambda self: self._col("tiny_grad_W").astype(np.int64),
-                           doc="entries of dL/dW_l that are 0 or subnormal")
-    grad_gamma = property(lambda self: self._col("grad_gamma"),
-                          doc="|dL/dgamma_l| of batch-norm layers (NaN elsewhere)")
-    grad_beta = property(lambda self: self._col("grad_beta"),
-                         doc="|dL/dbeta_l| of batch-norm layers (NaN elsewhere)")
+    nonfinite_act = property(
+        lambda self: self._col("nonfinite_act").astype(np.int64), doc="NaN/Inf count in z_l and h_l"
+    )
+    nonfinite_grad = property(
+        lambda self: self._col("nonfinite_grad").astype(np.int64), doc="NaN/Inf count in the gradients of layer l"
+    )
+    tiny_grad_W = property(
+        lambda self: self._col("tiny_grad_W").astype(np.int64), doc="entries of dL/dW_l that are 0 or subnormal"
+    )
+    grad_gamma = property(
+        lambda self: self._col("grad_gamma"), doc="|dL/dgamma_l| of batch-norm layers (NaN elsewhere)"
+    )
+    grad_beta = property(lambda self: self._col("grad_beta"), doc="|dL/dbeta_l| of batch-norm layers (NaN elsewhere)")
 
     @property
     def depth(self) -> int:
@@ -174,18 +191,23 @@ class GradientReport:
     def to_dict(self) -> dict:
         """A JSON-safe dict: per-layer lists, the ratios and the verdict."""
         out = {
-            "widths": list(self.widths), "activations": list(self.activations),
-            "dtype": self.dtype, "batch": self.batch, "loss": _json_float(self.loss),
+            "widths": list(self.widths),
+            "activations": list(self.activations),
+            "dtype": self.dtype,
+            "batch": self.batch,
+            "loss": _json_float(self.loss),
             "grad_h": [_json_float(v) for v in self.grad_h],
         }
         for name in LAYER_FIELDS:
             arr = getattr(self, name)
             out[name] = [int(v) if arr.dtype.kind == "i" else _json_float(v) for v in arr]
-        out.update(signal_ratio=_json_float(self.signal_ratio),
-                   weight_ratio=_json_float(self.weight_ratio),
-                   log10_signal_ratio=_json_float(self.log10_signal_ratio),
-                   log10_weight_ratio=_json_float(self.log10_weight_ratio),
-                   verdict=self.verdict)
+        out.update(
+            signal_ratio=_json_float(self.signal_ratio),
+            weight_ratio=_json_float(self.weight_ratio),
+            log10_signal_ratio=_json_float(self.log10_signal_ratio),
+            log10_weight_ratio=_json_float(self.log10_weight_ratio),
+            verdict=self.verdict,
+        )
         return out
 
     def to_frame(self):
@@ -194,28 +216,48 @@ class GradientReport:
             import pandas as pd
         except ImportError:  # pragma: no cover - depends on the environment
             raise ImportError("GradientReport.to_frame needs pandas: pip install pandas") from None
-        cols = {"layer": np.arange(1, self.depth + 1), "width": list(self.widths[1:]),
-                "activation": list(self.activations), "grad_h": self.grad_h[1:]}
+        cols = {
+            "layer": np.arange(1, self.depth + 1),
+            "width": list(self.widths[1:]),
+            "activation": list(self.activations),
+            "grad_h": self.grad_h[1:],
+        }
         cols.update({name: getattr(self, name) for name in LAYER_FIELDS})
         return pd.DataFrame(cols).set_index("layer")
 
     def __str__(self) -> str:
-        head = (f"{'layer':>5}  {'width':>5}  {'activation':<10}  {'|dL/dh|':>10}  {'|dL/dW|':>10}  "
-                f"{'gain':>9}  {MEAN_DPHI:>9}  {'sat %':>6}  {'dead %':>6}")
-        lines = [f"GradientReport: {self.depth} layers, widths {_widths(self.widths)}, "
-                 f"batch {self.batch}, {self.dtype}, loss {self.loss:.6g}", head, "-" * len(head)]
-        lines.append(f"{'x':>5}  {self.widths[0]:>5}  {'(input)':<10}  {self.grad_h[0]:>10.3e}")
+        rows = [["x", self.widths[0], "(input)", f"{self.grad_h[0]:.3e}", "", "", "", "", ""]]
         for l in range(1, self.depth + 1):
             i = l - 1
-            lines.append(
-                f"{l:>5}  {self.widths[l]:>5}  {self.activations[i]:<10}  {self.grad_h[l]:>10.3e}  "
-                f"{self.grad_W[i]:>10.3e}  {self.gain[i]:>9.3g}  {self.mean_dphi[i]:>9.3g}  "
-                f"{100 * self.saturated[i]:>6.1f}  {100 * self.dead[i]:>6.1f}")
+            rows.append(
+                [
+                    l,
+                    self.widths[l],
+                    self.activations[i],
+                    f"{self.grad_h[l]:.3e}",
+                    f"{self.grad_W[i]:.3e}",
+                    f"{self.gain[i]:.3g}",
+                    f"{self.mean_dphi[i]:.3g}",
+                    f"{100 * self.saturated[i]:.1f}",
+                    f"{100 * self.dead[i]:.1f}",
+                ]
+            )
+        lines = [
+            format_table(
+                ["layer", "width", "activation", "|dL/dh|", "|dL/dW|", "gain", MEAN_DPHI, "sat %", "dead %"],
+                rows,
+                align="rrlrrrrrr",
+                title=f"GradientReport: {self.depth} layers, widths {_widths(self.widths)}, "
+                f"batch {self.batch}, {self.dtype}, loss {self.loss:.6g}",
+            )
+        ]
         lines.append("")
-        lines.append(f"signal ratio |dL/dh_1| / |dL/dh_L| = {self.signal_ratio:.3e}  "
-                     f"(log10 {self.log10_signal_ratio:+.2f})")
-        lines.append(f"weight ratio |dL/dW_1| / |dL/dW_L| = {self.weight_ratio:.3e}  "
-                     f"(log10 {self.log10_weight_ratio:+.2f})")
+        lines.append(
+            f"signal ratio |dL/dh_1| / |dL/dh_L| = {self.signal_ratio:.3e}  (log10 {self.log10_signal_ratio:+.2f})"
+        )
+        lines.append(
+            f"weight ratio |dL/dW_1| / |dL/dW_L| = {self.weight_ratio:.3e}  (log10 {self.log10_weight_ratio:+.2f})"
+        )
         nf = int(self.nonfinite.sum())
         tiny = int(self.tiny_grad_W.sum())
         if nf:

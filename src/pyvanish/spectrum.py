@@ -8,6 +8,7 @@ the spread depends on the weights: orthogonal weights with tanh at
 criticality give a narrow spectrum, Gaussian weights a wide one, and ReLU
 networks cannot be isometric at all.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -56,15 +57,22 @@ class JacobianSpectrum:
         return float(s2.var() / (m * m)) if m > 0 else float("nan")
 
     def to_dict(self) -> dict:
-        return {"mean_squared": self.mean_squared, "max": self.max, "min": self.min,
-                "condition": self.condition, "normalised_variance": self.normalised_variance,
-                "samples": int(self.singular_values.shape[0])}
+        return {
+            "mean_squared": self.mean_squared,
+            "max": self.max,
+            "min": self.min,
+            "condition": self.condition,
+            "normalised_variance": self.normalised_variance,
+            "samples": int(self.singular_values.shape[0]),
+        }
 
     def __str__(self) -> str:
-        return (f"Jacobian spectrum over {self.singular_values.shape[0]} samples, "
-                f"{self.singular_values.shape[1]} singular values each: mean s^2 = {self.mean_squared:.4g}, "
-                f"max {self.max:.4g}, min {self.min:.4g}, condition {self.condition:.4g}, "
-                f"normalised variance of s^2 {self.normalised_variance:.4g}")
+        return (
+            f"Jacobian spectrum over {self.singular_values.shape[0]} samples, "
+            f"{self.singular_values.shape[1]} singular values each: mean s^2 = {self.mean_squared:.4g}, "
+            f"max {self.max:.4g}, min {self.min:.4g}, condition {self.condition:.4g}, "
+            f"normalised variance of s^2 {self.normalised_variance:.4g}"
+        )
 
 
 def spectrum_of(J: np.ndarray) -> JacobianSpectrum:

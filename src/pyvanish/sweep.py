@@ -49,6 +49,7 @@ the same for every grid point (with that input width and batch), and the
 same as :func:`pyvanish.compare` draws with ``seed=data_seed``, so a sweep
 reproduces ``compare``'s reports exactly.
 """
+
 from __future__ import annotations
 
 import csv
@@ -57,7 +58,8 @@ import itertools
 import json
 import math
 import numbers
-from typing import Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -67,8 +69,20 @@ from .architecture import default_data
 #: Grid keys that every table has (the grid's value, else the default).
 CONFIG_KEYS = ("depth", "width", "activation", "init", "batchnorm", "residual")
 #: Per-layer columns (after the grid keys).
-LAYER_COLUMNS = ("seed", "layer", "width_l", "grad_h", "grad_z", "grad_W", "grad_b", "gain", "mean_dphi",
-                 "saturated", "dead", "nonfinite")
+LAYER_COLUMNS = (
+    "seed",
+    "layer",
+    "width_l",
+    "grad_h",
+    "grad_z",
+    "grad_W",
+    "grad_b",
+    "gain",
+    "mean_dphi",
+    "saturated",
+    "dead",
+    "nonfinite",
+)
 #: Per-configuration columns, repeated on each of its rows.
 RUN_COLUMNS = ("loss", "signal_ratio", "weight_ratio", "verdict")
 _STATS = ("grad_z", "grad_W", "grad_b", "gain", "mean_dphi", "saturated", "dead")
@@ -77,7 +91,7 @@ _INT_COLUMNS = frozenset(("config", "seed", "layer", "width_l", "nonfinite"))
 _SHAPE_KEYS = ("depth", "width", "input_width", "output_width", "batch", "dtype")
 _NOT_GRID = ("widths", "activations", "weights", "biases", "seed", "dtype")
 _FORMAT = "pyvanish.sweep"
-_COLUMN_OF = {"gain": "init_gain"}      # a grid key whose name a statistic already has
+_COLUMN_OF = {"gain": "init_gain"}  # a grid key whose name a statistic already has
 
 
 def _network_keys() -> tuple:
@@ -146,8 +160,7 @@ def _spec(point: dict, defaults: dict, data_seed: int) -> dict:
             raise ValueError(f"sweep: {k} must be an integer >= {least}, got {v!r} (grid point {point})")
     depth, width = shape["depth"], shape["width"]
     widths = [shape["input_width"] or width] + [width] * depth + [shape["output_width"]]
-    return {"widths": widths, "network": kw, "batch": shape["batch"], "dtype": shape["dtype"],
-            "data_seed": data_seed}
+    return {"widths": widths, "network": kw, "batch": shape["batch"], "dtype": shape["dtype"], "data_seed": data_seed}
 
 
 def data(widths, batch: int, data_seed: int) -> tuple:
@@ -186,13 +199,20 @@ def run_point(spec: dict, seed: int) -> dict:
     x, t = data(widths, spec["batch"], spec["data_seed"])
     rep = net.gradient_report(x, t)
     L = rep.depth
-    out = {"layer": list(range(1, L + 1)), "width_l": [int(w) for w in widths[1:]],
-           "grad_h": [float(v) for v in rep.grad_h[1:]]}
+    out = {
+        "layer": list(range(1, L + 1)),
+        "width_l": [int(w) for w in widths[1:]],
+        "grad_h": [float(v) for v in rep.grad_h[1:]],
+    }
     for name in _STATS:
         out[name] = [float(v) for v in getattr(rep, name)]
     out["nonfinite"] = [int(v) for v in rep.nonfinite]
-    out.update(loss=float(rep.loss), signal_ratio=float(rep.signal_ratio),
-               weight_ratio=float(rep.weight_ratio), verdict=rep.verdict)
+    out.update(
+        loss=float(rep.loss),
+        signal_ratio=float(rep.signal_ratio),
+        weight_ratio=float(rep.weight_ratio),
+        verdict=rep.verdict,
+    )
     return out
 
 
@@ -226,9 +246,22 @@ class _Progress:
         self.bar.close()
 
 
-def sweep(grid, *, seeds=(0,), depth: int = 20, width: int = 64, input_width: int | None = None,
-          output_width: int = 1, batch: int = 64, data_seed: int = 0, dtype: str = "float64",
-          executor=None, chunksize: int | None = None, progress=None, **network_kwargs) -> "SweepResult":
+def sweep(
+    grid,
+    *,
+    seeds=(0,),
+    depth: int = 20,
+    width: int = 64,
+    input_width: int | None = None,
+    output_width: int = 1,
+    batch: int = 64,
+    data_seed: int = 0,
+    dtype: str = "float64",
+    executor=None,
+    chunksize: int | None = None,
+    progress=None,
+    **network_kwargs,
+) -> SweepResult:
     """Gradient reports for every grid point and seed, as one tidy table.
 
     Parameters
@@ -278,14 +311,31 @@ def sweep(grid, *, seeds=(0,), depth: int = 20, width: int = 64, input_width: in
     ...                depth=5, width=16, batch=16, seeds=(0, 1))
     >>> len(res.records), res.columns[:7]          # 4 configurations x 2 seeds x 6 layers
     (48, ('config', 'depth', 'width', 'activation', 'init', 'batchnorm', 'residual'))
-    >>> [(r["activation"], r["init"], r["verdict"]) for r in res.runs() if r["seed"] == 0]
-    [('sigmoid', 'xavier', 'vanishing'), ('sigmoid', 'he', 'vanishing'), ('relu', 'xavier', 'healthy'), ('relu', 'he', 'healthy')]
+    >>> runs = [(r["activation"], r["init"], r["verdict"]) for r in res.runs() if r["seed"] == 0]
+    >>> runs  # doctest: +NORMALIZE_WHITESPACE
+    [('sigmoid', 'xavier', 'vanishing'), ('sigmoid', 'he', 'vanishing'), ('relu', 'xavier', 'healthy'),
+     ('relu', 'he', 'healthy')]
     """
-    defaults = {"depth": depth, "width": width, "input_width": input_width, "output_width": output_width,
-                "batch": batch, "dtype": _dtype_name(dtype), "activation": "tanh", "init": "xavier", "batchnorm": False,
-                "residual": False}
-    for k, v in (("depth", depth), ("width", width), ("input_width", input_width),
-                 ("output_width", output_width), ("batch", batch), ("data_seed", data_seed)):
+    defaults = {
+        "depth": depth,
+        "width": width,
+        "input_width": input_width,
+        "output_width": output_width,
+        "batch": batch,
+        "dtype": _dtype_name(dtype),
+        "activation": "tanh",
+        "init": "xavier",
+        "batchnorm": False,
+        "residual": False,
+    }
+    for k, v in (
+        ("depth", depth),
+        ("width", width),
+        ("input_width", input_width),
+        ("output_width", output_width),
+        ("batch", batch),
+        ("data_seed", data_seed),
+    ):
         _plain(v, k)
     defaults.update({k: _plain(v, k) for k, v in network_kwargs.items()})
     keys, points, lists = _grid(grid, defaults)
@@ -309,7 +359,7 @@ def sweep(grid, *, seeds=(0,), depth: int = 20, width: int = 64, input_width: in
     records = []
     for c, point in enumerate(points):
         for j, seed in enumerate(seeds):
-            out = results[c * len(seeds) + j]
+            out: Any = results[c * len(seeds) + j]
             base = {"config": c, **{_COLUMN_OF.get(k, k): point[k] for k in keys}}
             for i in range(len(out["layer"])):
                 row = dict(base, seed=seed)
@@ -327,7 +377,7 @@ def _run_on(executor, units, results, points, seeds, chunksize, bar) -> None:
     from concurrent.futures import FIRST_COMPLETED, wait
 
     size = chunksize or max(1, -(-len(units) // 64))
-    chunks = [units[i:i + size] for i in range(0, len(units), size)]
+    chunks = [units[i : i + size] for i in range(0, len(units), size)]
     pending = {executor.submit(_run_chunk, chunk) for chunk in chunks}
     try:
         while pending:
@@ -346,8 +396,9 @@ def _store(results, out, points, seeds) -> None:
         if "error" in res:
             point, seed = points[index // len(seeds)], seeds[index % len(seeds)]
             kind = {"ValueError": ValueError, "TypeError": TypeError}.get(res["error"], RuntimeError)
-            raise kind(f"sweep: grid point {index // len(seeds)} {point} with seed {seed}: "
-                       f"{res['error']}: {res['message']}")
+            raise kind(
+                f"sweep: grid point {index // len(seeds)} {point} with seed {seed}: {res['error']}: {res['message']}"
+            )
         results[index] = res
 
 
@@ -403,12 +454,18 @@ class SweepResult:
         runs = self.runs()
         keys = [k for k in self.columns if k not in set(LAYER_COLUMNS) | set(RUN_COLUMNS) | {"config"}]
         head = keys + ["seed", "log10 signal", "log10 weight", "verdict"]
-        rows = [[str(r[k]) for k in keys] + [str(r["seed"]), f"{_log10(r['signal_ratio']):.2f}",
-                                             f"{_log10(r['weight_ratio']):.2f}", r["verdict"]] for r in runs]
+        rows = [
+            [str(r[k]) for k in keys]
+            + [str(r["seed"]), f"{_log10(r['signal_ratio']):.2f}", f"{_log10(r['weight_ratio']):.2f}", r["verdict"]]
+            for r in runs
+        ]
         widths = [max([len(h)] + [len(row[i]) for row in rows]) for i, h in enumerate(head)]
         fmt = "  ".join(f"{{:>{w}}}" for w in widths)
-        lines = [f"SweepResult: {len({r['config'] for r in runs})} configurations, {len(runs)} runs, "
-                 f"{len(self.records)} rows", fmt.format(*head)]
+        lines = [
+            f"SweepResult: {len({r['config'] for r in runs})} configurations, {len(runs)} runs, "
+            f"{len(self.records)} rows",
+            fmt.format(*head),
+        ]
         lines += [fmt.format(*row) for row in rows[:40]]
         if len(rows) > 40:
             lines.append(f"... {len(rows) - 40} more runs")
@@ -424,11 +481,10 @@ class SweepResult:
         return pd.DataFrame.from_records(self.records, columns=list(self.columns))
 
     @classmethod
-    def from_frame(cls, frame) -> "SweepResult":
+    def from_frame(cls, frame) -> SweepResult:
         """The inverse of :meth:`to_frame`."""
         columns = [str(c) for c in frame.columns]
-        records = [{c: _typed(c, v) for c, v in zip(columns, row)}
-                   for row in frame.itertuples(index=False, name=None)]
+        records = [{c: _typed(c, v) for c, v in zip(columns, row)} for row in frame.itertuples(index=False, name=None)]
         return cls(records, columns)
 
     def to_parquet(self, path) -> None:
@@ -437,7 +493,7 @@ class SweepResult:
         self.to_frame().to_parquet(path, index=False)
 
     @classmethod
-    def read_parquet(cls, path) -> "SweepResult":
+    def read_parquet(cls, path) -> SweepResult:
         """Read a file written by :meth:`to_parquet` (needs pandas and pyarrow)."""
         _need_pyarrow("SweepResult.read_parquet")
         import pandas as pd
@@ -451,11 +507,12 @@ class SweepResult:
             w = csv.writer(f)
             w.writerow(self.columns)
             for r in self.records:
-                w.writerow(["" if r[c] is None else repr(r[c]) if isinstance(r[c], float) else r[c]
-                            for c in self.columns])
+                w.writerow(
+                    ["" if r[c] is None else repr(r[c]) if isinstance(r[c], float) else r[c] for c in self.columns]
+                )
 
     @classmethod
-    def read_csv(cls, path) -> "SweepResult":
+    def read_csv(cls, path) -> SweepResult:
         """Read a file written by :meth:`to_csv` (types from the schema; grid values inferred)."""
         with open(path, newline="", encoding="utf-8") as f:
             rows = list(csv.reader(f))
@@ -466,13 +523,18 @@ class SweepResult:
 
     def to_json(self, path) -> None:
         """Write strict JSON: ``{"format", "version", "columns", "settings", "records"}``."""
-        doc = {"format": _FORMAT, "version": 1, "columns": list(self.columns), "settings": self.settings,
-               "records": [{c: _json(r[c]) for c in self.columns} for r in self.records]}
+        doc = {
+            "format": _FORMAT,
+            "version": 1,
+            "columns": list(self.columns),
+            "settings": self.settings,
+            "records": [{c: _json(r[c]) for c in self.columns} for r in self.records],
+        }
         with open(path, "w", encoding="utf-8") as f:
             json.dump(doc, f, allow_nan=False)
 
     @classmethod
-    def read_json(cls, path) -> "SweepResult":
+    def read_json(cls, path) -> SweepResult:
         """Read a file written by :meth:`to_json`."""
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)

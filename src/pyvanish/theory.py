@@ -72,12 +72,13 @@ Examples
 >>> round(theory.critical_sw2("tanh", sb2=0.05), 3)
 1.761
 """
+
 from __future__ import annotations
 
 import math
 import numbers
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 from typing import Callable, NamedTuple
 
 import numpy as np
@@ -104,11 +105,11 @@ __all__ = [
 # quadrature
 # --------------------------------------------------------------------------
 
-_K = 10          # the rule covers |z| <= _K; the Gaussian mass beyond is 1.5e-23
-_NGL = 20        # Gauss-Legendre nodes per panel
+_K = 10  # the rule covers |z| <= _K; the Gaussian mass beyond is 1.5e-23
+_NGL = 20  # Gauss-Legendre nodes per panel
 _GL_X, _GL_W = np.polynomial.legendre.leggauss(_NGL)
 _INV_SQRT2PI = 1.0 / math.sqrt(2.0 * math.pi)
-_TINY = 1e-300   # f(+-_TINY) stands for f(0+-) in the q = 0 limit
+_TINY = 1e-300  # f(+-_TINY) stands for f(0+-) in the q = 0 limit
 _EPS = float(np.finfo(np.float64).eps)
 
 
@@ -129,11 +130,11 @@ def _panels(breaks):
 
 def _offsets(level):
     """Sorted breakpoints in [0, _K]: 0, 2^-level, ..., 1/2, 1, 2, ..., _K."""
-    graded = [2.0 ** -j for j in range(level, 0, -1)]
+    graded = [2.0**-j for j in range(level, 0, -1)]
     return np.array([0.0] + graded + [float(i) for i in range(1, _K + 1)])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _rule(level):
     """Nodes and weights of E[g(z)], z ~ N(0, 1), graded at 0 down to 2^-level."""
     half = _offsets(level)
@@ -179,12 +180,12 @@ def _expect_pair(fa, fb, q, c):
     m = rq * c * z1
     with np.errstate(over="ignore", under="ignore"):
         kink = np.clip(-m / sigma, -2.0 * _K, 2.0 * _K)
-        half = _offsets(_level(sigma))[:-1]           # 0, graded..., 1, ..., _K - 1
+        half = _offsets(_level(sigma))[:-1]  # 0, graded..., 1, ..., _K - 1
         around = np.concatenate([-half[:0:-1], half])
         grid = np.arange(-_K, _K + 1, dtype=np.float64)
         breaks = np.concatenate(
-            [np.clip(kink[:, None] + around, -_K, _K),
-             np.broadcast_to(grid, (z1.size, grid.size))], axis=1)
+            [np.clip(kink[:, None] + around, -_K, _K), np.broadcast_to(grid, (z1.size, grid.size))], axis=1
+        )
         breaks.sort(axis=1)
         z2, w2 = _panels(breaks)
         u2 = m[:, None] + sigma * z2
@@ -196,10 +197,11 @@ def _expect_pair(fa, fb, q, c):
 # activations and input checks
 # --------------------------------------------------------------------------
 
+
 class _Act(NamedTuple):
     name: str
     alpha: float | None
-    slope2: float | None   # (phi'(0+)^2 + phi'(0-)^2) / 2 if phi is piecewise linear
+    slope2: float | None  # (phi'(0+)^2 + phi'(0-)^2) / 2 if phi is piecewise linear
 
     def phi(self, x):
         return reference.activation_forward(self.name, x, self.alpha)
@@ -269,8 +271,7 @@ def _reals(fn, name, values, allow_inf=False):
     """``values`` as a float64 array of numbers >= 0 (not NaN)."""
     arr = np.asarray(values)
     if arr.dtype.kind not in "iuf":
-        raise TypeError(
-            f"{fn}: {name} must be real numbers (int or float), got dtype {arr.dtype}")
+        raise TypeError(f"{fn}: {name} must be real numbers (int or float), got dtype {arr.dtype}")
     arr = arr.astype(np.float64)
     if np.isnan(arr).any():
         raise ValueError(f"{fn}: {name} contains NaN")
@@ -295,6 +296,7 @@ def _solved(fn, activation, sw2, sb2, alpha, q0):
 # --------------------------------------------------------------------------
 # root finding
 # --------------------------------------------------------------------------
+
 
 def _brentq(f, xa, xb, fa, fb, rtol, maxiter, fn):
     """A root of f in [xa, xb], f(xa) and f(xb) of opposite signs (or zero).
@@ -322,9 +324,9 @@ def _brentq(f, xa, xb, fa, fb, rtol, maxiter, fn):
         if fcur == 0 or abs(sbis) < delta:
             return xcur
         if abs(spre) > delta and abs(fcur) < abs(fpre):
-            if xpre == xblk:       # secant
+            if xpre == xblk:  # secant
                 stry = -fcur * (xcur - xpre) / (fcur - fpre)
-            else:                  # inverse quadratic interpolation
+            else:  # inverse quadratic interpolation
                 dpre = (fpre - fcur) / (xpre - xcur)
                 dblk = (fblk - fcur) / (xblk - xcur)
                 stry = -fcur * (fblk * dblk - fpre * dpre) / (dblk * dpre * (fblk - fpre))
@@ -364,6 +366,7 @@ def _fixed_point(act, sw2, sb2, q0, tol, max_iter, fn):
     out bracket that point; an iteration step from a probe is a second, safe
     bound. Values of h within rounding of 0 resolve no sign and are skipped.
     """
+
     def length(q):
         return sw2 * act.mean_phi2(q) + sb2
 
@@ -380,12 +383,12 @@ def _fixed_point(act, sw2, sb2, q0, tol, max_iter, fn):
     if q0 == 0.0:
         if l0 == 0.0:
             return 0.0
-        q0 = l0                      # the first step of the iteration
+        q0 = l0  # the first step of the iteration
     h0 = h(q0)
-    if sign(h0, q0) == 0:            # q0 is itself fixed (a neutral map)
+    if sign(h0, q0) == 0:  # q0 is itself fixed (a neutral map)
         return q0
     probe = q0
-    if h0 > 0:                       # upwards: lo <= q*
+    if h0 > 0:  # upwards: lo <= q*
         lo, hlo = q0, h0
         diverges_at_inf = sw2 * act.mean_dphi2(math.inf) >= 1.0
         while True:
@@ -407,7 +410,7 @@ def _fixed_point(act, sw2, sb2, q0, tol, max_iter, fn):
                 if sn < 0:
                     return solve(probe, nxt, hp, hn)
                 lo, hlo = (nxt, hn) if sn > 0 else (probe, hp)
-    else:                            # downwards: hi >= q*
+    else:  # downwards: hi >= q*
         hi, hhi = q0, h0
         vanishes_at_0 = l0 == 0.0 and sw2 * act.mean_dphi2(0.0) <= 1.0
         while True:
@@ -419,7 +422,7 @@ def _fixed_point(act, sw2, sb2, q0, tol, max_iter, fn):
             if sp > 0:
                 return solve(probe, hi, hp, hhi)
             if sp == 0 and l0 == 0.0:
-                return 0.0           # no sign left that rounding can resolve
+                return 0.0  # no sign left that rounding can resolve
             if sp < 0:
                 if probe <= _Q_ASYM_LO and vanishes_at_0:
                     return 0.0
@@ -440,7 +443,7 @@ def _chi1_at(act, sw2, q):
 def _c_star_at(act, sw2, sb2, q, chi, fn):
     """The stable fixed point of the correlation map, given q* and chi1."""
     if not (0.0 < q < math.inf) or chi <= 1.0:
-        return 1.0                   # ordered (or critical) phase: c* = 1
+        return 1.0  # ordered (or critical) phase: c* = 1
 
     def g(c):
         return (sw2 * _expect_pair(act.phi, act.phi, q, c) + sb2) / q - c
@@ -452,12 +455,12 @@ def _c_star_at(act, sw2, sb2, q, chi, fn):
     if glo <= 8 * _EPS:
         glo = 0.0
     for k in range(1, 46):
-        hi = 1.0 - 2.0 ** -k
+        hi = 1.0 - 2.0**-k
         ghi = g(hi)
         if ghi < 0:
             return _brentq(g, lo, hi, glo, ghi, 1e-13, 200, fn)
         lo, glo = hi, ghi
-    return 1.0                       # c* within 3e-14 of 1
+    return 1.0  # c* within 3e-14 of 1
 
 
 def _chi_c_at(act, sw2, q, c, chi):
@@ -480,6 +483,7 @@ def _xi(chi):
 # --------------------------------------------------------------------------
 # public API
 # --------------------------------------------------------------------------
+
 
 def gaussian_expectation(f: Callable, q):
     """Gaussian expectation ``E[f(sqrt(q) z)]``, ``z ~ N(0, 1)``.
@@ -561,8 +565,15 @@ def length_map(activation: str, q, sw2: float, sb2: float, alpha: float | None =
     return float(out) if qs.ndim == 0 else out
 
 
-def fixed_point(activation: str, sw2: float, sb2: float, alpha: float | None = None,
-                q0: float = 1.0, tol: float = 1e-12, max_iter: int = 200) -> float:
+def fixed_point(
+    activation: str,
+    sw2: float,
+    sb2: float,
+    alpha: float | None = None,
+    q0: float = 1.0,
+    tol: float = 1e-12,
+    max_iter: int = 200,
+) -> float:
     """Fixed point ``q*`` of the length map reached from ``q0``.
 
     The limit of ``q_{l+1} = sw2 * E[phi(sqrt(q_l) z)^2] + sb2`` from
@@ -620,8 +631,7 @@ def fixed_point(activation: str, sw2: float, sb2: float, alpha: float | None = N
     return _fixed_point(act, sw2, sb2, q0, tol, int(max_iter), fn)
 
 
-def chi1(activation: str, sw2: float, sb2: float, alpha: float | None = None,
-         q0: float = 1.0) -> float:
+def chi1(activation: str, sw2: float, sb2: float, alpha: float | None = None, q0: float = 1.0) -> float:
     """``chi1 = sw2 * E[phi'(sqrt(q*) z)^2]``: the mean squared backward gain.
 
     ``chi1 < 1``: gradients vanish with depth (ordered phase); ``chi1 > 1``:
@@ -659,8 +669,7 @@ def chi1(activation: str, sw2: float, sb2: float, alpha: float | None = None,
     return _chi1_at(act, sw2, q)
 
 
-def c_star(activation: str, sw2: float, sb2: float, alpha: float | None = None,
-           q0: float = 1.0) -> float:
+def c_star(activation: str, sw2: float, sb2: float, alpha: float | None = None, q0: float = 1.0) -> float:
     """Stable fixed point ``c*`` of the correlation map (Poole et al. 2016).
 
     ``c_{l+1} = (sw2 * E[phi(u1) phi(u2)] + sb2) / q*`` with ``u1, u2``
@@ -692,8 +701,7 @@ def c_star(activation: str, sw2: float, sb2: float, alpha: float | None = None,
     return _c_star_at(act, sw2, sb2, q, _chi1_at(act, sw2, q), "c_star")
 
 
-def chi_c(activation: str, sw2: float, sb2: float, alpha: float | None = None,
-          q0: float = 1.0) -> float:
+def chi_c(activation: str, sw2: float, sb2: float, alpha: float | None = None, q0: float = 1.0) -> float:
     """Slope ``chi_c = sw2 * E[phi'(u1) phi'(u2)]`` of the correlation map at ``c*``.
 
     Equal to :func:`chi1` when ``c* = 1`` (the ordered phase); below 1 at the
@@ -757,8 +765,9 @@ class DepthScales:
     xi_grad: float
 
 
-def depth_scales(activation: str, sw2: float, sb2: float, alpha: float | None = None,
-                 q0: float = 1.0, *, _fn: str = "depth_scales") -> DepthScales:
+def depth_scales(
+    activation: str, sw2: float, sb2: float, alpha: float | None = None, q0: float = 1.0, *, _fn: str = "depth_scales"
+) -> DepthScales:
     """Fixed points, slopes and depth scales (Schoenholz et al. 2017).
 
     Parameters
@@ -789,12 +798,18 @@ def depth_scales(activation: str, sw2: float, sb2: float, alpha: float | None = 
         c = _c_star_at(act, sw2, sb2, q, chi, _fn)
         chic = _chi_c_at(act, sw2, q, c, chi)
     return DepthScales(
-        q_star=q, chi1=chi, chi_q=chiq, c_star=c, chi_c=chic,
-        xi_q=math.nan if q == math.inf else _xi(chiq), xi_c=_xi(chic), xi_grad=_xi(chi))
+        q_star=q,
+        chi1=chi,
+        chi_q=chiq,
+        c_star=c,
+        chi_c=chic,
+        xi_q=math.nan if q == math.inf else _xi(chiq),
+        xi_c=_xi(chic),
+        xi_grad=_xi(chi),
+    )
 
 
-def critical_sw2(activation: str, sb2: float, alpha: float | None = None,
-                 q0: float = 1.0) -> float:
+def critical_sw2(activation: str, sb2: float, alpha: float | None = None, q0: float = 1.0) -> float:
     """The weight variance ``sw2`` with ``chi1 = 1`` at bias variance ``sb2``.
 
     The smallest such ``sw2``: ``chi1 <= sw2 * max(phi')^2``, so the search
@@ -844,18 +859,18 @@ def _critical_sw2(act, sb2, q0, fn):
 
     start = 1.0 / reference.max_derivative(act.name, act.alpha) ** 2
     lo, flo = start, f(start)
-    if flo >= 0:                     # only if phi'^2 = max everywhere (identity)
+    if flo >= 0:  # only if phi'^2 = max everywhere (identity)
         return lo
     # chi1 need not be monotone in sw2 (elu: it crosses 1, then returns to 1
     # as q* -> inf at sw2 = 2), so scan finely for the first crossing:
     # steps of 2^(1/8) up to 2^12 * start, then doublings up to 2^40 * start.
     steps = [start * 2.0 ** (k / 8) for k in range(1, 97)]
-    steps += [start * 2.0 ** k for k in range(13, 41)]
+    steps += [start * 2.0**k for k in range(13, 41)]
     for hi in steps:
         fhi = f(hi)
         if fhi > 0:
             break
-        if fhi == 0:                 # a root; look for an earlier crossing
+        if fhi == 0:  # a root; look for an earlier crossing
             for x in np.linspace(lo, hi, 9)[1:-1]:
                 fx = f(float(x))
                 if fx >= 0:
@@ -864,19 +879,17 @@ def _critical_sw2(act, sb2, q0, fn):
             break
         lo, flo = hi, fhi
     else:
-        raise ValueError(
-            f"{fn}: no sw2 in [{start:g}, {hi:g}] gives chi1 = 1 for {act.name} "
-            f"at sb2 = {sb2:g}")
+        raise ValueError(f"{fn}: no sw2 in [{start:g}, {hi:g}] gives chi1 = 1 for {act.name} at sb2 = {sb2:g}")
     root = _brentq(f, lo, hi, flo, fhi, 1e-13, 200, fn)
     if abs(f(root)) > 1e-7:
         raise ValueError(
             f"{fn}: chi1 jumps across 1 at sw2 = {root:.6g} for {act.name} at sb2 = {sb2:g} "
-            "(the fixed point q* changes discontinuously): no critical sw2")
+            "(the fixed point q* changes discontinuously): no critical sw2"
+        )
     return root
 
 
-def critical_line(activation: str, sb2_values, alpha: float | None = None,
-                  q0: float = 1.0) -> np.ndarray:
+def critical_line(activation: str, sb2_values, alpha: float | None = None, q0: float = 1.0) -> np.ndarray:
     """Critical ``sw2`` (``chi1 = 1``) for each bias variance in ``sb2_values``.
 
     Parameters
@@ -908,8 +921,7 @@ def critical_line(activation: str, sb2_values, alpha: float | None = None,
     return np.array(out, dtype=np.float64).reshape(sb2.shape)
 
 
-def phase_diagram(activation: str, sw2_values, sb2_values, alpha: float | None = None,
-                  q0: float = 1.0) -> np.ndarray:
+def phase_diagram(activation: str, sw2_values, sb2_values, alpha: float | None = None, q0: float = 1.0) -> np.ndarray:
     """``chi1`` on a grid: rows are ``sb2`` values, columns ``sw2`` values.
 
     ``out[i, j] = chi1(activation, sw2_values[j], sb2_values[i])``, so
@@ -955,8 +967,9 @@ def phase_diagram(activation: str, sw2_values, sb2_values, alpha: float | None =
     return out
 
 
-def gradient_profile(activation: str, sw2: float, sb2: float, depth: int,
-                     alpha: float | None = None, q0: float = 1.0) -> np.ndarray:
+def gradient_profile(
+    activation: str, sw2: float, sb2: float, depth: int, alpha: float | None = None, q0: float = 1.0
+) -> np.ndarray:
     """Predicted ``|dL/dh_l| / |dL/dh_L|`` for ``l = 0..L``: ``chi1^((L - l) / 2)``.
 
     Mean-field theory predicts ``|dL/dh_l|^2`` proportional to

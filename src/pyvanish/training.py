@@ -1,14 +1,16 @@
 """Training dynamics: watch the first layer fail to learn, step by step, in C++."""
+
 from __future__ import annotations
 
 import math
 import sys
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
 from . import _engine
+from ._text import format_table
 from ._text import progress as progress_bar
 from ._validate import as_arrays, check_seed, real_number
 from .network import Network
@@ -85,15 +87,24 @@ class TrainingHistory:
         """One line per layer: how far its weights moved, its median update ratio."""
         L = len(self.widths) - 1
         med = np.median(self.update_ratio, axis=0) if len(self.update_ratio) else np.full(L, np.nan)
-        lines = [f"{self.steps_done} steps of {self.optimizer} (lr {self.lr:g}, batch {self.batch_size}); "
-                 f"loss {self.loss[0]:.4g} -> {self.final_loss:.4g}" if len(self.loss) else "no steps"]
+        lines = [
+            f"{self.steps_done} steps of {self.optimizer} (lr {self.lr:g}, batch {self.batch_size}); "
+            f"loss {self.loss[0]:.4g} -> {self.final_loss:.4g}"
+            if len(self.loss)
+            else "no steps"
+        ]
         if self.stopped:
             lines.append(f"stopped early: {self.stopped}")
-        lines.append(f"layer 1 moved {100 * self.moved[0]:.3g} % of its weights' norm, "
-                     f"layer {L} moved {100 * self.moved[-1]:.3g} %")
-        lines.append(f"{'layer':>5}  {'moved %':>9}  {'median |dW|/|W| per step':>24}")
-        for l in range(L):
-            lines.append(f"{l + 1:>5}  {100 * self.moved[l]:>9.3g}  {med[l]:>24.3e}")
+        lines.append(
+            f"layer 1 moved {100 * self.moved[0]:.3g} % of its weights' norm, "
+            f"layer {L} moved {100 * self.moved[-1]:.3g} %"
+        )
+        lines.append(
+            format_table(
+                ["layer", "moved %", "median |dW|/|W| per step"],
+                [[l + 1, f"{100 * self.moved[l]:.3g}", f"{med[l]:.3e}"] for l in range(L)],
+            )
+        )
         return "\n".join(lines)
 
     __str__ = summary
@@ -103,17 +114,38 @@ class TrainingHistory:
         import pandas as pd
 
         R, L = self.grad_W.shape
-        return pd.DataFrame({
-            "step": np.repeat(self.step, L), "layer": np.tile(np.arange(1, L + 1), R),
-            "loss": np.repeat(self.loss, L), "grad_W": self.grad_W.ravel(), "grad_h": self.grad_h[:, 1:].ravel(),
-            "update_ratio": self.update_ratio.ravel(), "saturated": self.saturated.ravel(),
-            "dead": self.dead.ravel()})
+        return pd.DataFrame(
+            {
+                "step": np.repeat(self.step, L),
+                "layer": np.tile(np.arange(1, L + 1), R),
+                "loss": np.repeat(self.loss, L),
+                "grad_W": self.grad_W.ravel(),
+                "grad_h": self.grad_h[:, 1:].ravel(),
+                "update_ratio": self.update_ratio.ravel(),
+                "saturated": self.saturated.ravel(),
+                "dead": self.dead.ravel(),
+            }
+        )
 
 
-def train(net: Network, X, T, steps: int = 100, *, batch_size: int | None = None, lr: float = 0.1,
-          optimizer: str = "sgd", momentum: float = 0.0, betas=(0.9, 0.999), eps: float = 1e-8,
-          weight_decay: float = 0.0, record_every: int = 1, seed=0, check_finite: bool = True,
-          progress: bool | None = None) -> TrainingHistory:
+def train(
+    net: Network,
+    X,
+    T,
+    steps: int = 100,
+    *,
+    batch_size: int | None = None,
+    lr: float = 0.1,
+    optimizer: str = "sgd",
+    momentum: float | None = None,
+    betas=(0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    record_every: int = 1,
+    seed=0,
+    check_finite: bool = True,
+    progress: bool | None = None,
+) -> TrainingHistory:
     """Train ``net`` in place on ``X`` (N, n_0), ``T`` (N, n_L) with the MSE loss.
 
     The whole loop runs in C++ (one call per chunk of steps; no Python per
@@ -170,9 +202,15 @@ def train(net: Network, X, T, steps: int = 100, *, batch_size: int | None = None
     key = str(optimizer).lower()
     if key not in OPTIMIZERS:
         raise ValueError(f"{fn}: optimizer must be one of {', '.join(OPTIMIZERS)}, got {optimizer!r}")
-    if key == "momentum" and momentum == 0.0:
-        momentum = 0.9
-    for name, v in (("lr", lr), ("momentum", momentum), ("eps", eps), ("weight_decay", weight_decay)):
+    if momentum is None:
+        momentum = 0.9 if key == "momentum" else 0.0
+    checks: tuple[tuple[str, Any], ...] = (
+        ("lr", lr),
+        ("momentum", momentum),
+        ("eps", eps),
+        ("weight_decay", weight_decay),
+    )
+    for name, v in checks:
         if not isinstance(v, (int, float, np.floating, np.integer)) or not math.isfinite(v):
             raise ValueError(f"{fn}: {name} must be a finite number, got {v!r}")
     try:
@@ -190,14 +228,19 @@ def train(net: Network, X, T, steps: int = 100, *, batch_size: int | None = None
     cfg = _engine.TrainConfig()
     cfg.optimizer = OPTIMIZERS[key]
     cfg.lr, cfg.momentum, cfg.beta1, cfg.beta2 = float(lr), float(momentum), b1, b2
-    cfg.eps, cfg.weight_decay, cfg.record_every, cfg.total = float(eps), float(weight_decay), int(record_every), int(steps)
+    cfg.eps, cfg.weight_decay, cfg.record_every, cfg.total = (
+        float(eps),
+        float(weight_decay),
+        int(record_every),
+        int(steps),
+    )
     # the optimiser state lives here across chunks: chunking (for the progress
     # bar) does not change the result
     m1 = np.zeros(net.n_params, dtype=net.dtype)
     m2 = np.zeros_like(m1)
     with progress_bar(int(steps), desc="train", unit="step", enabled=show) as bar:
         for start in range(0, steps, chunk):
-            sub = idx[start:start + chunk]
+            sub = idx[start : start + chunk]
             cfg.t0 = done
             try:
                 out = net._engine.train(X, T, np.ascontiguousarray(sub), cfg, m1, m2)
@@ -208,19 +251,41 @@ def train(net: Network, X, T, steps: int = 100, *, batch_size: int | None = None
             bar.update(int(out["steps_done"]))
             if out["steps_done"] < len(sub):
                 bad = not np.isfinite(out["loss"][-1]) if len(out["loss"]) else True
-                stopped = (f"the loss became non-finite at step {start + int(out['steps_done'])}" if bad else
-                           f"a parameter became non-finite at step {start + int(out['steps_done']) - 1}")
+                stopped = (
+                    f"the loss became non-finite at step {start + int(out['steps_done'])}"
+                    if bad
+                    else f"a parameter became non-finite at step {start + int(out['steps_done']) - 1}"
+                )
                 break
-    cat = {k: np.concatenate([p[k] for p in parts]) for k in ("step", "loss", "grad_W", "grad_h", "update_ratio",
-                                                               "saturated", "dead")}
+    cat = {
+        k: np.concatenate([p[k] for p in parts])
+        for k in ("step", "loss", "grad_W", "grad_h", "update_ratio", "saturated", "dead")
+    }
     with np.errstate(all="ignore"):  # a diverged run's weights may overflow the norm: inf, reported
         moved = np.array([np.linalg.norm(w - w0) / np.linalg.norm(w0) for w, w0 in zip(net.weights, W0)])
-    return TrainingHistory(activations=net.activations, widths=net.widths, optimizer=key, lr=float(lr),
-                           batch_size=int(batch_size), moved=moved, steps_done=done, stopped=stopped, **cat)
+    return TrainingHistory(
+        activations=net.activations,
+        widths=net.widths,
+        optimizer=key,
+        lr=float(lr),
+        batch_size=int(batch_size),
+        moved=moved,
+        steps_done=done,
+        stopped=stopped,
+        **cat,  # type: ignore[arg-type]
+    )
 
 
-def teacher_task(n_samples: int = 512, input_width: int = 16, output_width: int = 1, *,
-                 teacher_widths=(32, 32), activation: str = "tanh", noise: float = 0.0, seed=0):
+def teacher_task(
+    n_samples: int = 512,
+    input_width: int = 16,
+    output_width: int = 1,
+    *,
+    teacher_widths=(32, 32),
+    activation: str = "tanh",
+    noise: float = 0.0,
+    seed=0,
+):
     """A synthetic regression task that needs depth: a random teacher network.
 
     ``X ~ N(0, 1)`` of shape (n_samples, input_width); ``T`` is the output of
@@ -240,8 +305,12 @@ def teacher_task(n_samples: int = 512, input_width: int = 16, output_width: int 
             raise ValueError(f"teacher_task: {name} must be a positive integer, got {v!r}")
     check_seed(seed, "teacher_task")
     rng = np.random.default_rng([seed, 7])
-    teacher = Network([input_width, *teacher_widths, output_width], activation=activation,
-                      init="xavier_normal" if activation in ("tanh", "sigmoid") else "he_normal", seed=rng)
+    teacher = Network(
+        [input_width, *teacher_widths, output_width],
+        activation=activation,
+        init="xavier_normal" if activation in ("tanh", "sigmoid") else "he_normal",
+        seed=rng,
+    )
     X = rng.standard_normal((n_samples, input_width))
     T = teacher.forward(X)
     T = (T - T.mean(axis=0)) / np.where(T.std(axis=0) > 0, T.std(axis=0), 1.0)

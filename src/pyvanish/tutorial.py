@@ -16,6 +16,7 @@ tutorial's formula puts it one step too far). What layer ``i`` learns from is
 each factor shrinks the gradient unless ``|w_i| > 4``; with ReLU,
 ``phi'(z_i) w_i`` is ``w_i`` (``z_i > 0``) or ``0``.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -29,9 +30,17 @@ DPHI, FACTOR = "phi'(z_i)", "factor phi'(z_i)·w_i"
 SYMBOL = {"sigmoid": "σ'", "relu": "relu'", "tanh": "tanh'"}
 
 
-def seed_network(weights=None, biases=None, *, activation: str = "sigmoid",
-                 output_activation: str = "sigmoid", depth: int = 4, init: str | None = None,
-                 seed=0, dtype=np.float64) -> "SeedNetwork":
+def seed_network(
+    weights=None,
+    biases=None,
+    *,
+    activation: str = "sigmoid",
+    output_activation: str = "sigmoid",
+    depth: int = 4,
+    init: str | None = None,
+    seed=0,
+    dtype=np.float64,
+) -> SeedNetwork:
     """The tutorial's 1 -> 1 -> 1 -> 1 -> 1 network (``depth`` weight layers).
 
     Parameters
@@ -60,10 +69,26 @@ def seed_network(weights=None, biases=None, *, activation: str = "sigmoid",
         raise ValueError(f"seed_network: depth must be a positive integer, got {depth!r}")
     if init is None:
         init = "he" if activation in ("relu", "leaky_relu", "elu", "gelu", "silu") else "normal"
-    w = None if weights is None else [np.reshape(np.asarray(v, dtype=float), (1, 1)) for v in _seq(weights, depth, "weights")]
-    b = None if biases is None else [np.reshape(np.asarray(v, dtype=float), (1,)) for v in _seq(biases, depth, "biases")]
-    return SeedNetwork([1] * (depth + 1), activation=activation, output_activation=output_activation,
-                       init=init, weights=w, biases=b, seed=seed, dtype=dtype)
+    w = (
+        None
+        if weights is None
+        else [np.reshape(np.asarray(v, dtype=float), (1, 1)) for v in _seq(weights, depth, "weights")]
+    )
+    b = (
+        None
+        if biases is None
+        else [np.reshape(np.asarray(v, dtype=float), (1,)) for v in _seq(biases, depth, "biases")]
+    )
+    return SeedNetwork(
+        [1] * (depth + 1),
+        activation=activation,
+        output_activation=output_activation,
+        init=init,
+        weights=w,
+        biases=b,
+        seed=seed,
+        dtype=dtype,
+    )
 
 
 def _seq(values, depth, name):
@@ -84,13 +109,13 @@ class Explanation:
     activations: tuple
     x: float
     t: float
-    h: tuple          # h_0 = x, h_1, ..., h_L = y
+    h: tuple  # h_0 = x, h_1, ..., h_L = y
     z: tuple
     dphi: tuple
     w: tuple
-    factors: tuple    # phi'(z_i) * w_i
-    grad_h: tuple     # dL/dh_i, i = 0..L (from the engine)
-    grad_w: tuple     # dL/dw_i (from the engine)
+    factors: tuple  # phi'(z_i) * w_i
+    grad_h: tuple  # dL/dh_i, i = 0..L (from the engine)
+    grad_w: tuple  # dL/dw_i (from the engine)
     loss: float
 
     @property
@@ -107,13 +132,17 @@ class Explanation:
         L = len(self.factors)
         names = ["x"] + [f"h{i}" for i in range(1, L)] + ["y"]
         sym = [SYMBOL.get(a, f"{a}'") for a in self.activations]
-        out = [f"Network: {' -> '.join(names)}   (one unit per layer; activations "
-               f"{', '.join(self.activations)}; loss L = 1/2 (y - t)^2)",
-               f"x = {self.x:g}, t = {self.t:g}, y = {self.h[-1]:.6g}, L = {self.loss:.6g}", "",
-               f"{'layer':>5}  {'z_i':>12}  {DPHI:>12}  {'w_i':>12}  {FACTOR:>22}"]
+        out = [
+            f"Network: {' -> '.join(names)}   (one unit per layer; activations "
+            f"{', '.join(self.activations)}; loss L = 1/2 (y - t)^2)",
+            f"x = {self.x:g}, t = {self.t:g}, y = {self.h[-1]:.6g}, L = {self.loss:.6g}",
+            "",
+            f"{'layer':>5}  {'z_i':>12}  {DPHI:>12}  {'w_i':>12}  {FACTOR:>22}",
+        ]
         for i in range(L):
-            out.append(f"{i + 1:>5}  {self.z[i]:>12.6g}  {self.dphi[i]:>12.6g}  {self.w[i]:>12.6g}  "
-                       f"{self.factors[i]:>22.6g}")
+            out.append(
+                f"{i + 1:>5}  {self.z[i]:>12.6g}  {self.dphi[i]:>12.6g}  {self.w[i]:>12.6g}  {self.factors[i]:>22.6g}"
+            )
         out.append("")
         g = self.grad_h
         out.append(f"dL/d{names[L]:<3}= y - t{'':<36}= {g[L]: .6e}")
@@ -125,7 +154,9 @@ class Explanation:
             prod = " · ".join(f"{sym[j - 1]}(z{j})w{j}" for j in range(L - 1, 1, -1))
             out.append("")
             out.append(f"So dL/dh1 = dL/dh{L - 1} · {prod}: {L - 2} factor(s), ")
-            out.append(f"and {sym[0]}(z1)·w1 is not among them — it is the last factor of dL/dx = dL/dh1 · {sym[0]}(z1)·w1.")
+            out.append(
+                f"and {sym[0]}(z1)·w1 is not among them — it is the last factor of dL/dx = dL/dh1 · {sym[0]}(z1)·w1."
+            )
         out.append("")
         out.append("What each layer learns from: dL/dw_i = dL/dh_i · phi'(z_i) · h_{i-1}")
         for i in range(L):
@@ -149,11 +180,21 @@ class SeedNetwork(Network):
         assert rep.grads is not None
         z = [float(v[0, 0]) for v in rep.grads["z_forward"]]
         h = [float(x)] + [float(v[0, 0]) for v in rep.grads["h_forward"]]
-        dphi = [float(kernels.activation_derivative(a, np.array([zi]), np.array([hi]), alpha=al)[0])
-                for a, zi, hi, al in zip(self.activations, z, h[1:], self.architecture.alphas)]
+        dphi = [
+            float(kernels.activation_derivative(a, np.array([zi]), np.array([hi]), alpha=al)[0])
+            for a, zi, hi, al in zip(self.activations, z, h[1:], self.architecture.alphas)
+        ]
         w = [float(W[0, 0]) for W in self.weights]
         return Explanation(
-            activations=self.activations, x=float(x), t=float(t), h=tuple(h), z=tuple(z),
-            dphi=tuple(dphi), w=tuple(w), factors=tuple(d * wi for d, wi in zip(dphi, w)),
+            activations=self.activations,
+            x=float(x),
+            t=float(t),
+            h=tuple(h),
+            z=tuple(z),
+            dphi=tuple(dphi),
+            w=tuple(w),
+            factors=tuple(d * wi for d, wi in zip(dphi, w)),
             grad_h=tuple(float(g[0, 0]) for g in rep.grads["h"]),
-            grad_w=tuple(float(g[0, 0]) for g in rep.grads["W"]), loss=rep.loss)
+            grad_w=tuple(float(g[0, 0]) for g in rep.grads["W"]),
+            loss=rep.loss,
+        )
