@@ -98,3 +98,9 @@ def test_the_two_activation_tables_agree():
 
     assert _activations.ACTIVATIONS == _engine.ENGINE_ACTIVATIONS == pyvanish.ACTIVATIONS
     assert pyvanish.reference.ACTIVATIONS is _activations.ACTIVATIONS
+
+
+def test_the_reference_names_the_engine_statistics_in_order():
+    from pyvanish import _engine
+
+    assert pyvanish.reference.STAT_NAMES == _engine.STAT_NAMES

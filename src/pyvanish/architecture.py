@@ -29,7 +29,7 @@ import numpy as np
 
 from ._activations import alpha_for, canonical_activation
 
-__all__ = ["Architecture"]
+__all__ = ["Architecture", "ArchitectureProperties"]
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 #: The seed stream of the default data (x, t) drawn for a seed: default_rng([seed, 1]).
@@ -289,6 +289,50 @@ class Architecture:
             f"widths={widths}, hidden={self.hidden_activation}, output={self.activations[-1]}"
             f"{init_part}{extra}, dtype={self.dtype.name}"
         )
+
+
+class ArchitectureProperties:
+    """The read-only structure of an object built on an :class:`Architecture` (kept in ``self._arch``).
+
+    Shared by :class:`pyvanish.Network` and :class:`pyvanish.Ensemble`.
+    """
+
+    _arch: Architecture
+
+    @property
+    def architecture(self) -> Architecture:
+        """The :class:`pyvanish.Architecture` (immutable)."""
+        return self._arch
+
+    @property
+    def widths(self) -> tuple:
+        """``(n_0, n_1, ..., n_L)``."""
+        return self._arch.widths
+
+    @property
+    def depth(self) -> int:
+        """``L``, the number of weight layers."""
+        return self._arch.depth
+
+    @property
+    def activations(self) -> tuple:
+        """The activation of each layer ``1..L``."""
+        return self._arch.activations
+
+    @property
+    def dtype(self) -> np.dtype:
+        """float32 or float64."""
+        return self._arch.dtype
+
+    @property
+    def batchnorm(self) -> tuple:
+        """Per layer: whether it has batch normalisation."""
+        return self._arch.batchnorm
+
+    @property
+    def skips(self) -> tuple:
+        """Per layer: the index ``s`` of its residual source ``h_s``, or None."""
+        return self._arch.skips
 
 
 # ---------------------------------------------------------------- helpers

@@ -26,6 +26,7 @@ import numpy as np
 from . import __version__
 from ._text import format_table
 from ._validate import ACTIVATIONS
+from .architecture import Architecture
 from .compare import DEFAULT_CONFIGS, METRICS, compare
 from .ensemble import Ensemble
 from .init import ALIASES, INITS
@@ -244,23 +245,27 @@ def _save_plot(path, draw) -> None:
     first.figure.savefig(path, dpi=100)
 
 
-def _ensemble(args, out) -> None:
-    widths = [args.input_width or args.width] + [args.width] * args.depth + [args.output_width]
-    ens = Ensemble(
+def _architecture(args, fn: str, widths=None) -> Architecture:
+    """The architecture a command's options describe (validated once, by Architecture.build)."""
+    if widths is None:
+        widths = [args.input_width or args.width] + [args.width] * args.depth + [args.output_width]
+    return Architecture.build(
         widths,
-        args.members,
         activation=args.activation,
         output_activation=args.output_activation,
-        init=args.init,
-        sw=args.sw,
-        sb=args.sb,
+        batchnorm=getattr(args, "batchnorm", False),
         residual=args.residual,
-        seed=args.seed,
+        residual_block=getattr(args, "residual_block", 1),
+        residual_scale=getattr(args, "residual_scale", 1.0),
         dtype=args.dtype,
+        fn=fn,
     )
-    rng = np.random.default_rng([args.seed, 1])
-    x = rng.standard_normal((args.batch, widths[0]))
-    t = rng.standard_normal((args.batch, widths[-1]))
+
+
+def _ensemble(args, out) -> None:
+    arch = _architecture(args, "Ensemble")
+    ens = Ensemble(arch, args.members, init=args.init, sw=args.sw, sb=args.sb, seed=args.seed)
+    x, t = arch.default_batch(args.batch, args.seed)
     t0 = time.perf_counter()
     rep = ens.run(x, t)
     elapsed = time.perf_counter() - t0
@@ -547,25 +552,10 @@ def _report(args, out) -> None:
         if len(widths) < 2:
             raise _UsageError("pyvanish report: error: --widths needs at least 2 entries")
     else:
-        n0 = args.input_width or args.width
-        widths = [n0] + [args.width] * args.depth + [args.output_width]
-    net = Network(
-        widths,
-        activation=args.activation,
-        output_activation=args.output_activation,
-        init=args.init,
-        sw=args.sw,
-        sb=args.sb,
-        batchnorm=args.batchnorm,
-        residual=args.residual,
-        residual_block=args.residual_block,
-        residual_scale=args.residual_scale,
-        seed=args.seed,
-        dtype=args.dtype,
-    )
-    rng = np.random.default_rng([args.seed, 1])
-    x = rng.standard_normal((args.batch, widths[0]))
-    t = rng.standard_normal((args.batch, widths[-1]))
+        widths = None
+    arch = _architecture(args, "Network", widths)
+    net = Network(arch, init=args.init, sw=args.sw, sb=args.sb, seed=args.seed)
+    x, t = arch.default_batch(args.batch, args.seed)
     rep = net.gradient_report(x, t)
     if args.json:
         print(json.dumps(rep.to_dict(), indent=2), file=out)

@@ -13,7 +13,7 @@ import numpy as np
 from . import _engine
 from ._text import format_table
 from ._validate import as_arrays, check_seed
-from .architecture import Architecture
+from .architecture import Architecture, ArchitectureProperties
 from .init import check_init_args, init_weight, weight_variance
 from .network import Network, architecture_of
 from .report import _json_float
@@ -22,7 +22,7 @@ STAT = _engine.STAT
 VERDICTS = _engine.VERDICTS
 
 
-class Ensemble:
+class Ensemble(ArchitectureProperties):
     """``n`` independently initialised networks of one architecture.
 
     Takes the same architecture and initialisation arguments as
@@ -121,24 +121,9 @@ class Ensemble:
                 b[...] = bl
 
     @property
-    def architecture(self) -> Architecture:
-        """The members' :class:`pyvanish.Architecture`."""
-        return self._arch
-
-    @property
     def members(self) -> int:
         """The number of networks."""
         return self._n
-
-    @property
-    def widths(self) -> tuple:
-        """``(n_0, n_1, ..., n_L)``."""
-        return self._arch.widths
-
-    @property
-    def activations(self) -> tuple:
-        """The activation of each layer ``1..L``."""
-        return self._arch.activations
 
     @property
     def weights(self) -> tuple:

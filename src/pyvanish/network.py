@@ -8,7 +8,7 @@ import numpy as np
 
 from . import _engine
 from ._validate import as_arrays, check_seed
-from .architecture import Architecture
+from .architecture import Architecture, ArchitectureProperties
 from .init import check_init_args, init_weight
 from .report import GradientReport
 
@@ -46,7 +46,7 @@ def architecture_of(widths, fn: str, **arch_kwargs) -> Architecture:
     return Architecture.build(widths, fn=fn, **arch_kwargs)
 
 
-class Network:
+class Network(ArchitectureProperties):
     """A dense network ``x -> h_1 -> ... -> h_L = y`` with MSE loss.
 
     Layer ``l`` computes ``h_l = phi_l(h_{l-1} W_l^T + b_l)`` with ``W_l`` of
@@ -211,31 +211,6 @@ class Network:
 
     # ------------------------------------------------------------ structure
     @property
-    def architecture(self) -> Architecture:
-        """The network's :class:`pyvanish.Architecture` (immutable)."""
-        return self._arch
-
-    @property
-    def widths(self) -> tuple:
-        """``(n_0, n_1, ..., n_L)``."""
-        return self._arch.widths
-
-    @property
-    def depth(self) -> int:
-        """``L``, the number of weight layers."""
-        return self._arch.depth
-
-    @property
-    def activations(self) -> tuple:
-        """The activation of each layer ``1..L``."""
-        return self._arch.activations
-
-    @property
-    def dtype(self) -> np.dtype:
-        """float32 or float64."""
-        return self._arch.dtype
-
-    @property
     def init(self) -> str:
         """The initialisation the weights were drawn with (``"explicit"`` if given)."""
         return self._init
@@ -249,16 +224,6 @@ class Network:
     def biases(self) -> tuple:
         """``b_1..b_L``, writable views into the engine."""
         return self._b
-
-    @property
-    def batchnorm(self) -> tuple:
-        """Per layer: whether it has batch normalisation."""
-        return self._arch.batchnorm
-
-    @property
-    def skips(self) -> tuple:
-        """Per layer: the index ``s`` of its residual source ``h_s``, or None."""
-        return self._arch.skips
 
     @property
     def gammas(self) -> tuple:

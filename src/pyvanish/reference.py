@@ -44,6 +44,22 @@ import numpy as np
 # Names and default alphas: the package's one activation table (NumPy only).
 from ._activations import ACTIVATIONS, DEFAULT_ALPHA
 
+#: The per-layer statistics, in the engine's column order (tests/test_architecture.py checks it).
+STAT_NAMES = (
+    "grad_h",
+    "grad_z",
+    "grad_W",
+    "grad_b",
+    "mean_dphi",
+    "saturated",
+    "dead",
+    "nonfinite_act",
+    "nonfinite_grad",
+    "tiny_grad_W",
+    "grad_gamma",
+    "grad_beta",
+)
+
 __all__ = [
     "ACTIVATIONS",
     "DEFAULT_ALPHA",
@@ -797,23 +813,7 @@ def network_forward_backward(
         pending = [np.zeros_like(v) for v in h]  # skip-path gradients waiting for dh[s]
         dz, dW, db = [None] * L, [None] * L, [None] * L
         dgamma, dbeta = [None] * L, [None] * L
-        stats = {
-            k: np.zeros(L)
-            for k in (
-                "grad_h",
-                "grad_z",
-                "grad_W",
-                "grad_b",
-                "mean_dphi",
-                "saturated",
-                "dead",
-                "nonfinite_act",
-                "nonfinite_grad",
-                "tiny_grad_W",
-                "grad_gamma",
-                "grad_beta",
-            )
-        }
+        stats = {k: np.zeros(L) for k in STAT_NAMES}
         for l in range(L, 0, -1):
             i = l - 1
             name, al = activations[i], alphas[i]
@@ -925,23 +925,7 @@ def ensemble_forward_backward(weights, biases, activations, x, t, alphas=None, *
         dh = [None] * (L + 1)
         dh[L] = (h[-1] - t) * h[-1].dtype.type(1.0 / B)
         pending = [np.zeros_like(v) for v in h]
-        stats = {
-            k: np.zeros((E, L))
-            for k in (
-                "grad_h",
-                "grad_z",
-                "grad_W",
-                "grad_b",
-                "mean_dphi",
-                "saturated",
-                "dead",
-                "nonfinite_act",
-                "nonfinite_grad",
-                "tiny_grad_W",
-                "grad_gamma",
-                "grad_beta",
-            )
-        }
+        stats = {k: np.zeros((E, L)) for k in STAT_NAMES}
         for l in range(L, 0, -1):
             i = l - 1
             if l < L:
