@@ -71,20 +71,7 @@ class Ensemble(ArchitectureProperties):
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
             raise ValueError(f"{fn}: n (the number of members) must be a positive integer, got {n!r}")
         self._n = int(n)
-        arch = architecture_of(
-            widths,
-            fn,
-            activation=activation,
-            output_activation=output_activation,
-            activations=activations,
-            alpha=alpha,
-            batchnorm=batchnorm,
-            bn_eps=bn_eps,
-            residual=residual,
-            residual_block=residual_block,
-            residual_scale=residual_scale,
-            dtype=dtype,
-        )
+        arch = architecture_of(widths, fn, locals())
         self._arch = arch
         self._init = check_init_args(init, sw, sb, gain, value, fn)
         self._sw, self._sb, self._gain = float(sw), float(sb), gain

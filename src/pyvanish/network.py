@@ -28,13 +28,16 @@ _ARCH_DEFAULTS = {
 }
 
 
-def architecture_of(widths, fn: str, **arch_kwargs) -> Architecture:
-    """``widths`` if it is an :class:`Architecture` (then every architecture
-    argument must keep its default), else ``Architecture.build(widths, **arch_kwargs)``."""
+def architecture_of(widths, fn: str, scope: dict) -> Architecture:
+    """The architecture of a ``Network``/``Ensemble`` call: ``widths`` if it is an
+    :class:`Architecture` (then every architecture argument in ``scope``, the
+    caller's arguments, must keep its default), else ``Architecture.build``
+    of those arguments."""
+    kwargs = {k: scope[k] for k in _ARCH_DEFAULTS}
     if isinstance(widths, Architecture):
         given = [
             k
-            for k, v in arch_kwargs.items()
+            for k, v in kwargs.items()
             if not (v is _ARCH_DEFAULTS[k] or (isinstance(v, (str, float, int, bool)) and v == _ARCH_DEFAULTS[k]))
         ]
         if given:
@@ -43,7 +46,7 @@ def architecture_of(widths, fn: str, **arch_kwargs) -> Architecture:
                 "use Architecture.replace to change it"
             )
         return widths
-    return Architecture.build(widths, fn=fn, **arch_kwargs)
+    return Architecture.build(widths, fn=fn, **kwargs)
 
 
 class Network(ArchitectureProperties):
@@ -136,20 +139,7 @@ class Network(ArchitectureProperties):
         dtype=np.float64,
     ):
         fn = "Network"
-        arch = architecture_of(
-            widths,
-            fn,
-            activation=activation,
-            output_activation=output_activation,
-            activations=activations,
-            alpha=alpha,
-            batchnorm=batchnorm,
-            bn_eps=bn_eps,
-            residual=residual,
-            residual_block=residual_block,
-            residual_scale=residual_scale,
-            dtype=dtype,
-        )
+        arch = architecture_of(widths, fn, locals())
         init_name = check_init_args(init, sw, sb, gain, value, fn)
         self._init = init_name if weights is None else "explicit"
         seed = check_seed(seed, fn)
