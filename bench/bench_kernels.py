@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from pyvanish import kernels, reference as ref
+from pyvanish import kernels
+from pyvanish import reference as ref
 
 N_ACT = 1_000_000
 

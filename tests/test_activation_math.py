@@ -10,10 +10,10 @@ import math
 
 import numpy as np
 import pytest
+from test_reference import LIMITS
 
 import pyvanish
 from pyvanish import kernels
-from test_reference import LIMITS
 
 # Largest error allowed against libm, in units in the last place of libm's
 # result (measured: exp 1, expm1 2, tanh 2, log1p(exp) 2, sigmoid 2).

@@ -4,12 +4,14 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from conftest import eps, rel_close
+from hypothesis import given
+from hypothesis import strategies as st
 
 import pyvanish
-from pyvanish import kernels, reference as ref
+from pyvanish import kernels
+from pyvanish import reference as ref
 from pyvanish.cli import main
-from conftest import eps, rel_close
 
 ACTS = list(pyvanish.ACTIVATIONS)
 

@@ -1,10 +1,10 @@
 """The in-house GEMM against numpy.matmul, on every micro-kernel path."""
 import numpy as np
 import pytest
+from conftest import eps, rel_close
 
 import pyvanish
 from pyvanish import kernels
-from conftest import eps, rel_close
 
 AWKWARD = [(1, 1, 1), (7, 13, 5), (33, 65, 300), (100, 37, 513), (2, 3, 4), (5, 1, 9)]
 # Shapes straddling every blocking edge: MR (6, 12), NR (4..32), MC (72, 144),

@@ -1,10 +1,12 @@
 """Every C++ kernel against pyvanish.reference, both dtypes, every GEMM path."""
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
-
-from pyvanish import kernels, reference as ref
 from conftest import eps, rel_close
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pyvanish import kernels
+from pyvanish import reference as ref
 
 ACTS = list(kernels.ACTIVATIONS)
 # Elementwise functions: libm vs NumPy differ by a few ulp; gelu's erfc and

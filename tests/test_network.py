@@ -4,11 +4,12 @@ import threading
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from conftest import eps, rel_close
+from hypothesis import given
+from hypothesis import strategies as st
 
 import pyvanish
 from pyvanish import reference as ref
-from conftest import eps, rel_close
 
 ACTS = list(pyvanish.ACTIVATIONS)
 STATS = ("grad_z", "grad_W", "grad_b", "mean_dphi", "saturated", "dead",

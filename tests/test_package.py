@@ -43,7 +43,6 @@ def test_public_api_has_docstrings_with_examples():
 
 def test_docstring_examples_run():
     import doctest
-
     import importlib
 
     names = ("kernels", "reference", "network", "tutorial", "init", "report", "compare", "ensemble",

@@ -186,12 +186,13 @@ cat > "$DRIVER_DIR/lsan_driver.cpp" <<'EOF'
 #include <random>
 #include <vector>
 
-#include "activations.hpp"
-#include "batchnorm.hpp"
-#include "ensemble.hpp"
-#include "gemm.hpp"
-#include "kernels.hpp"
-#include "network.hpp"
+#include "engine/ensemble.hpp"
+#include "engine/network.hpp"
+#include "kernels/activations.hpp"
+#include "kernels/batchnorm.hpp"
+#include "kernels/gemm.hpp"
+#include "kernels/kernels.hpp"
+#include "simd/simd.hpp"
 
 using namespace pyvanish;
 
@@ -240,7 +241,7 @@ static int exercise(std::mt19937_64& g) {
   auto idx = vec<int64_t>(steps * Bt);
   for (auto& i : idx) i = int64_t(g() % uint64_t(N));
   for (int opt : {int(OPT_SGD), int(OPT_ADAM)}) {
-    typename Network<T>::TrainConfig cfg;
+    TrainConfig cfg;
     cfg.optimizer = opt; cfg.lr = 1e-3; cfg.momentum = 0.9; cfg.steps = steps; cfg.batch = Bt;
     cfg.record_every = 3; cfg.total = steps;
     auto st = vec<int64_t>(cap);
@@ -273,8 +274,9 @@ static int exercise(std::mt19937_64& g) {
       checks += std::isfinite(l[0]);
     }
   // GEMM: every path this CPU has, both transposes, odd and empty sizes
-  for (int path = GEMM_GENERIC; path <= GEMM_AVX512; ++path) {
-    if (!gemm_set_path(path)) continue;
+  const int initial = simd_path();
+  for (int path = 0; path < SIMD_COUNT; ++path) {
+    if (!simd_set_path(path)) continue;
     for (int64_t M : {0, 1, 7, 13, 150})
       for (int64_t Nn : {0, 1, 9, 17, 300})
         for (int64_t K : {0, 1, 5, 260})
@@ -286,7 +288,7 @@ static int exercise(std::mt19937_64& g) {
               ++checks;
             }
   }
-  gemm_set_path(GEMM_AUTO);
+  simd_set_path(initial);
   // activations on extreme values, and a layer's body on empty shapes
   for (int a = 0; a < ACT_COUNT; ++a)
     for (int64_t n : {0, 1, 3, 17, 1000}) {

@@ -17,7 +17,7 @@
 // round once (the conversions vectorise, so the loop still does).
 //
 // Internal linkage on purpose (the unnamed namespace): the same source is
-// compiled with different instruction sets (activations_<isa>.cpp), and an
+// compiled with different instruction sets (the generated per-ISA units), and an
 // inline function with external linkage would be merged across them by the
 // linker, which could run AVX-512 code on the generic path.
 //

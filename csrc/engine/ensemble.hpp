@@ -1,6 +1,6 @@
 // The ensemble engine: E independently initialised networks of one
-// architecture, forward, loss, backward and every per-layer statistic of
-// DESIGN.md §2 for each member, in one call.
+// architecture, forward, loss, backward and every per-layer statistic
+// (engine/stats.hpp, the same as Network's) for each member, in one call.
 //
 // Layout: the member index is innermost. Layer l's weight is (n_l, n_{l-1}, E),
 // its bias (n_l, E), activations (B, n_l, E): every scalar operation of one
@@ -16,7 +16,8 @@
 #include <mutex>
 #include <vector>
 
-#include "network.hpp"
+#include "engine/network.hpp"
+#include "simd/simd.hpp"
 
 namespace pyvanish {
 
@@ -27,6 +28,9 @@ namespace pyvanish {
 // infinite neighbour with positive weight gives that infinity). out (C, 5) =
 // [mean, std, q05, q50, q95]. Columns are split across `threads`.
 void log10_summary(const double* v, int64_t E, int64_t C, double* out, int threads);
+
+// Scratch doubles per member for the per-member accumulators (ensemble_impl.inc).
+constexpr int64_t kEnsembleAccPerMember = 14;
 
 struct EnsembleOffsets { int64_t z, a, h, dh, da, dz; };
 
@@ -51,15 +55,9 @@ struct EnsembleSlice {
   double *stats, *grad_x, *loss;
 };
 
-#define PYVANISH_DECLARE_ENSEMBLE_VARIANT(ns)                                      \
-  namespace ns {                                                                 \
-  template <class T>                                                             \
-  void ensemble_slice(const EnsembleSlice<T>& S, int64_t e0, int64_t e1) noexcept; \
-  }
-PYVANISH_DECLARE_ENSEMBLE_VARIANT(generic)
-PYVANISH_DECLARE_ENSEMBLE_VARIANT(avx2)
-PYVANISH_DECLARE_ENSEMBLE_VARIANT(avx512)
-#undef PYVANISH_DECLARE_ENSEMBLE_VARIANT
+// The per-member work on members [e0, e1), once per instruction set (ensemble_impl.inc).
+PYVANISH_SIMD_DECLARE(template <class T>
+                      void ensemble_slice(const EnsembleSlice<T>& S, int64_t e0, int64_t e1) noexcept)
 
 template <class T>
 class Ensemble {
@@ -76,9 +74,10 @@ class Ensemble {
   int64_t bias_offset(int64_t l) const noexcept { return w_off_[size_t(l - 1)] + layer(l).out * layer(l).in * E_; }
 
   // x: (B, n_0) shared by all members, or (B, n_0, E) per member; t likewise
-  // with n_L. Writes stats (E, L, ST_COUNT), grad_x (E) and loss (E).
+  // with n_L. Writes stats (E, L, ST_COUNT), grad_x (E), loss (E) and, if
+  // given, each member's verdict code (E, engine/stats.hpp: verdict_code).
   void run(const T* x, bool x_per_member, const T* t, bool t_per_member, int64_t B,
-           double* stats, double* grad_x, double* loss, int threads);
+           double* stats, double* grad_x, double* loss, int threads, int8_t* verdicts = nullptr);
 
   std::mutex& mutex() noexcept { return mu_; }
   int64_t tile_ = 0;  // members per cache tile (0: the default); results do not depend on it
@@ -97,7 +96,7 @@ class Ensemble {
   std::vector<T> ws_;
   std::vector<EnsembleOffsets> off_;
   int64_t dx_off_ = 0, dphi_off_ = 0;
-  std::vector<double> acc_;          // per-member accumulators (E x kAcc)
+  std::vector<double> acc_;          // per-member accumulators (E x kEnsembleAccPerMember)
   std::vector<T> alive_;             // (widest, E)
   std::mutex mu_;
 };

@@ -11,18 +11,23 @@
 //
 // The element functions are branch-free (selects, not jumps: random signs
 // would mispredict) and use vmath.hpp instead of libm, so the loops over them
-// vectorise. They are compiled once per instruction set (activations_<isa>.cpp
-// include activations_impl.inc into pyvanish::generic / avx2 / avx512) and
-// activation_forward & co. pick one at run time, on the GEMM's choice
-// (gemm_path(): one process-wide instruction-set choice). Results are
-// deterministic for a given path; paths may differ in the last bits (FMA).
+// vectorise. They are compiled once per instruction set (activations_impl.inc,
+// generated into pyvanish::generic / avx2 / avx512 by CMake) and
+// activation_forward & co. pick one at run time on simd_path() (simd/simd.hpp:
+// one process-wide instruction-set choice). Results are deterministic for a
+// given path; paths may differ in the last bits (FMA).
+//
+// Each struct also carries its table entry: its name (in enum order, the one
+// table the Python layer maps names from) and sup |phi'| (max_derivative),
+// from which the saturation threshold (1% of it) follows.
 // gelu alone still calls libm (erfc), so its loop stays scalar.
 #pragma once
 #include <cmath>
 #include <cstdint>
 #include <limits>
 
-#include "vmath.hpp"
+#include "kernels/vmath.hpp"
+#include "simd/simd.hpp"
 
 namespace pyvanish {
 
@@ -53,22 +58,24 @@ template <class T>
 void activation_derivative(int a, T alpha, T* dphi, const T* inp, const T* out,
                            int64_t N) noexcept;
 
-// Each instruction-set variant exposes the same three entry points.
-#define PYVANISH_DECLARE_ACTIVATION_VARIANT(ns)                                     \
-  namespace ns {                                                                  \
-  template <class T>                                                              \
-  void activation_forward(int a, T alpha, T* out, const T* inp, int64_t N) noexcept; \
-  template <class T>                                                              \
-  void activation_backward(int a, T alpha, T* dinp, const T* dout, const T* inp,  \
-                           const T* out, int64_t N) noexcept;                     \
-  template <class T>                                                              \
-  void activation_derivative(int a, T alpha, T* dphi, const T* inp, const T* out, \
-                             int64_t N) noexcept;                                 \
-  }
-PYVANISH_DECLARE_ACTIVATION_VARIANT(generic)
-PYVANISH_DECLARE_ACTIVATION_VARIANT(avx2)
-PYVANISH_DECLARE_ACTIVATION_VARIANT(avx512)
-#undef PYVANISH_DECLARE_ACTIVATION_VARIANT
+// Each instruction-set variant (activations_impl.inc) exposes the same three entry points.
+PYVANISH_SIMD_DECLARE(template <class T>
+                      void activation_forward(int a, T alpha, T* out, const T* inp, int64_t N) noexcept)
+PYVANISH_SIMD_DECLARE(template <class T>
+                      void activation_backward(int a, T alpha, T* dinp, const T* dout, const T* inp,
+                                               const T* out, int64_t N) noexcept)
+PYVANISH_SIMD_DECLARE(template <class T>
+                      void activation_derivative(int a, T alpha, T* dphi, const T* inp, const T* out,
+                                                 int64_t N) noexcept)
+
+// The activation table (the entries of the structs below), by code:
+// "identity", "sigmoid", ... ("unknown" out of range).
+const char* activation_name(int a) noexcept;
+// sup |phi'| of activation a with parameter alpha.
+double max_derivative(int a, double alpha) noexcept;
+// |phi'| at or below this counts as saturated: 1% of max_derivative.
+double saturation_threshold(int a, double alpha) noexcept;
+constexpr double kSaturationFraction = 0.01;
 
 namespace act {
 // Internal linkage, like vmath.hpp: every translation unit (every instruction
@@ -83,22 +90,32 @@ template <class T> inline T keep_nan(T z, T c) noexcept { return z != z ? z : c;
 template <class T> inline T sigmoid(T z) noexcept { return T(vmath::sigmoid(double(z))); }
 
 struct Identity {
+  static constexpr const char* name = "identity";
+  static double max_derivative(double) noexcept { return 1.0; }
   template <class T> static T f(T z, T) noexcept { return z; }
   template <class T> static T df(T z, T, T) noexcept { return keep_nan(z, T(1)); }
 };
 struct Sigmoid {
+  static constexpr const char* name = "sigmoid";
+  static double max_derivative(double) noexcept { return 0.25; }
   template <class T> static T f(T z, T) noexcept { return sigmoid(z); }
   template <class T> static T df(T, T a, T) noexcept { return a * (T(1) - a); }
 };
 struct Tanh {
+  static constexpr const char* name = "tanh";
+  static double max_derivative(double) noexcept { return 1.0; }
   template <class T> static T f(T z, T) noexcept { return T(vmath::tanh(double(z))); }
   template <class T> static T df(T, T a, T) noexcept { return (T(1) - a) * (T(1) + a); }
 };
 struct Relu {
+  static constexpr const char* name = "relu";
+  static double max_derivative(double) noexcept { return 1.0; }
   template <class T> static T f(T z, T) noexcept { return z < T(0) ? T(0) : z; }
   template <class T> static T df(T z, T, T) noexcept { return z > T(0) ? T(1) : keep_nan(z, T(0)); }
 };
 struct LeakyRelu {
+  static constexpr const char* name = "leaky_relu";
+  static double max_derivative(double alpha) noexcept { return alpha > 1.0 ? alpha : 1.0; }
   template <class T> static T f(T z, T alpha) noexcept {
     const T neg = alpha * z;  // computed either way: a select, not a branch
     return z > T(0) ? z : neg;
@@ -106,6 +123,8 @@ struct LeakyRelu {
   template <class T> static T df(T z, T, T alpha) noexcept { return z > T(0) ? T(1) : keep_nan(z, alpha); }
 };
 struct Elu {
+  static constexpr const char* name = "elu";
+  static double max_derivative(double alpha) noexcept { return alpha > 1.0 ? alpha : 1.0; }
   // For z > 0 the exponential is of a positive number, outside the range of
   // the *_nonpositive functions: garbage that the select discards. (Cheaper
   // than clamping z to <= 0 first: GCC merges two selects of one value into
@@ -120,6 +139,8 @@ struct Elu {
   }
 };
 struct Gelu {  // exact: z * Phi(z), Phi(z) = erfc(-z / sqrt 2) / 2
+  static constexpr const char* name = "gelu";
+  static double max_derivative(double) noexcept { return 1.128904145185155; }  // at z = sqrt 2
   // Evaluated in double for float too: in the far tail erfc's argument error
   // (a float's 6e-8, times 2z^2) would otherwise dominate. libm's erfc: this
   // loop does not vectorise.
@@ -137,6 +158,8 @@ struct Gelu {  // exact: z * Phi(z), Phi(z) = erfc(-z / sqrt 2) / 2
   }
 };
 struct Silu {  // z * sigmoid(z), from sigmoid rounded to T like the reference
+  static constexpr const char* name = "silu";
+  static double max_derivative(double) noexcept { return 1.099839320128867; }  // at z = 2.3994
   // (in float, z * s of a subnormal s must round as NumPy's float32 does).
   template <class T> static T f(T z, T) noexcept {
     constexpr T big = std::numeric_limits<T>::max();
@@ -151,6 +174,8 @@ struct Silu {  // z * sigmoid(z), from sigmoid rounded to T like the reference
   }
 };
 struct Softplus {  // log(1 + e^z) = max(z, 0) + log1p(e^-|z|)
+  static constexpr const char* name = "softplus";
+  static double max_derivative(double) noexcept { return 1.0; }
   template <class T> static T f(T z, T) noexcept {
     const double x = double(z);
     const double pos = x < 0.0 ? 0.0 : x;  // NaN kept
@@ -176,13 +201,5 @@ template <class Fn> inline void dispatch(int a, Fn&& fn) noexcept {
 
 }  // namespace
 }  // namespace act
-
-// Names in enum order: the one table the Python layer maps names from.
-inline const char* activation_name(int a) noexcept {
-  static const char* const names[ACT_COUNT] = {"identity", "sigmoid", "tanh",
-                                               "relu",     "leaky_relu", "elu",
-                                               "gelu",     "silu",    "softplus"};
-  return (a >= 0 && a < ACT_COUNT) ? names[a] : "unknown";
-}
 
 }  // namespace pyvanish

@@ -1,6 +1,6 @@
 // Layer kernels: dense, fused dense+activation, MSE loss. float and double.
 //
-// Conventions (DESIGN.md §2): row-major, batch first, weight (OC, C) like
+// Conventions: row-major, batch first, weight (OC, C) like
 // torch.nn.Linear. Arguments: outputs first, then inputs, then sizes.
 // Backward kernels *overwrite* their outputs. Pointers to empty buffers may
 // be null when the matching size is 0; bias and dinp may be null (no bias /
@@ -8,8 +8,8 @@
 #pragma once
 #include <cstdint>
 
-#include "activations.hpp"
-#include "gemm.hpp"
+#include "kernels/activations.hpp"
+#include "kernels/gemm.hpp"
 
 namespace pyvanish {
 

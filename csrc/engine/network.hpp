@@ -1,5 +1,7 @@
 // The network engine: forward, loss, backward and every per-layer gradient
-// statistic of DESIGN.md §2 for a dense network, in one call.
+// statistic (engine/stats.hpp: the gradient norms of h, z, W, b, the mean
+// activation derivative, saturated and dead units, NaN/Inf and tiny-gradient
+// counts) for a dense network, in one call.
 //
 //   z_l = h_{l-1} W_l^T + b_l      W_l (n_l, n_{l-1}), b_l (n_l)
 //   u_l = BN_l(z_l)                 only where layer l has batch norm; else u_l = z_l
@@ -18,6 +20,8 @@
 #include <mutex>
 #include <vector>
 
+#include "engine/stats.hpp"
+
 namespace pyvanish {
 
 struct LayerSpec {
@@ -30,31 +34,19 @@ struct LayerSpec {
   double scale = 1.0;
 };
 
-// Per-layer statistics, one row of doubles per layer (layer l at row l-1).
 enum Optimizer : int { OPT_SGD = 0, OPT_ADAM = 1 };
 
-enum Stat : int {
-  ST_GRAD_H = 0,       // |dL/dh_l|   (L2 over the whole batch)
-  ST_GRAD_Z,           // |dL/dz_l|
-  ST_GRAD_W,           // |dL/dW_l|_F
-  ST_GRAD_B,           // |dL/db_l|
-  ST_MEAN_DPHI,        // mean of phi'(z_l) over batch and units
-  ST_SATURATED,        // fraction of unit-samples with |phi'| <= 0.01 max phi'
-  ST_DEAD,             // fraction of units with phi' == 0 on every sample
-  ST_NONFINITE_ACT,    // NaN/Inf count in z_l and h_l
-  ST_NONFINITE_GRAD,   // NaN/Inf count in dL/dh_l, dL/dz_l, dL/dW_l, dL/db_l
-  ST_TINY_GRAD,        // entries of dL/dW_l that are exactly 0 or subnormal
-  ST_GRAD_GAMMA,       // |dL/dgamma_l| (batch-norm layers; NaN elsewhere)
-  ST_GRAD_BETA,        // |dL/dbeta_l|
-  ST_COUNT
+// Training settings (see Network::train).
+struct TrainConfig {
+  int optimizer = 0;  // OPT_SGD or OPT_ADAM
+  double lr = 0.1, momentum = 0.0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
+  int64_t steps = 0, batch = 0, record_every = 1;
+  int64_t t0 = 0;     // optimiser steps taken before (Adam's bias correction, record schedule)
+  int64_t total = 0;  // steps of the whole run (its last step is always recorded)
 };
-const char* stat_name(int s) noexcept;
 
-// sup |phi'| of an activation (its saturation threshold is 1% of this).
-double max_derivative(int act, double alpha) noexcept;
-
-// L2 norm without overflow or underflow in the squares (float: summed in
-// double; double: scaled by a power of two). NaN if any NaN, inf if any inf.
+// L2 norm without overflow or underflow in the squares. NaN if any NaN, inf
+// if any inf (engine/stats.hpp: flat_norm).
 template <class T>
 double norm2(const T* v, int64_t n) noexcept;
 template <class T>
@@ -86,10 +78,11 @@ class Network {
   bool training = true;     // batch-norm mode: batch statistics or running ones
   double momentum = 0.1;
 
-  // x (B, n_0), t (B, n_L), B >= 1. Writes stats (L, ST_COUNT) and
-  // grad_x = |dL/dx|; returns the loss. The per-layer buffers below hold
-  // this call's values until the next call.
-  double run(const T* x, const T* t, int64_t B, double* stats, double* grad_x);
+  // x (B, n_0), t (B, n_L), B >= 1. Writes stats (L, ST_COUNT),
+  // grad_x = |dL/dx| and (if given) the ratios and verdict of the statistics;
+  // returns the loss. The per-layer buffers below hold this call's values
+  // until the next call.
+  double run(const T* x, const T* t, int64_t B, double* stats, double* grad_x, Summary* summary = nullptr);
 
   // The forward pass alone (fills z, u, a, h; batch norm as `training` says).
   void forward(const T* x, int64_t B);
@@ -118,13 +111,7 @@ class Network {
   // step's loss, per layer |dL/dW_l|, |dL/dh_l| (l = 0..L), |dW_l| / |W_l| of
   // the update, saturated and dead fractions. Stops early, cleanly, when the
   // loss or a parameter becomes NaN/Inf. Returns the number of steps done.
-  struct TrainConfig {
-    int optimizer = 0;  // OPT_SGD or OPT_ADAM
-    double lr = 0.1, momentum = 0.0, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0.0;
-    int64_t steps = 0, batch = 0, record_every = 1;
-    int64_t t0 = 0;     // optimiser steps taken before (Adam's bias correction, record schedule)
-    int64_t total = 0;  // steps of the whole run (its last step is always recorded)
-  };
+  using TrainConfig = pyvanish::TrainConfig;
   struct TrainRecord {  // caller-owned outputs, n_rec = number of records
     int64_t* step;      // (n_rec)
     double* loss;       // (n_rec)

@@ -1,13 +1,12 @@
-#include "ensemble.hpp"
+#include "engine/ensemble.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 
-#include "activations.hpp"
-#include "gemm.hpp"
-#include "threads.hpp"
+#include "engine/stats.hpp"
+#include "engine/threads.hpp"
 
 namespace pyvanish {
 namespace {
@@ -109,14 +108,14 @@ void Ensemble<T>::reserve(int64_t B) {
   dx_off_ = take(B * layers_.front().in * E_);
   dphi_off_ = take(B * widest * E_);
   ws_.assign(size_t(n), T(0));
-  acc_.assign(size_t(E_) * 8, 0.0);
+  acc_.assign(size_t(E_ * kEnsembleAccPerMember), 0.0);
   alive_.assign(size_t(widest * E_), T(0));
   B_ = B;
 }
 
 template <class T>
 void Ensemble<T>::run(const T* x, bool xpm, const T* t, bool tpm, int64_t B, double* stats,
-                      double* grad_x, double* loss, int threads) {
+                      double* grad_x, double* loss, int threads, int8_t* verdicts) {
   reserve(B);
   // slices of members, 16 at a time (a vector's worth for every type and ISA)
   EnsembleSlice<T> S;
@@ -141,24 +140,21 @@ void Ensemble<T>::run(const T* x, bool xpm, const T* t, bool tpm, int64_t B, dou
   S.stats = stats;
   S.grad_x = grad_x;
   S.loss = loss;
-  const int path = gemm_path();
-  // slices of members, 16 at a time (a vector's worth for every type and ISA)
-  // Each thread takes a contiguous slice of members and runs it through the
-  // whole network in tiles of kTile members, so that a tile's activations
-  // and weights stay in cache from layer to layer.
+  const int path = simd_path();  // one choice for the whole call
+  // Each thread takes a contiguous slice of members (multiples of 16: a
+  // vector's worth for every type and ISA) and runs it through the whole
+  // network in tiles of `tile` members, so that a tile's activations and
+  // weights stay in cache from layer to layer.
   const int64_t tile = tile_ > 0 ? tile_ : 64;
   parallel_for(E_, 16, threads, [&](int64_t e0, int64_t e1) {
     for (int64_t a = e0; a < e1; a += tile) {
       const int64_t b = std::min(e1, a + tile);
-      switch (path) {
-#if defined(PYVANISH_X86)
-        case GEMM_AVX512: avx512::ensemble_slice(S, a, b); break;
-        case GEMM_AVX2: avx2::ensemble_slice(S, a, b); break;
-#endif
-        default: generic::ensemble_slice(S, a, b); break;
-      }
+      [&]() noexcept { PYVANISH_SIMD_DISPATCH_ON(path, ensemble_slice(S, a, b)); }();
     }
   });
+  if (verdicts)
+    for (int64_t e = 0; e < E_; ++e)
+      verdicts[e] = int8_t(summarize(stats + e * depth() * ST_COUNT, depth()).verdict);
 }
 
 template class Ensemble<float>;

@@ -1,4 +1,4 @@
-#include "batchnorm.hpp"
+#include "kernels/batchnorm.hpp"
 
 #include <cmath>
 

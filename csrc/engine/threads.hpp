@@ -22,4 +22,4 @@ void parallel_for(int64_t n, int64_t grain, int threads, Fn&& fn);
 
 }  // namespace pyvanish
 
-#include "threads_impl.hpp"
+#include "engine/threads_impl.hpp"

@@ -1,132 +1,23 @@
-#include "network.hpp"
+#include "engine/network.hpp"
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
 
-#include "activations.hpp"
-#include "batchnorm.hpp"
-#include "kernels.hpp"
+#include "kernels/activations.hpp"
+#include "kernels/batchnorm.hpp"
+#include "kernels/kernels.hpp"
 
 namespace pyvanish {
 
-const char* stat_name(int s) noexcept {
-  static const char* const names[ST_COUNT] = {
-      "grad_h", "grad_z", "grad_W", "grad_b", "mean_dphi", "saturated", "dead",
-      "nonfinite_act", "nonfinite_grad", "tiny_grad_W", "grad_gamma", "grad_beta"};
-  return (s >= 0 && s < ST_COUNT) ? names[s] : "unknown";
-}
-
-double max_derivative(int act, double alpha) noexcept {
-  switch (act) {
-    case ACT_SIGMOID: return 0.25;
-    case ACT_LEAKY_RELU:
-    case ACT_ELU: return std::max(1.0, alpha);
-    case ACT_GELU: return 1.128904145185155;   // at z = sqrt 2
-    case ACT_SILU: return 1.099839320128867;   // at z = 2.3994
-    default: return 1.0;  // identity, tanh, relu, softplus
-  }
-}
-
-// Reductions below keep kLanes independent partial results, combined in a
-// fixed order at the end: the compiler can vectorise them (a single running
-// sum is a chain of dependent adds) and the result does not depend on the
-// instruction set or thread count.
-constexpr int kLanes = 8;
-
-// Sum of v - v over lanes: 0 if every entry is finite, NaN otherwise. One
-// vectorisable add per entry; the exact count is only taken when needed.
 template <class T>
-static bool all_finite(const T* v, int64_t n) noexcept {
-  T chk[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int k = 0; k < kLanes; ++k) chk[k] += v[i + k] - v[i + k];
-  T c = T(0);
-  for (; i < n; ++i) c += v[i] - v[i];
-  for (int k = 0; k < kLanes; ++k) c += chk[k];
-  return c == c;
+double norm2(const T* v, int64_t n) noexcept {
+  return flat_norm(v, n);
 }
 
 template <class T>
 int64_t count_nonfinite(const T* v, int64_t n) noexcept {
-  if (all_finite(v, n)) return 0;
-  int64_t c = 0;
-  for (int64_t i = 0; i < n; ++i) {
-    const T d = v[i] - v[i];  // 0 when finite, NaN for NaN and +-inf
-    c += !(d == d);
-  }
-  return c;
-}
-
-template <class T>
-static double sum_squares(const T* v, int64_t n, double scale) noexcept {
-  double s[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int k = 0; k < kLanes; ++k) {
-      const double w = double(v[i + k]) * scale;
-      s[k] += w * w;
-    }
-  for (; i < n; ++i) {
-    const double w = double(v[i]) * scale;
-    s[0] += w * w;
-  }
-  double total = 0.0;
-  for (int k = 0; k < kLanes; ++k) total += s[k];
-  return total;
-}
-
-template <>
-double norm2<float>(const float* v, int64_t n) noexcept {
-  // float squares cannot overflow or underflow a double
-  return std::sqrt(sum_squares(v, n, 1.0));
-}
-
-template <>
-double norm2<double>(const double* v, int64_t n) noexcept {
-  double amax[kLanes] = {}, chk[kLanes] = {};
-  int64_t i = 0;
-  for (; i + kLanes <= n; i += kLanes)
-    for (int k = 0; k < kLanes; ++k) {
-      const double a = std::fabs(v[i + k]);
-      amax[k] = a > amax[k] ? a : amax[k];
-      chk[k] += v[i + k] - v[i + k];  // stays 0 unless NaN or inf
-    }
-  double m = 0.0, c = 0.0;
-  for (; i < n; ++i) {
-    m = std::fabs(v[i]) > m ? std::fabs(v[i]) : m;
-    c += v[i] - v[i];
-  }
-  for (int k = 0; k < kLanes; ++k) {
-    m = amax[k] > m ? amax[k] : m;
-    c += chk[k];
-  }
-  if (!(c == c)) return std::sqrt(sum_squares(v, n, 1.0));  // NaN or inf: the naive sum says which
-  if (m == 0.0) return 0.0;
-  int e;
-  std::frexp(m, &e);  // m = f 2^e, f in [0.5, 1)
-  // Scale by 2^-e: exact, and the squares of |v| / 2^e <= 1 neither overflow
-  // nor (for the entries that matter) underflow. For a subnormal m, 2^-e
-  // itself overflows: scale in two exact steps instead.
-  if (e > -1000) return std::ldexp(std::sqrt(sum_squares(v, n, std::ldexp(1.0, -e))), e);
-  const double s1 = std::ldexp(1.0, -e / 2), s2 = std::ldexp(1.0, -e - (-e / 2));
-  double s[kLanes] = {};
-  for (i = 0; i < n; ++i) {
-    const double w = v[i] * s1 * s2;
-    s[i % kLanes] += w * w;
-  }
-  double total = 0.0;
-  for (int k = 0; k < kLanes; ++k) total += s[k];
-  return std::ldexp(std::sqrt(total), e);
-}
-
-template <class T>
-static int64_t count_tiny(const T* v, int64_t n) noexcept {
-  int64_t c = 0;
-  const T smallest = std::numeric_limits<T>::min();
-  for (int64_t i = 0; i < n; ++i) c += std::fabs(v[i]) < smallest;
-  return c;
+  return flat_count_nonfinite(v, n);
 }
 
 template <class T>
@@ -224,7 +115,7 @@ void Network<T>::forward(const T* x, int64_t B) {
 }
 
 template <class T>
-double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double* grad_x) {
+double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double* grad_x, Summary* summary) {
   forward(x, B);
   const int64_t L = depth();
   T* ws = ws_.data();
@@ -247,7 +138,7 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
     T* dphi = ws + dphi_off_;
     T* du = ws + o.du;
     activation_derivative<T>(s.act, T(s.alpha), dphi, ws + o.u, ws + o.a, m);
-    const double thr = 0.01 * max_derivative(s.act, s.alpha);
+    const double thr = saturation_threshold(s.act, s.alpha);
     // du = da * phi', and per unit: sum of phi', saturated count, alive flag.
     // Accumulated per column (independent, vectorisable), summed in order.
     double* colsum = colsum_.data();
@@ -274,15 +165,19 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
       saturated += colsat[j];
       dead += !alive[j];
     }
-    double* st = stats + (l - 1) * ST_COUNT;
-    st[ST_GRAD_GAMMA] = st[ST_GRAD_BETA] = std::nan("");
+    LayerAccumulators acc;
+    acc.grad_gamma = acc.grad_beta = std::nan("");
+    acc.nonfinite_act = acc.nonfinite_grad = 0.0;
     if (s.batchnorm) {
       T* dgamma = G + gamma_offset(l);
       T* dbeta = G + beta_offset(l);
       (training ? batchnorm_backward<T> : batchnorm_eval_backward<T>)(
           ws + o.dz, dgamma, dbeta, du, ws + o.xhat, P + gamma_offset(l), ws + o.rstd, B, s.out);
-      st[ST_GRAD_GAMMA] = norm2(dgamma, s.out);
-      st[ST_GRAD_BETA] = norm2(dbeta, s.out);
+      bool fin_g = true, fin_b = true;
+      acc.grad_gamma = flat_norm(dgamma, s.out, &fin_g);
+      acc.grad_beta = flat_norm(dbeta, s.out, &fin_b);
+      acc.nonfinite_act += double(flat_count_nonfinite(ws + o.u, m));
+      if (!(fin_g && fin_b)) acc.nonfinite_grad += double(flat_count_nonfinite(dgamma, 2 * s.out));
     }
     const T* dz = ws + o.dz;
     T* dinp = ws + (l == 1 ? dx_off_ : off_[size_t(l - 2)].dh);
@@ -296,25 +191,27 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
     }
 
     const int64_t nw = s.out * s.in;
-    st[ST_GRAD_H] = norm2(dh_l, m);
-    st[ST_GRAD_Z] = norm2(dz, m);
-    st[ST_GRAD_W] = norm2(dW, nw);
-    st[ST_GRAD_B] = norm2(db, s.out);
-    st[ST_MEAN_DPHI] = sum_dphi / double(m);
-    st[ST_SATURATED] = double(saturated) / double(m);
-    st[ST_DEAD] = double(dead) / double(s.out);
-    int64_t nf_act = count_nonfinite(ws + o.z, m) + count_nonfinite(ws + o.h, m);
-    int64_t nf_grad = count_nonfinite(dh_l, m) + count_nonfinite(dz, m) +
-                      count_nonfinite(dW, nw) + count_nonfinite(db, s.out);
-    if (s.batchnorm) {
-      nf_act += count_nonfinite(ws + o.u, m);
-      nf_grad += count_nonfinite(du, m) + count_nonfinite(G + gamma_offset(l), 2 * s.out);
-    }
-    st[ST_NONFINITE_ACT] = double(nf_act);
-    st[ST_NONFINITE_GRAD] = double(nf_grad);
-    st[ST_TINY_GRAD] = double(count_tiny(dW, nw));
+    bool fin_h = true, fin_z = true, fin_w = true, fin_b = true;
+    acc.grad_h = flat_norm(dh_l, m, &fin_h);
+    acc.grad_z = flat_norm(dz, m, &fin_z);
+    acc.grad_W = flat_norm(dW, nw, &fin_w);
+    acc.grad_b = flat_norm(db, s.out, &fin_b);
+    acc.sum_dphi = sum_dphi;
+    acc.saturated = double(saturated);
+    acc.dead = double(dead);
+    acc.samples = m;
+    acc.units = s.out;
+    acc.nonfinite_act += double(flat_count_nonfinite(ws + o.z, m) + flat_count_nonfinite(ws + o.h, m));
+    if (!fin_h) acc.nonfinite_grad += double(flat_count_nonfinite(dh_l, m));
+    if (!fin_z) acc.nonfinite_grad += double(flat_count_nonfinite(dz, m));
+    if (!fin_w) acc.nonfinite_grad += double(flat_count_nonfinite(dW, nw));
+    if (!fin_b) acc.nonfinite_grad += double(flat_count_nonfinite(db, s.out));
+    if (s.batchnorm) acc.nonfinite_grad += double(flat_count_nonfinite(du, m));
+    acc.tiny = double(flat_count_tiny(dW, nw));
+    stats_row(acc, stats + (l - 1) * ST_COUNT);
   }
-  *grad_x = norm2(ws + dx_off_, B * layer(1).in);
+  *grad_x = flat_norm(ws + dx_off_, B * layer(1).in);
+  if (summary) *summary = summarize(stats, L);
   return loss;
 }
 
@@ -459,7 +356,7 @@ int64_t Network<T>::train(const T* X, const T* Y, const int64_t* idx, const Trai
       }
       ++nrec;
     }
-    if (!all_finite(P, np)) break;  // a parameter overflowed: stop cleanly
+    if (!flat_all_finite(P, np)) break;  // a parameter overflowed: stop cleanly
   }
   *records_written = nrec;
   return done;
@@ -468,6 +365,8 @@ int64_t Network<T>::train(const T* X, const T* Y, const int64_t* idx, const Trai
 template class Network<float>;
 template class Network<double>;
 template int64_t count_nonfinite<float>(const float*, int64_t) noexcept;
+template double norm2<float>(const float*, int64_t) noexcept;
+template double norm2<double>(const double*, int64_t) noexcept;
 template int64_t count_nonfinite<double>(const double*, int64_t) noexcept;
 
 }  // namespace pyvanish

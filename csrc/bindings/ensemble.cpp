@@ -1,0 +1,117 @@
+// Ensemble32 / Ensemble64: E networks of one architecture in one call.
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "bindings/common.hpp"
+#include "engine/ensemble.hpp"
+#include "engine/stats.hpp"
+#include "engine/threads.hpp"
+
+namespace pyvanish {
+namespace bindings {
+namespace {
+
+template <class T>
+struct PyEnsemble {
+  Ensemble<T> ens;
+  PyEnsemble(std::vector<LayerSpec> specs, int64_t E) : ens(std::move(specs), E) {}
+
+  // x (B, n_0) or (B, n_0, E), t likewise -> (loss (E), stats (E, L, ST_COUNT),
+  // grad_x (E), verdict_codes (E, int8)).
+  py::tuple run(const py::array& x, const py::array& t, bool check_finite) {
+    const char* fn = "Ensemble.run";
+    const int64_t E = ens.members(), n0 = ens.layer(1).in, nL = ens.layer(ens.depth()).out;
+    const bool xpm = x.ndim() == 3, tpm = t.ndim() == 3;
+    const T* xp = data<T>(x, fn, "x", xpm ? Shape{-1, n0, E} : Shape{-1, n0});
+    const int64_t B = x.shape(0);
+    const T* tp = data<T>(t, fn, "t", tpm ? Shape{B, nL, E} : Shape{B, nL});
+    if (B == 0) throw py::value_error("x has no rows; the loss of an empty batch is undefined");
+    if (check_finite) {
+      if (count_nonfinite(xp, x.size())) throw py::value_error("x contains NaN or Inf (pass check_finite=False to allow)");
+      if (count_nonfinite(tp, t.size())) throw py::value_error("t contains NaN or Inf (pass check_finite=False to allow)");
+    }
+    std::unique_lock<std::mutex> lock(ens.mutex(), std::try_to_lock);
+    if (!lock.owns_lock())
+      throw std::runtime_error("Ensemble.run: this ensemble is running in another thread");
+    auto stats = alloc<double>({E, ens.depth(), ST_COUNT});
+    auto grad_x = alloc<double>({E});
+    auto loss = alloc<double>({E});
+    auto codes = alloc<int8_t>({E});
+    double *sp = stats.mutable_data(), *gp = grad_x.mutable_data(), *lp = loss.mutable_data();
+    int8_t* cp = codes.mutable_data();
+    {
+      py::gil_scoped_release nogil;
+      ens.run(xp, xpm, tp, tpm, B, sp, gp, lp, num_threads(), cp);
+    }
+    return py::make_tuple(std::move(loss), std::move(stats), std::move(grad_x), std::move(codes));
+  }
+
+  // The spec comes validated from Python: only consistency is checked here,
+  // and the memory the parameters need.
+  static PyEnsemble* make(const std::vector<int64_t>& widths, const std::vector<int>& acts,
+                          const std::vector<double>& alphas, const std::vector<int64_t>& skip,
+                          const std::vector<double>& scale, int64_t members) {
+    auto internal = [](const std::string& what) { return py::value_error("Ensemble: internal error: " + what); };
+    if (widths.size() < 2) throw internal("widths needs at least 2 entries");
+    const size_t L = widths.size() - 1;
+    if (acts.size() != L || alphas.size() != L || skip.size() != L || scale.size() != L)
+      throw internal("expected " + std::to_string(L) + " entries per layer");
+    if (members < 1) throw internal("members must be >= 1");
+    std::vector<LayerSpec> specs(L);
+    std::optional<int64_t> total = 0;  // (W_l, b_l) per layer and member, overflow-checked
+    for (size_t l = 0; l < L; ++l) {
+      if (widths[l] < 1 || widths[l + 1] < 1) throw internal("widths must be >= 1");
+      if (skip[l] >= 0 && (skip[l] > int64_t(l) || widths[size_t(skip[l])] != widths[l + 1]))
+        throw internal("layer " + std::to_string(l + 1) + " has an invalid residual source");
+      specs[l] = {widths[l], widths[l + 1], act_code(acts[l]), alphas[l], false, 1e-5, skip[l], scale[l]};
+      const auto w = mul(widths[l + 1], widths[l]);
+      const auto c = w ? add(*w, widths[l + 1]) : std::nullopt;
+      const auto cm = c ? mul(*c, members) : std::nullopt;
+      total = total && cm ? add(*total, *cm) : std::nullopt;
+    }
+    check_memory("Ensemble", total, int64_t(sizeof(T)), 2, "parameters and their gradients");
+    return new PyEnsemble(std::move(specs), members);
+  }
+};
+
+template <class T>
+void bind(py::module_& m, const char* name) {
+  using PE = PyEnsemble<T>;
+  py::class_<PE>(m, name)
+      .def(py::init(&PE::make), py::arg("widths"), py::arg("activations"), py::arg("alphas"), py::arg("skip"),
+           py::arg("scale"), py::arg("members"))
+      .def_property_readonly("members", [](PE& self) { return self.ens.members(); })
+      .def_property("tile", [](PE& self) { return self.ens.tile_; },
+                    [](PE& self, int64_t v) { self.ens.tile_ = v; })
+      .def_property_readonly("params", [](py::object self) {
+        PE& p = self.cast<PE&>();
+        return py::array_t<T>(std::vector<py::ssize_t>{py::ssize_t(p.ens.num_params())}, p.ens.params(), self);
+      })
+      .def("weight_offset", [](PE& self, int64_t l) { return self.ens.weight_offset(l); })
+      .def("bias_offset", [](PE& self, int64_t l) { return self.ens.bias_offset(l); })
+      .def("run", &PE::run, py::arg("x"), py::arg("t"), py::arg("check_finite") = true);
+}
+
+}  // namespace
+
+void bind_ensemble(py::module_& m) {
+  bind<float>(m, "Ensemble32");
+  bind<double>(m, "Ensemble64");
+  m.def("log10_summary", [](const py::array& v) {
+    const char* fn = "log10_summary";
+    const double* vp = data<double>(v, fn, "v", {-1, -1});
+    const int64_t E = v.shape(0), C = v.shape(1);
+    if (E == 0) throw py::value_error("log10_summary: v has no rows");
+    auto out = alloc<double>({C, 5});
+    double* op = out.mutable_data();
+    {
+      py::gil_scoped_release nogil;
+      log10_summary(vp, E, C, op, num_threads());
+    }
+    return out;
+  }, py::arg("v"), "Per column: mean, std (of finite log10), q05, q50, q95 of log10 v.");
+}
+
+}  // namespace bindings
+}  // namespace pyvanish

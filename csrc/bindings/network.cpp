@@ -1,0 +1,220 @@
+// Network32 / Network64: the single-network engine.
+#include "bindings/network.hpp"
+
+#include <algorithm>
+#include <cmath>
+
+#include "engine/stats.hpp"
+
+namespace pyvanish {
+namespace bindings {
+namespace {
+
+template <class T>
+struct NetworkMethods {
+  using PN = PyNetwork<T>;
+
+  static py::array view(T* base, int64_t n, py::handle owner) {
+    return py::array_t<T>(std::vector<py::ssize_t>{py::ssize_t(n)}, base, owner);
+  }
+
+  // Copies of per-layer buffers l = first..L of the last run (caller holds the lock).
+  static py::list layers(const Network<T>& net, const std::string& which) {
+    const int64_t B = net.batch(), L = net.depth();
+    py::list out;
+    const int64_t first = which == "dh" ? 0 : 1;
+    for (int64_t l = first; l <= L; ++l) {
+      const int64_t n = l == 0 ? net.layer(1).in : net.layer(l).out;
+      const T* src = which == "z" ? net.z(l) : which == "h" ? net.h(l) : which == "dh" ? net.dh(l)
+                   : which == "dz" ? net.dz(l) : which == "u" ? net.u(l) : which == "a" ? net.a(l)
+                   : which == "du" ? net.du(l) : nullptr;
+      if (!src)
+        throw py::value_error("Network.buffers: which must be 'z', 'u', 'a', 'h', 'dh', 'du' or 'dz', got '" +
+                              which + "'");
+      out.append(copy_of(src, B, n));
+    }
+    return out;
+  }
+
+  // x (B, n_0), t (B, n_L) -> (loss, stats, grad_x, signal_ratio, weight_ratio,
+  // verdict_code[, grads]). Errors carry no function prefix (Python adds its own).
+  static py::tuple run(PN& self, const py::array& x, const py::array& t, bool check_finite, bool grads) {
+    Network<T>& net = self.net;
+    const int64_t n0 = net.layer(1).in, nL = net.layer(net.depth()).out;
+    const T* xp = data<T>(x, nullptr, "x", {-1, n0});
+    const int64_t B = x.shape(0);
+    const T* tp = data<T>(t, nullptr, "t", {B, nL});
+    if (B == 0) throw py::value_error("x has no rows; the loss of an empty batch is undefined");
+    self.check_batch(B, "");
+    if (check_finite) {
+      if (count_nonfinite(xp, B * n0)) throw py::value_error("x contains NaN or Inf (pass check_finite=False to allow)");
+      if (count_nonfinite(tp, B * nL)) throw py::value_error("t contains NaN or Inf (pass check_finite=False to allow)");
+    }
+    auto lock = self.lock(nullptr);
+    auto stats = alloc<double>({net.depth(), ST_COUNT});
+    double* sp = stats.mutable_data();
+    double grad_x = 0.0, loss = 0.0;
+    Summary sum;
+    {
+      int64_t work = 0;
+      for (int64_t l = 1; l <= net.depth(); ++l) work += B * net.layer(l).in * net.layer(l).out;
+      MaybeRelease r(work);
+      loss = net.run(xp, tp, B, sp, &grad_x, &sum);
+    }
+    if (!grads)
+      return py::make_tuple(loss, std::move(stats), grad_x, sum.signal_ratio, sum.weight_ratio, sum.verdict);
+    py::dict g;
+    auto pg = alloc<T>({net.num_params()});
+    std::copy(net.grads(), net.grads() + net.num_params(), pg.mutable_data());
+    g["params_grad"] = std::move(pg);
+    g["dh"] = layers(net, "dh");
+    g["dz"] = layers(net, "dz");
+    g["du"] = layers(net, "du");
+    g["h"] = layers(net, "h");
+    g["z"] = layers(net, "z");
+    return py::make_tuple(loss, std::move(stats), grad_x, sum.signal_ratio, sum.weight_ratio, sum.verdict,
+                          std::move(g));
+  }
+
+  // The forward pass alone: [h_1 .. h_L] (copies). Errors carry no prefix.
+  static py::list forward(PN& self, const py::array& x, bool check_finite) {
+    Network<T>& net = self.net;
+    const int64_t n0 = net.layer(1).in;
+    const T* xp = data<T>(x, nullptr, "x", {-1, n0});
+    const int64_t B = x.shape(0);
+    self.check_batch(B, "");
+    if (check_finite && count_nonfinite(xp, B * n0))
+      throw py::value_error("x contains NaN or Inf (pass check_finite=False to allow)");
+    auto lock = self.lock(nullptr);
+    if (B == 0) {  // nothing to run (batch norm must not see an empty batch)
+      py::list out;
+      for (int64_t l = 1; l <= net.depth(); ++l) out.append(alloc<T>({0, net.layer(l).out}));
+      return out;
+    }
+    {
+      int64_t work = 0;
+      for (int64_t l = 1; l <= net.depth(); ++l) work += B * net.layer(l).in * net.layer(l).out;
+      MaybeRelease r(work);
+      net.forward(xp, B);
+    }
+    return layers(net, "h");
+  }
+
+  static py::array jacobian(PN& self, const py::array& x, bool check_finite) {
+    Network<T>& net = self.net;
+    const char* fn = "Network.jacobian";
+    const int64_t n0 = net.layer(1).in, nL = net.layer(net.depth()).out;
+    const T* xp = data<T>(x, fn, "x", {-1, n0});
+    const int64_t B = x.shape(0);
+    if (check_finite && count_nonfinite(xp, B * n0))
+      throw py::value_error("x contains NaN or Inf (pass check_finite=False to allow)");
+    if (net.training)
+      for (int64_t l = 1; l <= net.depth(); ++l)
+        if (net.layer(l).batchnorm)
+          throw py::value_error("the per-sample Jacobian of a batch-norm network needs evaluation mode "
+                                "(training-mode batch statistics couple the samples): set training = False");
+    std::unique_lock<std::mutex> lock(net.mutex(), std::try_to_lock);
+    if (!lock.owns_lock()) throw std::runtime_error("Network.jacobian: this network is running in another thread");
+    auto J = alloc<T>({B, nL, n0});
+    if (B == 0) return std::move(J);
+    T* jp = J.mutable_data();
+    {
+      py::gil_scoped_release nogil;
+      net.jacobian(xp, B, jp);
+    }
+    return std::move(J);
+  }
+
+  // Copies of one per-layer buffer of the last run: "z", "u", "a", "h", "dh" (l = 0..L), "du", "dz".
+  static py::list buffers(PN& self, const std::string& which) {
+    std::unique_lock<std::mutex> lock(self.net.mutex(), std::try_to_lock);
+    if (!lock.owns_lock()) throw std::runtime_error("Network.buffers: this network is running in another thread");
+    if (self.net.batch() < 0) throw py::value_error("Network.buffers: the network has not been run yet");
+    return layers(self.net, which);
+  }
+
+  // The spec comes validated from Python: only consistency is checked here
+  // (a mismatch is a bug in pyvanish, reported, never a crash), and the
+  // memory the parameters need.
+  static PN* make(const std::vector<int64_t>& widths, const std::vector<int>& acts, const std::vector<double>& alphas,
+                  std::vector<bool> batchnorm, std::vector<double> eps, std::vector<int64_t> skip,
+                  std::vector<double> scale) {
+    auto internal = [](const std::string& what) { return py::value_error("Network: internal error: " + what); };
+    if (widths.size() < 2) throw internal("widths needs at least 2 entries");
+    const size_t L = widths.size() - 1;
+    if (batchnorm.empty()) batchnorm.assign(L, false);
+    if (eps.empty()) eps.assign(L, 1e-5);
+    if (skip.empty()) skip.assign(L, -1);
+    if (scale.empty()) scale.assign(L, 1.0);
+    if (acts.size() != L || alphas.size() != L || batchnorm.size() != L || eps.size() != L ||
+        skip.size() != L || scale.size() != L)
+      throw internal("expected " + std::to_string(L) + " entries per layer");
+    std::vector<LayerSpec> specs(L);
+    for (size_t l = 0; l < L; ++l) {
+      if (widths[l] < 1 || widths[l + 1] < 1) throw internal("widths must be >= 1");
+      if (skip[l] >= 0 && (skip[l] > int64_t(l) || widths[size_t(skip[l])] != widths[l + 1]))
+        throw internal("layer " + std::to_string(l + 1) + " has an invalid residual source");
+      specs[l] = {widths[l], widths[l + 1], act_code(acts[l]), alphas[l], bool(batchnorm[l]), eps[l], skip[l], scale[l]};
+    }
+    // W_l, b_l [, gamma_l, beta_l] per layer, overflow-checked
+    std::optional<int64_t> total = 0;
+    for (size_t l = 0; l < L && total; ++l) {
+      const auto w = mul(widths[l + 1], widths[l]);
+      const auto extra = mul(widths[l + 1], batchnorm[l] ? 3 : 1);
+      const auto c = w && extra ? add(*w, *extra) : std::nullopt;
+      total = c ? add(*total, *c) : std::nullopt;
+    }
+    check_memory("Network", total, int64_t(sizeof(T)), 2, "parameters and their gradients");
+    return new PN(std::move(specs));
+  }
+};
+
+template <class T>
+void bind(py::module_& m, const char* name) {
+  using PN = PyNetwork<T>;
+  using M = NetworkMethods<T>;
+  py::class_<PN> cls(m, name);
+  cls.def(py::init(&M::make), py::arg("widths"), py::arg("activations"), py::arg("alphas"),
+          py::arg("batchnorm") = std::vector<bool>{}, py::arg("eps") = std::vector<double>{},
+          py::arg("skip") = std::vector<int64_t>{}, py::arg("scale") = std::vector<double>{})
+      .def_property_readonly("depth", [](PN& self) { return self.net.depth(); })
+      .def_property_readonly("params", [](py::object self) {
+        PN& p = self.cast<PN&>();
+        return M::view(p.net.params(), p.net.num_params(), self);
+      })
+      .def_property_readonly("grads", [](py::object self) {
+        PN& p = self.cast<PN&>();
+        return M::view(p.net.grads(), p.net.num_params(), self);
+      })
+      .def_property_readonly("state", [](py::object self) {
+        PN& p = self.cast<PN&>();
+        return M::view(p.net.state(), p.net.num_state(), self);
+      })
+      .def_property("training", [](PN& self) { return self.net.training; },
+                    [](PN& self, bool v) { self.net.training = v; })
+      .def_property("momentum", [](PN& self) { return self.net.momentum; },
+                    [](PN& self, double v) {
+                      if (!(v >= 0.0 && v <= 1.0)) throw py::value_error("momentum must be in [0, 1]");
+                      self.net.momentum = v;
+                    })
+      .def("gamma_offset", [](PN& self, int64_t l) { return self.net.gamma_offset(l); })
+      .def("beta_offset", [](PN& self, int64_t l) { return self.net.beta_offset(l); })
+      .def("state_offset", [](PN& self, int64_t l) { return self.net.state_offset(l); })
+      .def("weight_offset", [](PN& self, int64_t l) { return self.net.weight_offset(l); })
+      .def("bias_offset", [](PN& self, int64_t l) { return self.net.bias_offset(l); })
+      .def("run", &M::run, py::arg("x"), py::arg("t"), py::arg("check_finite") = true, py::arg("grads") = false)
+      .def("forward", &M::forward, py::arg("x"), py::arg("check_finite") = true)
+      .def("buffers", &M::buffers, py::arg("which"))
+      .def("jacobian", &M::jacobian, py::arg("x"), py::arg("check_finite") = true);
+  bind_network_train<T>(cls);
+}
+
+}  // namespace
+
+void bind_network(py::module_& m) {
+  bind<float>(m, "Network32");
+  bind<double>(m, "Network64");
+}
+
+}  // namespace bindings
+}  // namespace pyvanish

@@ -1,0 +1,320 @@
+// The per-layer gradient statistics, one implementation for both engines.
+//
+// Network (network.cpp) keeps a layer's buffers as (B, n) row-major arrays;
+// Ensemble (ensemble_impl.inc) keeps them member-innermost, (rows, E). Both
+// reduce them here, with lane-wise reductions over rows: lane k of row r is
+// v[r * stride + k]. The ensemble calls them with its slice of members as the
+// lanes; the network views a flat buffer of n values as n / kLanes rows of
+// kLanes lanes plus a tail, and combines the lanes at the end (flat_* below).
+// Each lane's sum runs over the rows in order and lanes are combined in a fixed
+// order, so results depend neither on the instruction set's vector width nor
+// on the thread count; the loops over lanes vectorise.
+//
+// Internal linkage on purpose (like vmath.hpp): ensemble_impl.inc includes
+// this header once per instruction set, and an inline function with external
+// linkage would be merged across them by the linker.
+#pragma once
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
+
+namespace pyvanish {
+
+// Per-layer statistics, one row of doubles per layer (layer l at row l-1).
+enum Stat : int {
+  ST_GRAD_H = 0,       // |dL/dh_l|   (L2 over the whole batch)
+  ST_GRAD_Z,           // |dL/dz_l|
+  ST_GRAD_W,           // |dL/dW_l|_F
+  ST_GRAD_B,           // |dL/db_l|
+  ST_MEAN_DPHI,        // mean of phi'(z_l) over batch and units
+  ST_SATURATED,        // fraction of unit-samples with |phi'| <= 0.01 max phi'
+  ST_DEAD,             // fraction of units with phi' == 0 on every sample
+  ST_NONFINITE_ACT,    // NaN/Inf count in z_l and h_l
+  ST_NONFINITE_GRAD,   // NaN/Inf count in dL/dh_l, dL/dz_l, dL/dW_l, dL/db_l
+  ST_TINY_GRAD,        // entries of dL/dW_l that are exactly 0 or subnormal
+  ST_GRAD_GAMMA,       // |dL/dgamma_l| (batch-norm layers; NaN elsewhere)
+  ST_GRAD_BETA,        // |dL/dbeta_l|
+  ST_COUNT
+};
+
+// The verdict of a gradient report (see verdict_code below).
+enum Verdict : int { VERDICT_HEALTHY = 0, VERDICT_VANISHING, VERDICT_EXPLODING, VERDICT_UNDETERMINED, VERDICT_COUNT };
+// A ratio beyond 10^this (either way) is vanishing or exploding.
+constexpr double kVerdictThresholdDecades = 2.0;
+
+// Everything a layer's statistics row is made of, reduced by either engine.
+struct LayerAccumulators {
+  double grad_h, grad_z, grad_W, grad_b;  // norms
+  double grad_gamma, grad_beta;           // norms (NaN without batch norm)
+  double sum_dphi;                        // sum of phi' over the unit-samples
+  double saturated;                       // unit-samples with |phi'| <= threshold
+  double dead;                            // units with phi' == 0 on every sample
+  double nonfinite_act, nonfinite_grad;   // NaN/Inf counts
+  double tiny;                            // entries of dL/dW that are 0 or subnormal
+  int64_t samples;                        // unit-samples (B * n_l)
+  int64_t units;                          // n_l
+};
+
+// The ratios and verdict of one network's statistics (summarize below).
+struct Summary {
+  double signal_ratio, weight_ratio, nonfinite;
+  int verdict;
+};
+namespace {
+
+inline const char* stat_name(int s) noexcept {
+  static const char* const names[ST_COUNT] = {
+      "grad_h", "grad_z", "grad_W", "grad_b", "mean_dphi", "saturated", "dead",
+      "nonfinite_act", "nonfinite_grad", "tiny_grad_W", "grad_gamma", "grad_beta"};
+  return (s >= 0 && s < ST_COUNT) ? names[s] : "unknown";
+}
+
+inline const char* verdict_name(int v) noexcept {
+  static const char* const names[VERDICT_COUNT] = {"healthy", "vanishing", "exploding", "undetermined"};
+  return (v >= 0 && v < VERDICT_COUNT) ? names[v] : "unknown";
+}
+
+// The verdict for the signal ratio |dL/dh_1| / |dL/dh_L|, the weight ratio
+// |dL/dW_1| / |dL/dW_L| and the number of NaN/Inf produced: any NaN/Inf is
+// exploding; else with the log10 of both ratios (log10 0 = -inf), NaN ones
+// ignored: both NaN is undetermined, the larger above +threshold exploding,
+// the smaller below -threshold vanishing, else healthy.
+inline int verdict_code(double signal_ratio, double weight_ratio, double nonfinite,
+                        double threshold_decades = kVerdictThresholdDecades) noexcept {
+  if (nonfinite > 0) return VERDICT_EXPLODING;
+  const double ls = std::log10(signal_ratio), lw = std::log10(weight_ratio);
+  const bool ns = ls != ls, nw = lw != lw;
+  if (ns && nw) return VERDICT_UNDETERMINED;
+  const double hi = ns ? lw : (nw ? ls : (ls > lw ? ls : lw));
+  const double lo = ns ? lw : (nw ? ls : (ls < lw ? ls : lw));
+  if (hi > threshold_decades) return VERDICT_EXPLODING;
+  if (lo < -threshold_decades) return VERDICT_VANISHING;
+  return VERDICT_HEALTHY;
+}
+
+// One statistics row (ST_COUNT doubles) from a layer's accumulators.
+inline void stats_row(const LayerAccumulators& a, double* st) noexcept {
+  st[ST_GRAD_H] = a.grad_h;
+  st[ST_GRAD_Z] = a.grad_z;
+  st[ST_GRAD_W] = a.grad_W;
+  st[ST_GRAD_B] = a.grad_b;
+  st[ST_MEAN_DPHI] = a.sum_dphi / double(a.samples);
+  st[ST_SATURATED] = a.saturated / double(a.samples);
+  st[ST_DEAD] = a.dead / double(a.units);
+  st[ST_NONFINITE_ACT] = a.nonfinite_act;
+  st[ST_NONFINITE_GRAD] = a.nonfinite_grad;
+  st[ST_TINY_GRAD] = a.tiny;
+  st[ST_GRAD_GAMMA] = a.grad_gamma;
+  st[ST_GRAD_BETA] = a.grad_beta;
+}
+
+// The ratios and verdict of one network's statistics (L rows).
+inline Summary summarize(const double* stats, int64_t L) noexcept {
+  const double* first = stats;
+  const double* last = stats + (L - 1) * ST_COUNT;
+  Summary s;
+  s.signal_ratio = first[ST_GRAD_H] / last[ST_GRAD_H];  // IEEE: 0/0 = NaN, x/0 = inf
+  s.weight_ratio = first[ST_GRAD_W] / last[ST_GRAD_W];
+  s.nonfinite = 0.0;
+  for (int64_t l = 0; l < L; ++l)
+    s.nonfinite += stats[l * ST_COUNT + ST_NONFINITE_ACT] + stats[l * ST_COUNT + ST_NONFINITE_GRAD];
+  s.verdict = verdict_code(s.signal_ratio, s.weight_ratio, s.nonfinite);
+  return s;
+}
+
+// ------------------------------------------------------------ lane reductions
+
+template <class V>
+inline void fill(V* p, int64_t n, V v) noexcept {
+  for (int64_t k = 0; k < n; ++k) p[k] = v;
+}
+
+// 2^e for integer e in [-1022, 1023], built from its bits (vectorisable, exact).
+inline double pow2(int64_t e) noexcept {
+  const uint64_t bits = uint64_t(1023 + e) << 52;
+  double d;
+  std::memcpy(&d, &bits, sizeof d);
+  return d;
+}
+// The exponent e of x = f 2^e, f in [0.5, 1), for finite x > 0 (subnormals: -1022).
+inline int64_t exponent_of(double x) noexcept {
+  uint64_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  return int64_t((bits >> 52) & 0x7ff) - 1022;
+}
+
+// One pass over rows: per lane k < n the largest |v| (amax), a finiteness
+// check (chk: sum of v - v, NaN iff some entry is NaN or inf) and the plain
+// sum of squares (in double), each accumulated into the given arrays.
+template <class T>
+inline void lane_scan(const T* v, int64_t rows, int64_t stride, int64_t n, double* amax, double* chk,
+                      double* sum) noexcept {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* row = v + r * stride;
+    for (int64_t k = 0; k < n; ++k) {
+      const double x = double(row[k]);
+      const double a = std::fabs(x);
+      amax[k] = a > amax[k] ? a : amax[k];
+      chk[k] += x - x;
+      sum[k] += x * x;
+    }
+  }
+}
+
+// sum[k] += (v * scale[k])^2 over rows.
+template <class T>
+inline void lane_scaled_squares(const T* v, int64_t rows, int64_t stride, int64_t n, const double* scale,
+                                double* sum) noexcept {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* row = v + r * stride;
+    for (int64_t k = 0; k < n; ++k) {
+      const double w = double(row[k]) * scale[k];
+      sum[k] += w * w;
+    }
+  }
+}
+
+// Whether a sum of squares with largest entry amax (finite) may have
+// overflowed or lost its small entries to underflow: then it is summed again,
+// scaled by a power of two near amax (exact), so the squares do neither.
+inline bool needs_rescale(double amax) noexcept { return amax > 0.0 && (amax < 0x1p-450 || amax > 0x1p450); }
+// The power-of-two exponent to scale by 2^-e (clamped so that 2^-e and 2^e exist).
+inline int64_t rescale_exponent(double amax) noexcept {
+  const int64_t ex = exponent_of(amax);
+  return ex < -1000 ? -1000 : (ex > 1022 ? 1022 : ex);
+}
+
+// Per-lane L2 norms over rows: out[k] = |v[:, k]|, for k < n, without
+// overflow or underflow in the squares; NaN if any NaN, inf if any inf.
+// amax, chk, sum: n doubles of scratch each. Returns true when every entry is
+// finite (then no NaN/Inf count is needed). One pass computes the maximum, the
+// finiteness check and the plain sum of squares; only lanes whose sum may have
+// overflowed or underflowed are summed again, scaled.
+template <class T>
+inline bool lane_norms(const T* v, int64_t rows, int64_t stride, int64_t n, double* out, double* amax,
+                       double* chk, double* sum) noexcept {
+  fill(amax, n, 0.0);
+  fill(chk, n, 0.0);
+  fill(sum, n, 0.0);
+  lane_scan(v, rows, stride, n, amax, chk, sum);
+  bool finite = true, rescale = false;
+  for (int64_t k = 0; k < n; ++k) {
+    finite &= chk[k] == chk[k];
+    rescale |= chk[k] == chk[k] && needs_rescale(amax[k]);
+  }
+  if (!rescale) {
+    for (int64_t k = 0; k < n; ++k) out[k] = std::sqrt(sum[k]);
+    return finite;
+  }
+  // non-finite and all-zero lanes sum unscaled (exponent 0)
+  for (int64_t k = 0; k < n; ++k) {
+    const bool ok = chk[k] == chk[k] && amax[k] > 0.0;
+    const int64_t ex = ok ? rescale_exponent(amax[k]) : 0;
+    chk[k] = pow2(-ex);  // reuse: the scale
+    amax[k] = pow2(ex);  // reuse: its inverse
+    sum[k] = 0.0;
+  }
+  lane_scaled_squares(v, rows, stride, n, chk, sum);
+  for (int64_t k = 0; k < n; ++k) out[k] = std::sqrt(sum[k]) * amax[k];
+  return finite;
+}
+
+// Whether every entry is finite (one add per entry); chk: n doubles of scratch.
+template <class T>
+inline bool lane_all_finite(const T* v, int64_t rows, int64_t stride, int64_t n, double* chk) noexcept {
+  fill(chk, n, 0.0);
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* row = v + r * stride;
+    for (int64_t k = 0; k < n; ++k) chk[k] += double(row[k]) - double(row[k]);
+  }
+  bool finite = true;
+  for (int64_t k = 0; k < n; ++k) finite &= chk[k] == chk[k];
+  return finite;
+}
+
+// out[k] += the number of NaN/Inf entries of lane k.
+template <class T>
+inline void lane_count_nonfinite(const T* v, int64_t rows, int64_t stride, int64_t n, double* out) noexcept {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* row = v + r * stride;
+    for (int64_t k = 0; k < n; ++k) {
+      const T d = row[k] - row[k];  // 0 when finite, NaN for NaN and +-inf
+      out[k] += !(d == d);
+    }
+  }
+}
+
+// out[k] += the number of entries of lane k that are 0 or subnormal.
+template <class T>
+inline void lane_count_tiny(const T* v, int64_t rows, int64_t stride, int64_t n, double* out) noexcept {
+  const T smallest = std::numeric_limits<T>::min();
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* row = v + r * stride;
+    for (int64_t k = 0; k < n; ++k) out[k] += std::fabs(row[k]) < smallest;
+  }
+}
+
+// ------------------------------------------------------------ flat buffers
+// A flat buffer of n values as n / kLanes rows of kLanes lanes, the tail
+// (n % kLanes values) folded into lane 0; lanes combined in order at the end.
+
+constexpr int64_t kLanes = 8;
+
+// The L2 norm of v (n), overflow- and underflow-safe, NaN if any NaN, inf if
+// any inf; *finite (if given) says whether every entry is finite.
+template <class T>
+inline double flat_norm(const T* v, int64_t n, bool* finite = nullptr) noexcept {
+  const int64_t rows = n / kLanes, tail = n - rows * kLanes;
+  const T* rest = v + rows * kLanes;
+  double amax[kLanes] = {}, chk[kLanes] = {}, sum[kLanes] = {};
+  lane_scan(v, rows, kLanes, kLanes, amax, chk, sum);
+  lane_scan(rest, tail, 1, 1, amax, chk, sum);
+  double m = 0.0, c = 0.0, total = 0.0;
+  for (int k = 0; k < kLanes; ++k) {
+    m = amax[k] > m ? amax[k] : m;
+    c += chk[k];
+    total += sum[k];
+  }
+  const bool ok = c == c;
+  if (finite) *finite = ok;
+  if (!ok || !needs_rescale(m)) return std::sqrt(total);  // NaN or inf: the plain sum says which
+  const int64_t ex = rescale_exponent(m);
+  double scale[kLanes];
+  fill(scale, kLanes, pow2(-ex));
+  fill(sum, kLanes, 0.0);
+  lane_scaled_squares(v, rows, kLanes, kLanes, scale, sum);
+  lane_scaled_squares(rest, tail, 1, 1, scale, sum);
+  total = 0.0;
+  for (int k = 0; k < kLanes; ++k) total += sum[k];
+  return std::sqrt(total) * pow2(ex);
+}
+
+template <class T>
+inline bool flat_all_finite(const T* v, int64_t n) noexcept {
+  const int64_t rows = n / kLanes, tail = n - rows * kLanes;
+  double chk[kLanes], t[1];
+  return lane_all_finite(v, rows, kLanes, kLanes, chk) & lane_all_finite(v + rows * kLanes, tail, 1, 1, t);
+}
+
+template <class T>
+inline int64_t flat_count_nonfinite(const T* v, int64_t n) noexcept {
+  if (flat_all_finite(v, n)) return 0;
+  double c[1] = {0.0};
+  lane_count_nonfinite(v, n, 1, 1, c);
+  return int64_t(c[0]);
+}
+
+template <class T>
+inline int64_t flat_count_tiny(const T* v, int64_t n) noexcept {
+  const int64_t rows = n / kLanes, tail = n - rows * kLanes;
+  double c[kLanes] = {};
+  lane_count_tiny(v, rows, kLanes, kLanes, c);
+  lane_count_tiny(v + rows * kLanes, tail, 1, 1, c);
+  double total = 0.0;
+  for (int k = 0; k < kLanes; ++k) total += c[k];
+  return int64_t(total);
+}
+
+}  // namespace
+}  // namespace pyvanish

@@ -1,0 +1,17 @@
+// Run-time choice of the GEMM variant (see gemm.hpp, simd/simd.hpp).
+#include "kernels/gemm.hpp"
+
+namespace pyvanish {
+
+template <class T>
+void gemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+          int64_t lda, const T* B, int64_t ldb, T beta, T* C, int64_t ldc) noexcept {
+  PYVANISH_SIMD_DISPATCH(gemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc));
+}
+
+template void gemm<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*,
+                          int64_t, const float*, int64_t, float, float*, int64_t) noexcept;
+template void gemm<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*,
+                           int64_t, const double*, int64_t, double, double*, int64_t) noexcept;
+
+}  // namespace pyvanish

@@ -1,0 +1,31 @@
+// In-house GEMM: C = alpha * op(A) * op(B) + beta * C, row-major, float and double.
+//
+// BLIS-style: B is packed into NR-column panels, A into MR-row panels, and a
+// register-tiled micro-kernel multiplies one MR x NR tile. The same source
+// (gemm_impl.inc) is compiled once per instruction set (generic x86-64/any
+// CPU, AVX2+FMA, AVX-512), each in its own namespace; gemm() picks one at run
+// time on simd_path() (simd/simd.hpp).
+#pragma once
+#include <cstdint>
+
+#include "simd/simd.hpp"
+
+namespace pyvanish {
+
+// op(A) is (M, K): A is (M, K) with row stride lda, or (K, M) when trans_a.
+// op(B) is (K, N): B is (K, N) with row stride ldb, or (N, K) when trans_b.
+// C is (M, N) with row stride ldc. beta == 0 never reads C (it may hold NaN).
+// Preconditions (checked by the bindings): M, N, K >= 0, strides >= row length,
+// C does not alias A or B.
+template <class T>
+void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
+          const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C,
+          int64_t ldc) noexcept;
+
+// Each instruction-set variant (gemm_impl.inc) exposes the same entry point.
+PYVANISH_SIMD_DECLARE(template <class T>
+                      void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
+                                const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C,
+                                int64_t ldc) noexcept)
+
+}  // namespace pyvanish
