@@ -150,11 +150,11 @@ void Ensemble<T>::run(const T* x, bool xpm, const T* t, bool tpm, int64_t B, dou
     for (int64_t a = e0; a < e1; a += tile) {
       const int64_t b = std::min(e1, a + tile);
       [&]() noexcept { PYVANISH_SIMD_DISPATCH_ON(path, ensemble_slice(S, a, b)); }();
+      if (verdicts)
+        for (int64_t e = a; e < b; ++e)
+          verdicts[e] = int8_t(summarize(stats + e * depth() * ST_COUNT, depth()).verdict);
     }
   });
-  if (verdicts)
-    for (int64_t e = 0; e < E_; ++e)
-      verdicts[e] = int8_t(summarize(stats + e * depth() * ST_COUNT, depth()).verdict);
 }
 
 template class Ensemble<float>;

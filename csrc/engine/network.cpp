@@ -154,17 +154,17 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
       for (int64_t j = 0; j < s.out; ++j) {
         out[j] = g[j] * d[j];
         colsum[j] += double(d[j]);
-        colsat[j] += std::fabs(double(d[j])) <= thr;
-        alive[j] |= d[j] != T(0);
+        colsat[j] += is_saturated(d[j], thr);
+        alive[j] |= is_alive(d[j]);
       }
     }
-    double sum_dphi = 0.0;
-    int64_t saturated = 0, dead = 0;
+    double sum_dphi = 0.0, dead = 0.0;
+    int64_t saturated = 0;
     for (int64_t j = 0; j < s.out; ++j) {
       sum_dphi += colsum[j];
       saturated += colsat[j];
-      dead += !alive[j];
     }
+    lane_count_dead(alive, s.out, 1, 1, &dead);  // the units as rows of one lane
     LayerAccumulators acc;
     acc.grad_gamma = acc.grad_beta = std::nan("");
     acc.nonfinite_act = acc.nonfinite_grad = 0.0;
@@ -198,7 +198,7 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
     acc.grad_b = flat_norm(db, s.out, &fin_b);
     acc.sum_dphi = sum_dphi;
     acc.saturated = double(saturated);
-    acc.dead = double(dead);
+    acc.dead = dead;
     acc.samples = m;
     acc.units = s.out;
     acc.nonfinite_act += double(flat_count_nonfinite(ws + o.z, m) + flat_count_nonfinite(ws + o.h, m));

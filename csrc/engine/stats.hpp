@@ -80,16 +80,31 @@ inline const char* verdict_name(int v) noexcept {
 // exploding; else with the log10 of both ratios (log10 0 = -inf), NaN ones
 // ignored: both NaN is undetermined, the larger above +threshold exploding,
 // the smaller below -threshold vanishing, else healthy.
+//
+// Exactly those comparisons of log10, without a log10 per ratio: far from
+// 10^+-threshold the ratio itself decides; within a relative 1e-9 of it
+// (where log10's rounding could matter) log10 does.
+inline int decades_side(double r, double thr, double hi, double lo) noexcept {  // +1 above, -1 below, 0 within
+  const double band = 1e-9;
+  if (r > hi * (1.0 + band)) return 1;
+  if (r < lo * (1.0 - band)) return -1;
+  if (r < hi * (1.0 - band) && r > lo * (1.0 + band)) return 0;
+  const double lg = std::log10(r);
+  return lg > thr ? 1 : (lg < -thr ? -1 : 0);
+}
+
 inline int verdict_code(double signal_ratio, double weight_ratio, double nonfinite,
                         double threshold_decades = kVerdictThresholdDecades) noexcept {
   if (nonfinite > 0) return VERDICT_EXPLODING;
-  const double ls = std::log10(signal_ratio), lw = std::log10(weight_ratio);
-  const bool ns = ls != ls, nw = lw != lw;
+  // log10 is NaN for NaN and negative ratios
+  const bool ns = !(signal_ratio >= 0.0), nw = !(weight_ratio >= 0.0);
   if (ns && nw) return VERDICT_UNDETERMINED;
-  const double hi = ns ? lw : (nw ? ls : (ls > lw ? ls : lw));
-  const double lo = ns ? lw : (nw ? ls : (ls < lw ? ls : lw));
-  if (hi > threshold_decades) return VERDICT_EXPLODING;
-  if (lo < -threshold_decades) return VERDICT_VANISHING;
+  const double thr = threshold_decades;
+  const double hi = thr == 2.0 ? 100.0 : std::pow(10.0, thr), lo = thr == 2.0 ? 0.01 : std::pow(10.0, -thr);
+  const int s = ns ? 0 : decades_side(signal_ratio, thr, hi, lo);
+  const int w = nw ? 0 : decades_side(weight_ratio, thr, hi, lo);
+  if (s > 0 || w > 0) return VERDICT_EXPLODING;
+  if (s < 0 || w < 0) return VERDICT_VANISHING;
   return VERDICT_HEALTHY;
 }
 
@@ -125,6 +140,26 @@ inline Summary summarize(const double* stats, int64_t L) noexcept {
 
 // ------------------------------------------------------------ lane reductions
 
+// What the derivative statistics count, for one value d = phi'(u) (both
+// engines accumulate these inside their backward loops, fused with
+// dL/du = dL/da * phi'): saturated when |phi'| <= thr (thr =
+// saturation_threshold(act, alpha)), alive when phi' != 0; a unit is dead
+// when it is alive on no sample.
+template <class T>
+inline bool is_saturated(T d, double thr) noexcept { return std::fabs(double(d)) <= thr; }
+template <class T>
+inline bool is_alive(T d) noexcept { return d != T(0); }
+
+// out[k] += the number of rows r where alive[r * stride + k] is zero (dead units).
+template <class A>
+inline void lane_count_dead(const A* alive, int64_t rows, int64_t stride, int64_t n, double* out) noexcept {
+  for (int64_t r = 0; r < rows; ++r) {
+    const A* row = alive + r * stride;
+    for (int64_t k = 0; k < n; ++k) out[k] += row[k] == A(0) ? 1.0 : 0.0;
+  }
+}
+
+
 template <class V>
 inline void fill(V* p, int64_t n, V v) noexcept {
   for (int64_t k = 0; k < n; ++k) p[k] = v;
@@ -147,15 +182,20 @@ inline int64_t exponent_of(double x) noexcept {
 // One pass over rows: per lane k < n the largest |v| (amax), a finiteness
 // check (chk: sum of v - v, NaN iff some entry is NaN or inf) and the plain
 // sum of squares (in double), each accumulated into the given arrays.
+// float: amax is left alone (0): a float's square can neither overflow nor
+// underflow a double, so its sums never need rescaling.
 template <class T>
 inline void lane_scan(const T* v, int64_t rows, int64_t stride, int64_t n, double* amax, double* chk,
                       double* sum) noexcept {
+  constexpr bool track_max = sizeof(T) >= sizeof(double);
   for (int64_t r = 0; r < rows; ++r) {
     const T* row = v + r * stride;
     for (int64_t k = 0; k < n; ++k) {
       const double x = double(row[k]);
-      const double a = std::fabs(x);
-      amax[k] = a > amax[k] ? a : amax[k];
+      if constexpr (track_max) {
+        const double a = std::fabs(x);
+        amax[k] = a > amax[k] ? a : amax[k];
+      }
       chk[k] += x - x;
       sum[k] += x * x;
     }
@@ -220,13 +260,14 @@ inline bool lane_norms(const T* v, int64_t rows, int64_t stride, int64_t n, doub
   return finite;
 }
 
-// Whether every entry is finite (one add per entry); chk: n doubles of scratch.
-template <class T>
-inline bool lane_all_finite(const T* v, int64_t rows, int64_t stride, int64_t n, double* chk) noexcept {
-  fill(chk, n, 0.0);
+// Whether every entry is finite (one add per entry); chk: n values of scratch,
+// of type C (double, or T itself: v - v is 0 or NaN in any precision).
+template <class T, class C>
+inline bool lane_all_finite(const T* v, int64_t rows, int64_t stride, int64_t n, C* chk) noexcept {
+  fill(chk, n, C(0));
   for (int64_t r = 0; r < rows; ++r) {
     const T* row = v + r * stride;
-    for (int64_t k = 0; k < n; ++k) chk[k] += double(row[k]) - double(row[k]);
+    for (int64_t k = 0; k < n; ++k) chk[k] += C(row[k]) - C(row[k]);
   }
   bool finite = true;
   for (int64_t k = 0; k < n; ++k) finite &= chk[k] == chk[k];
@@ -293,7 +334,7 @@ inline double flat_norm(const T* v, int64_t n, bool* finite = nullptr) noexcept 
 template <class T>
 inline bool flat_all_finite(const T* v, int64_t n) noexcept {
   const int64_t rows = n / kLanes, tail = n - rows * kLanes;
-  double chk[kLanes], t[1];
+  T chk[kLanes], t[1];
   return lane_all_finite(v, rows, kLanes, kLanes, chk) & lane_all_finite(v + rows * kLanes, tail, 1, 1, t);
 }
 
