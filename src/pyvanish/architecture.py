@@ -275,6 +275,10 @@ class Architecture:
                 f"more than this machine's {have / 2**30:.3g} GiB of memory"
             )
 
+    def labels(self) -> dict:
+        """``widths``, ``activations`` and the dtype's name: the structure every report records."""
+        return {"widths": self.widths, "activations": self.activations, "dtype": self.dtype.name}
+
     def describe(self, init: str | None = None) -> str:
         """One line: widths, activations, (the ``init`` given), batch norm, residual connections, dtype."""
         w = self.widths

@@ -182,9 +182,7 @@ class Ensemble(ArchitectureProperties):
         for a in (loss, stats, grad_x, codes):
             a.flags.writeable = False
         return EnsembleReport(
-            widths=arch.widths,
-            activations=arch.activations,
-            dtype=arch.dtype.name,
+            **arch.labels(),
             batch=B,
             members=E,
             loss=loss,

@@ -540,9 +540,7 @@ def _report(net: Network, batch: int, out: tuple) -> GradientReport:
         }
     stats.flags.writeable = False
     return GradientReport(
-        widths=net.widths,
-        activations=net.activations,
-        dtype=net.dtype.name,
+        **net.architecture.labels(),
         batch=batch,
         loss=loss,
         grad_x=grad_x,
