@@ -30,7 +30,7 @@ namespace pyvanish {
 void log10_summary(const double* v, int64_t E, int64_t C, double* out, int threads);
 
 // Scratch doubles per member for the per-member accumulators (ensemble_impl.inc).
-constexpr int64_t kEnsembleAccPerMember = 14;
+constexpr int64_t kEnsembleAccPerMember = 8 + LaneStats::kArrays;
 
 struct EnsembleOffsets { int64_t z, a, h, dh, da, dz; };
 

@@ -165,20 +165,11 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
       saturated += colsat[j];
     }
     lane_count_dead(alive, s.out, 1, 1, &dead);  // the units as rows of one lane
-    LayerAccumulators acc;
-    acc.grad_gamma = acc.grad_beta = std::nan("");
-    acc.nonfinite_act = acc.nonfinite_grad = 0.0;
-    if (s.batchnorm) {
-      T* dgamma = G + gamma_offset(l);
-      T* dbeta = G + beta_offset(l);
+    T* dgamma = G + gamma_offset(l);
+    T* dbeta = G + beta_offset(l);
+    if (s.batchnorm)
       (training ? batchnorm_backward<T> : batchnorm_eval_backward<T>)(
           ws + o.dz, dgamma, dbeta, du, ws + o.xhat, P + gamma_offset(l), ws + o.rstd, B, s.out);
-      bool fin_g = true, fin_b = true;
-      acc.grad_gamma = flat_norm(dgamma, s.out, &fin_g);
-      acc.grad_beta = flat_norm(dbeta, s.out, &fin_b);
-      acc.nonfinite_act += double(flat_count_nonfinite(ws + o.u, m));
-      if (!(fin_g && fin_b)) acc.nonfinite_grad += double(flat_count_nonfinite(dgamma, 2 * s.out));
-    }
     const T* dz = ws + o.dz;
     T* dinp = ws + (l == 1 ? dx_off_ : off_[size_t(l - 2)].dh);
     T* dW = G + weight_offset(l);
@@ -190,24 +181,16 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
       for (int64_t i = 0; i < B * s.in; ++i) dinp[i] += dh_r[i];
     }
 
-    const int64_t nw = s.out * s.in;
-    bool fin_h = true, fin_z = true, fin_w = true, fin_b = true;
-    acc.grad_h = flat_norm(dh_l, m, &fin_h);
-    acc.grad_z = flat_norm(dz, m, &fin_z);
-    acc.grad_W = flat_norm(dW, nw, &fin_w);
-    acc.grad_b = flat_norm(db, s.out, &fin_b);
+    LayerAccumulators acc;
+    const bool bn = s.batchnorm;
+    const LayerBuffers<T> bufs{ws + o.z, bn ? ws + o.u : nullptr, ws + o.h, dh_l, dz, bn ? du : nullptr, dW, db,
+                               bn ? dgamma : nullptr, bn ? dbeta : nullptr, m, s.out * s.in, s.out};
+    reduce_layer(FlatReducer{}, bufs, LaneStats::of(acc));
     acc.sum_dphi = sum_dphi;
     acc.saturated = double(saturated);
     acc.dead = dead;
     acc.samples = m;
     acc.units = s.out;
-    acc.nonfinite_act += double(flat_count_nonfinite(ws + o.z, m) + flat_count_nonfinite(ws + o.h, m));
-    if (!fin_h) acc.nonfinite_grad += double(flat_count_nonfinite(dh_l, m));
-    if (!fin_z) acc.nonfinite_grad += double(flat_count_nonfinite(dz, m));
-    if (!fin_w) acc.nonfinite_grad += double(flat_count_nonfinite(dW, nw));
-    if (!fin_b) acc.nonfinite_grad += double(flat_count_nonfinite(db, s.out));
-    if (s.batchnorm) acc.nonfinite_grad += double(flat_count_nonfinite(du, m));
-    acc.tiny = double(flat_count_tiny(dW, nw));
     stats_row(acc, stats + (l - 1) * ST_COUNT);
   }
   *grad_x = flat_norm(ws + dx_off_, B * layer(1).in);

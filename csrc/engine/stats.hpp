@@ -357,5 +357,134 @@ inline int64_t flat_count_tiny(const T* v, int64_t n) noexcept {
   return int64_t(total);
 }
 
+
+// ------------------------------------------------------------ one layer, both engines
+// Everything the statistics read of a layer's buffers, and the one function
+// that reduces them (norms, NaN/Inf counts, underflowed weight gradients).
+// Both engines call reduce_layer once per layer: the network with a
+// FlatReducer (one lane: the whole buffer), the ensemble with a LaneReducer
+// (one lane per member of its slice). A statistic of a buffer is added here
+// alone: a field of LayerAccumulators and of LaneStats, its reduction in
+// reduce_layer, its column in Stat / stat_name / stats_row.
+
+// A layer's buffers: activations and their gradients have act_rows rows
+// (B * n_l), dW has w_rows (n_l * n_{l-1}), db and the batch-norm gradients
+// `units` (n_l). u, du, dgamma, dbeta: batch-norm layers only (else null).
+template <class T>
+struct LayerBuffers {
+  const T *z, *u, *h, *dh, *dz, *du, *dW, *db, *dgamma, *dbeta;
+  int64_t act_rows, w_rows, units;
+};
+
+// Where reduce_layer writes: one double per lane in each array.
+struct LaneStats {
+  double *grad_h, *grad_z, *grad_W, *grad_b, *grad_gamma, *grad_beta, *nonfinite_act, *nonfinite_grad, *tiny;
+  static constexpr int64_t kArrays = 9;
+
+  // The arrays carved, in order, from a block of kArrays * n doubles.
+  static LaneStats over(double* block, int64_t n) noexcept {
+    LaneStats s;
+    double** fields[kArrays] = {&s.grad_h, &s.grad_z, &s.grad_W, &s.grad_b, &s.grad_gamma,
+                                &s.grad_beta, &s.nonfinite_act, &s.nonfinite_grad, &s.tiny};
+    for (int64_t i = 0; i < kArrays; ++i) *fields[i] = block + i * n;
+    return s;
+  }
+  // One lane: the fields of a LayerAccumulators.
+  static LaneStats of(LayerAccumulators& a) noexcept {
+    return {&a.grad_h, &a.grad_z, &a.grad_W, &a.grad_b, &a.grad_gamma, &a.grad_beta,
+            &a.nonfinite_act, &a.nonfinite_grad, &a.tiny};
+  }
+  // Lane k's values into a.
+  void to(int64_t k, LayerAccumulators& a) const noexcept {
+    a.grad_h = grad_h[k];
+    a.grad_z = grad_z[k];
+    a.grad_W = grad_W[k];
+    a.grad_b = grad_b[k];
+    a.grad_gamma = grad_gamma[k];
+    a.grad_beta = grad_beta[k];
+    a.nonfinite_act = nonfinite_act[k];
+    a.nonfinite_grad = nonfinite_grad[k];
+    a.tiny = tiny[k];
+  }
+};
+
+// The network's view of a buffer: one lane, the whole flat buffer (vectorised
+// inside, see flat_norm).
+struct FlatReducer {
+  void fill(double* out, double v) const noexcept { *out = v; }
+  template <class T>
+  bool norm(const T* v, int64_t rows, double* out) const noexcept {
+    bool finite = true;
+    *out = flat_norm(v, rows, &finite);
+    return finite;
+  }
+  template <class T>
+  bool all_finite(const T* v, int64_t rows) const noexcept { return flat_all_finite(v, rows); }
+  template <class T>
+  void count_nonfinite(const T* v, int64_t rows, double* out) const noexcept {
+    *out += double(flat_count_nonfinite(v, rows));
+  }
+  template <class T>
+  void count_tiny(const T* v, int64_t rows, double* out) const noexcept { *out += double(flat_count_tiny(v, rows)); }
+};
+
+// The ensemble's view: n lanes of stride `stride` (its members), with three
+// arrays of n doubles of scratch.
+struct LaneReducer {
+  int64_t stride, n;
+  double *s1, *s2, *s3;
+  void fill(double* out, double v) const noexcept { pyvanish::fill(out, n, v); }
+  template <class T>
+  bool norm(const T* v, int64_t rows, double* out) const noexcept {
+    return lane_norms(v, rows, stride, n, out, s1, s2, s3);
+  }
+  template <class T>
+  bool all_finite(const T* v, int64_t rows) const noexcept { return lane_all_finite(v, rows, stride, n, s1); }
+  template <class T>
+  void count_nonfinite(const T* v, int64_t rows, double* out) const noexcept {
+    lane_count_nonfinite(v, rows, stride, n, out);
+  }
+  template <class T>
+  void count_tiny(const T* v, int64_t rows, double* out) const noexcept { lane_count_tiny(v, rows, stride, n, out); }
+};
+
+// The buffer statistics of one layer, per lane. NaN/Inf are counted exactly
+// only where the cheap finiteness checks (done with the norms) found some.
+template <class R, class T>
+inline void reduce_layer(const R& r, const LayerBuffers<T>& b, const LaneStats& out) noexcept {
+  bool finite = r.norm(b.dh, b.act_rows, out.grad_h);
+  finite &= r.norm(b.dz, b.act_rows, out.grad_z);
+  finite &= r.norm(b.dW, b.w_rows, out.grad_W);
+  finite &= r.norm(b.db, b.units, out.grad_b);
+  if (b.dgamma) {
+    finite &= r.norm(b.dgamma, b.units, out.grad_gamma);
+    finite &= r.norm(b.dbeta, b.units, out.grad_beta);
+    finite &= r.all_finite(b.du, b.act_rows);
+  } else {
+    r.fill(out.grad_gamma, std::nan(""));
+    r.fill(out.grad_beta, std::nan(""));
+  }
+  r.fill(out.nonfinite_act, 0.0);
+  if (!r.all_finite(b.z, b.act_rows) || !r.all_finite(b.h, b.act_rows) || (b.u && !r.all_finite(b.u, b.act_rows))) {
+    r.count_nonfinite(b.z, b.act_rows, out.nonfinite_act);
+    r.count_nonfinite(b.h, b.act_rows, out.nonfinite_act);
+    if (b.u) r.count_nonfinite(b.u, b.act_rows, out.nonfinite_act);
+  }
+  r.fill(out.nonfinite_grad, 0.0);
+  if (!finite) {
+    r.count_nonfinite(b.dh, b.act_rows, out.nonfinite_grad);
+    r.count_nonfinite(b.dz, b.act_rows, out.nonfinite_grad);
+    r.count_nonfinite(b.dW, b.w_rows, out.nonfinite_grad);
+    r.count_nonfinite(b.db, b.units, out.nonfinite_grad);
+    if (b.dgamma) {
+      r.count_nonfinite(b.du, b.act_rows, out.nonfinite_grad);
+      r.count_nonfinite(b.dgamma, b.units, out.nonfinite_grad);
+      r.count_nonfinite(b.dbeta, b.units, out.nonfinite_grad);
+    }
+  }
+  r.fill(out.tiny, 0.0);
+  r.count_tiny(b.dW, b.w_rows, out.tiny);
+}
+
 }  // namespace
 }  // namespace pyvanish

@@ -23,7 +23,7 @@ import numbers
 import operator
 from collections.abc import Sequence
 from dataclasses import InitVar, dataclass, field, replace
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -82,6 +82,8 @@ class Architecture:
     residual_scale: float = 1.0
     dtype: Any = field(default=np.dtype(np.float64))
     fn: InitVar[str] = "Architecture"
+    # widths, activations, dtype name: computed once, recorded by every report (see labels)
+    _labels: ClassVar[dict]
 
     def __post_init__(self, fn: str) -> None:
         widths = _widths(self.widths, fn)
@@ -122,7 +124,7 @@ class Architecture:
             dtype = np.dtype(self.dtype)
         except TypeError:
             dtype = None
-        if dtype not in _DTYPES:
+        if dtype is None or dtype not in _DTYPES:  # (np.dtype == None compares as float64)
             raise TypeError(f"{fn}: dtype must be float32 or float64, got {self.dtype!r}")
         for name, value in (
             ("widths", widths),
@@ -135,6 +137,9 @@ class Architecture:
             ("dtype", dtype),
         ):
             object.__setattr__(self, name, value)
+        # computed once: reports record these on every engine call
+        labels = {"widths": widths, "activations": acts, "dtype": dtype.name}
+        object.__setattr__(self, "_labels", labels)
 
     @classmethod
     def build(
@@ -277,7 +282,7 @@ class Architecture:
 
     def labels(self) -> dict:
         """``widths``, ``activations`` and the dtype's name: the structure every report records."""
-        return {"widths": self.widths, "activations": self.activations, "dtype": self.dtype.name}
+        return dict(self._labels)
 
     def describe(self, init: str | None = None) -> str:
         """One line: widths, activations, (the ``init`` given), batch norm, residual connections, dtype."""

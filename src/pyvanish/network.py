@@ -539,14 +539,6 @@ def _report(net: Network, batch: int, out: tuple) -> GradientReport:
             "beta": layer(e.beta_offset, vec, bn),
         }
     stats.flags.writeable = False
-    return GradientReport(
-        **net.architecture.labels(),
-        batch=batch,
-        loss=loss,
-        grad_x=grad_x,
-        stats=stats,
-        signal_ratio=signal,
-        weight_ratio=weight,
-        verdict=_engine.VERDICTS[code],
-        grads=grads,
+    return GradientReport._of(
+        net._arch._labels, batch, loss, grad_x, stats, signal, weight, _engine.VERDICTS[code], grads
     )

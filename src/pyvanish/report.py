@@ -32,6 +32,7 @@ for single networks and for every member of an ensemble alike.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Optional
@@ -131,6 +132,25 @@ class GradientReport:
     weight_ratio: float = math.nan
     verdict: str = "undetermined"
     grads: Optional[dict] = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def _of(cls, labels: Mapping[str, Any], batch, loss, grad_x, stats, signal_ratio, weight_ratio, verdict, grads):
+        """The engine's fast path: the same object as the constructor makes, without its
+        per-field frozen ``__setattr__`` calls (the report of a tutorial network must cost
+        about what its engine call costs)."""
+        rep = cls.__new__(cls)
+        rep.__dict__.update(
+            labels,
+            batch=batch,
+            loss=loss,
+            grad_x=grad_x,
+            stats=stats,
+            signal_ratio=signal_ratio,
+            weight_ratio=weight_ratio,
+            verdict=verdict,
+            grads=grads,
+        )
+        return rep
 
     def _col(self, name: str) -> np.ndarray:
         return self.stats[:, STAT[name]]
