@@ -245,6 +245,9 @@ def _activation(fn, activation, alpha):
         alpha = DEFAULT_ALPHA.get(key)
     else:
         alpha = _real(fn, "alpha", alpha, minimum=None)
+        if abs(alpha) > _ALPHA_MAX:
+            # phi^2 and phi'^2 of a larger slope or scale overflow float64
+            raise ValueError(f"{fn}: |alpha| must be <= {_ALPHA_MAX:g} (its square must fit a float64), got {alpha:g}")
     slope2 = {"identity": 1.0, "relu": 0.5}.get(key)
     if key == "leaky_relu":
         slope2 = 0.5 * (1.0 + alpha * alpha)
@@ -287,10 +290,18 @@ def _params(fn, activation, sw2, sb2, alpha):
     return act, _real(fn, "sw2", sw2), _real(fn, "sb2", sb2)
 
 
+def _q0(fn, q0):
+    """A starting variance in [0, _Q_MAX] (beyond, phi(sqrt(q0) z)^2 overflows)."""
+    q0 = _real(fn, "q0", q0)
+    if q0 > _Q_MAX:
+        raise ValueError(f"{fn}: q0 must be <= {_Q_MAX:g} (the largest variance the maps resolve), got {q0:g}")
+    return q0
+
+
 def _solved(fn, activation, sw2, sb2, alpha, q0):
     """Validated (act, sw2, sb2) and the fixed point q* from q0."""
     act, sw2, sb2 = _params(fn, activation, sw2, sb2, alpha)
-    return act, sw2, sb2, _fixed_point(act, sw2, sb2, _real(fn, "q0", q0), 1e-12, 200, fn)
+    return act, sw2, sb2, _fixed_point(act, sw2, sb2, _q0(fn, q0), 1e-12, 200, fn)
 
 
 # --------------------------------------------------------------------------
@@ -355,6 +366,12 @@ _Q_ASYM_LO = 1e-8
 _Q_ASYM_HI = 1e8
 _Q_MIN = 1e-280
 _Q_MAX = 1e300
+# |alpha| beyond this overflows alpha^2 (leaky_relu's slope2, elu's phi^2).
+_ALPHA_MAX = 1e100
+# The correlation map's quadrature is graded at 0 on the scale 1/sqrt(q*): its
+# size grows like log2(q*)^2. Beyond this q* (2^80) it would need more than
+# _PAIR_MAX_BYTES, so c_star/chi_c/depth_scales refuse it up front.
+_PAIR_MAX_BYTES = 256 << 20
 
 
 def _fixed_point(act, sw2, sb2, q0, tol, max_iter, fn):
@@ -380,6 +397,8 @@ def _fixed_point(act, sw2, sb2, q0, tol, max_iter, fn):
         return _brentq(h, a, b, fa, fb, tol, max_iter, fn)
 
     l0 = length(0.0)
+    if math.isnan(l0) or math.isnan(length(q0)):  # pragma: no cover - bounded alpha and q0 keep L finite
+        raise ValueError(f"{fn}: the length map is NaN (sw2 = {sw2:g}, sb2 = {sb2:g}, q0 = {q0:g})")
     if q0 == 0.0:
         if l0 == 0.0:
             return 0.0
@@ -390,6 +409,13 @@ def _fixed_point(act, sw2, sb2, q0, tol, max_iter, fn):
     probe = q0
     if h0 > 0:  # upwards: lo <= q*
         lo, hlo = q0, h0
+        if l0 > q0:  # L increasing: every fixed point is >= L(0) (sb2 >= 1e250 needs no 500 probes)
+            hl0 = h(l0)
+            if sign(hl0, l0) < 0:  # pragma: no cover - L(l0) >= L(0) = l0
+                return solve(lo, l0, hlo, hl0)
+            if sign(hl0, l0) == 0:
+                return l0
+            lo, hlo, probe = l0, hl0, l0
         diverges_at_inf = sw2 * act.mean_dphi2(math.inf) >= 1.0
         while True:
             probe = 4.0 * max(probe, lo)
@@ -436,6 +462,24 @@ def _fixed_point(act, sw2, sb2, q0, tol, max_iter, fn):
                 hi, hhi = (nxt, hn) if sn < 0 else (probe, hp)
 
 
+def _pair_bytes(q):
+    """About the bytes _expect_pair allocates at q (its z1 rule x its z2 panels, 4 arrays)."""
+    lv = _level(math.sqrt(q))
+    n1 = 2 * (max(lv, 23) + _K) * _NGL  # c up to 1 - 2^-45: 1 / sqrt(1 - c^2) ~ 2^22.5
+    n2 = (2 * (lv + _K) + 2 * _K + 1) * _NGL
+    return 4 * 8 * n1 * n2
+
+
+def _check_pair(q, fn):
+    """Refuse a correlation map whose quadrature would not fit _PAIR_MAX_BYTES."""
+    need = _pair_bytes(q)
+    if need > _PAIR_MAX_BYTES:
+        raise ValueError(
+            f"{fn}: the correlation map at q* = {q:.3g} needs a quadrature of {need:,} bytes "
+            f"(more than {_PAIR_MAX_BYTES >> 20} MiB); q* up to about 1e24 is supported (lower sw2 or sb2)"
+        )
+
+
 def _chi1_at(act, sw2, q):
     return sw2 * act.mean_dphi2(q)
 
@@ -444,6 +488,7 @@ def _c_star_at(act, sw2, sb2, q, chi, fn):
     """The stable fixed point of the correlation map, given q* and chi1."""
     if not (0.0 < q < math.inf) or chi <= 1.0:
         return 1.0  # ordered (or critical) phase: c* = 1
+    _check_pair(q, fn)
 
     def g(c):
         return (sw2 * _expect_pair(act.phi, act.phi, q, c) + sb2) / q - c
@@ -620,7 +665,7 @@ def fixed_point(
     """
     fn = "fixed_point"
     act, sw2, sb2 = _params(fn, activation, sw2, sb2, alpha)
-    q0 = _real(fn, "q0", q0)
+    q0 = _q0(fn, q0)
     tol = _real(fn, "tol", tol)
     if tol <= 0:
         raise ValueError(f"{fn}: tol must be > 0, got {tol:g}")
@@ -850,7 +895,7 @@ def critical_sw2(activation: str, sb2: float, alpha: float | None = None, q0: fl
     """
     fn = "critical_sw2"
     act = _activation(fn, activation, alpha)
-    return _critical_sw2(act, _real(fn, "sb2", sb2), _real(fn, "q0", q0), fn)
+    return _critical_sw2(act, _real(fn, "sb2", sb2), _q0(fn, q0), fn)
 
 
 def _critical_sw2(act, sb2, q0, fn):
@@ -916,7 +961,7 @@ def critical_line(activation: str, sb2_values, alpha: float | None = None, q0: f
     fn = "critical_line"
     act = _activation(fn, activation, alpha)
     sb2 = _reals(fn, "sb2_values", sb2_values)
-    q0 = _real(fn, "q0", q0)
+    q0 = _q0(fn, q0)
     out = [_critical_sw2(act, float(v), q0, fn) for v in sb2.ravel()]
     return np.array(out, dtype=np.float64).reshape(sb2.shape)
 
@@ -958,7 +1003,7 @@ def phase_diagram(activation: str, sw2_values, sb2_values, alpha: float | None =
     for name, arr in (("sw2_values", sw2), ("sb2_values", sb2)):
         if arr.ndim != 1:
             raise ValueError(f"{fn}: {name} must be 1-d, got shape {arr.shape}")
-    q0 = _real(fn, "q0", q0)
+    q0 = _q0(fn, q0)
     out = np.empty((sb2.size, sw2.size))
     for i, b in enumerate(sb2):
         for j, w in enumerate(sw2):
