@@ -26,7 +26,6 @@ import collections
 import contextlib
 import io
 import json
-import math
 import os
 import resource
 import signal
@@ -258,14 +257,6 @@ def network_kwargs(draw):
     if draw(st.integers(0, 9)) == 0:
         kw["activations"] = draw(st.one_of(st.lists(activation_names, max_size=6), st.just("tanh")))
     return kw
-
-
-def known_negative_zero_gain(kw) -> bool:
-    """test_negative_zero_gain_is_unnamed, test_nested_alpha_list_is_unnamed"""
-    g, a = kw.get("gain"), kw.get("alpha")
-    if isinstance(a, list) and any(isinstance(v, (list, np.ndarray)) for v in a):
-        return True
-    return isinstance(g, float) and g == 0.0 and math.copysign(1.0, g) < 0
 
 
 NETS = [

@@ -10,7 +10,6 @@ from _fuzz_helpers import (
     attempt,
     fuzz,
     known_huge,
-    known_negative_zero_gain,
     near,
     network_kwargs,
 )
@@ -29,7 +28,6 @@ import pyvanish
 def test_ensemble_constructor_and_run(data, widths, n, kw, per_member, B, cf):
     EXAMPLES["ensemble"] += 1
     kw.pop("activations", None) if data.draw(st.booleans()) else None
-    assume(not known_negative_zero_gain(kw))
     ens = attempt(("Ensemble", "Network"), lambda: pyvanish.Ensemble(widths, n, **kw))
     if isinstance(ens, Exception):
         return

@@ -279,10 +279,8 @@ def test_cli_digits_without_scikit_learn_raises_import_error(monkeypatch):
     assert code == 2 and len(err.strip().splitlines()) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="seed_network(weights='1,2,3,4'): np.asarray(v, dtype=float) on a string in "
-                                       "tutorial.py: 'could not convert string to float'. Fix: TypeError naming "
-                                       "seed_network for non-numeric weights/biases.")
-def test_seed_network_of_string_weights_is_unnamed():
+# Fixed: each weight/bias of seed_network is checked as a real number, naming it.
+def test_seed_network_of_string_weights_is_a_named_error():
     _all_named([("str", "seed_network", lambda: pyvanish.seed_network("1,2,3,4", depth=1))])
 
 
@@ -343,21 +341,14 @@ def test_theory_beyond_the_float_range_is_refused_by_name():
     ])
 
 
-@pytest.mark.xfail(strict=True, reason="SeedNetwork.explain does float(x) / float(t) unchecked (tutorial.py): "
-                                       "None, 'x', [1, 2] or 1j give \"float() argument must be...\" / 'could "
-                                       "not convert string to float' without the function's name. Fix: "
-                                       "real_number(x, 'SeedNetwork.explain', 'x') as elsewhere.")
-def test_explain_of_a_non_number_is_unnamed():
+# Fixed: SeedNetwork.explain checks x and t with real_number.
+def test_explain_of_a_non_number_is_a_named_error():
     net = pyvanish.seed_network()
     _all_named([(repr(v), "SeedNetwork.explain", lambda v=v: net.explain(v, 0.0)) for v in (None, "x", [1, 2], 1j)])
 
 
-@pytest.mark.xfail(strict=True, reason="compare(seed=None) and teacher_task(seed=None) build "
-                                       "np.random.default_rng([seed, 1]) from None: \"object of type 'NoneType' "
-                                       "has no len()\" (Network(seed=None) means 'random'); compare(seed=[1, 2]) "
-                                       "gives \"int() argument must be...\". Fix: accept None (fresh entropy) "
-                                       "or reject it, and sequences, by name in check_seed.")
-def test_seed_none_is_unnamed():
+# Fixed: compare/teacher_task take one integer seed; None draws a fresh one (recorded), a sequence is refused by name.
+def test_seed_none_is_fresh_and_a_sequence_is_named():
     problems = {}
     for label, fn, call in (("compare", "compare", lambda: pyvanish.compare(["tanh"], depth=1, width=2, seed=None)),
                             ("compare [1, 2]", "compare",
@@ -367,13 +358,12 @@ def test_seed_none_is_unnamed():
         if p is not None and p != "no exception":    # either a result or a named error is fine
             problems[label] = p
     assert not problems, problems
+    a, b = (pyvanish.compare(["tanh"], depth=1, width=2, seed=None).seed for _ in range(2))
+    assert a != b and pyvanish.compare(["tanh"], depth=1, width=2, seed=a).seed == a
 
 
-@pytest.mark.xfail(strict=True, reason="gain=-0.0 passes the new 'gain < 0' check (network.py) and reaches "
-                                       "rng.uniform(-limit, limit) with limit = -0.0: NumPy's 'high - low < 0'. "
-                                       "Fix: normalise gain (gain = float(gain) + 0.0) or test "
-                                       "math.copysign(1, gain) < 0.")
-def test_negative_zero_gain_is_unnamed():
+# Fixed: init_weight normalises gain (and sw) -0.0 to 0.0.
+def test_negative_zero_gain_is_zero():
     problems = {}
     for label, fn, call in (("Network", "Network", lambda: pyvanish.Network([2, 2], gain=-0.0)),
                             ("Ensemble", "Ensemble", lambda: pyvanish.Ensemble([2, 2], 3, gain=-0.0))):

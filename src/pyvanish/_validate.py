@@ -97,3 +97,14 @@ def check_seed(seed, fn: str):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 0:
             raise ValueError(f"{fn}: seed must be a non-negative integer (or a numpy Generator), got {seed!r}")
     return seed
+
+
+def int_seed(seed, fn: str) -> int:
+    """A seed that must be one integer (it seeds the data and every network):
+    a non-negative integer, or ``None`` for a fresh one from the OS's entropy
+    (returned, so that the run can be reproduced)."""
+    if seed is None:
+        return int(np.random.SeedSequence().entropy % (1 << 63))
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"{fn}: seed must be a non-negative integer or None, got {seed!r}")
+    return int(seed)

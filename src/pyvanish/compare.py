@@ -9,7 +9,7 @@ import numpy as np
 
 from ._activations import ACTIVATIONS, canonical_activation
 from ._text import format_table
-from ._validate import check_seed
+from ._validate import int_seed
 from .architecture import default_data
 from .init import canonical
 from .network import Network
@@ -176,7 +176,8 @@ def compare(
     depth, width, input_width, output_width : int
         ``depth`` hidden layers of ``width`` units (``L = depth + 1`` layers).
     batch, seed : int
-        Batch size of the generated data; seed of the data and every network.
+        Batch size of the generated data; seed of the data and every network
+        (``None``: a fresh one, recorded in ``Comparison.seed``).
     metric : {"W", "h", "z", "b"}
         The per-layer column of the table: ``|dL/dW_l|`` (default),
         ``|dL/dh_l|``, ``|dL/dz_l|`` or ``|dL/db_l|``.
@@ -202,7 +203,7 @@ def compare(
         isinstance(input_width, bool) or not isinstance(input_width, (int, np.integer)) or input_width < 1
     ):
         raise ValueError(f"compare: input_width must be a positive integer, got {input_width!r}")
-    check_seed(seed, "compare")
+    seed = int_seed(seed, "compare")
     parsed = [parse_config(c) for c in configs]
     if not parsed:
         raise ValueError("compare: configs is empty")

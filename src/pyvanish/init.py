@@ -95,11 +95,11 @@ def init_weight(
     >>> init_weight(np.random.default_rng(0), "he_normal", 4, 4, members=10).shape
     (10, 4, 4)
     """
-    g = DEFAULT_GAIN.get(init, 1.0) if gain is None else float(gain)
+    g = DEFAULT_GAIN.get(init, 1.0) if gain is None else float(gain) + 0.0  # -0.0 -> 0.0 for uniform(-a, a)
     lead = () if members is None else (int(members),)
     shape = lead + (fan_out, fan_in)
     if init == "normal":
-        return rng.normal(0.0, sw / math.sqrt(fan_in), shape)
+        return rng.normal(0.0, (sw + 0.0) / math.sqrt(fan_in), shape)  # -0.0 -> 0.0
     if init == "xavier_uniform":
         a = g * math.sqrt(6.0 / (fan_in + fan_out))
         return rng.uniform(-a, a, shape)

@@ -12,7 +12,7 @@ import numpy as np
 from . import _engine
 from ._text import format_table
 from ._text import progress as progress_bar
-from ._validate import as_arrays, check_seed, real_number
+from ._validate import as_arrays, check_seed, int_seed, real_number
 from .network import Network
 
 OPTIMIZERS = {"sgd": 0, "momentum": 0, "adam": 1}
@@ -292,7 +292,8 @@ def teacher_task(
     a random teacher ``input_width -> teacher_widths... -> output_width``
     (``activation`` hidden layers, He-normal weights scaled for ``tanh`` by
     Xavier, zero biases, identity output), standardised to unit variance,
-    plus ``noise * N(0, 1)``. Everything is drawn from ``seed``.
+    plus ``noise * N(0, 1)``. Everything is drawn from ``seed`` (an integer;
+    ``None`` for a fresh one).
 
     Examples
     --------
@@ -303,7 +304,7 @@ def teacher_task(
     for name, v in (("n_samples", n_samples), ("input_width", input_width), ("output_width", output_width)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"teacher_task: {name} must be a positive integer, got {v!r}")
-    check_seed(seed, "teacher_task")
+    seed = int_seed(seed, "teacher_task")
     rng = np.random.default_rng([seed, 7])
     teacher = Network(
         [input_width, *teacher_widths, output_width],

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import kernels
+from ._validate import real_number
 from .network import Network
 
 DPHI, FACTOR = "phi'(z_i)", "factor phi'(z_i)·w_i"
@@ -95,7 +96,7 @@ def _seq(values, depth, name):
     vals = list(np.ravel(np.asarray(values, dtype=object)))
     if len(vals) != depth:
         raise ValueError(f"seed_network: {name} needs {depth} values (one per layer), got {len(vals)}")
-    return vals
+    return [real_number(v, "seed_network", f"{name}[{i}]") for i, v in enumerate(vals)]
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,8 @@ class SeedNetwork(Network):
         The gradients come from the C++ engine; :attr:`Explanation.chain_grad_h`
         rebuilds them from the factors, and the two agree to rounding.
         """
-        rep = self.gradient_report([[float(x)]], [[float(t)]], return_grads=True)
+        x, t = real_number(x, "SeedNetwork.explain", "x"), real_number(t, "SeedNetwork.explain", "t")
+        rep = self.gradient_report([[x]], [[t]], return_grads=True)
         assert rep.grads is not None
         z = [float(v[0, 0]) for v in rep.grads["z_forward"]]
         h = [float(x)] + [float(v[0, 0]) for v in rep.grads["h_forward"]]
