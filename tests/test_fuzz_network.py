@@ -12,12 +12,10 @@ from _fuzz_helpers import (
     attempt,
     fuzz,
     junk_scalars,
-    known_huge,
-    known_non_finite,
     near,
     network_kwargs,
 )
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 import pyvanish
@@ -61,8 +59,6 @@ def test_network_methods_take_malformed_arrays(data, which, B, method, cf, train
     n0, nL = net.widths[0], net.widths[-1]
     x = data.draw(near((B, n0)), label="x")
     t = data.draw(near((B, nL)), label="t")
-    if method == "jacobian_spectrum" and not cf:          # test_spectrum_of_a_non_finite_jacobian_is_linalg_error
-        assume(not known_non_finite(x) and not (net.dtype == np.float32 and known_huge(x, limit=3.4e38)))
     name = "Network." + method.replace("_grads", "").replace("_all", "").replace("jacobian_spectrum", "jacobian")
     if method.startswith("set_"):
         count = data.draw(st.integers(0, net.depth + 1))

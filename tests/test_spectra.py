@@ -1,6 +1,7 @@
 """Input-output Jacobians, their spectra, and ensembles against mean-field theory."""
 import io
 import json
+import math
 
 import numpy as np
 import pytest
@@ -72,8 +73,25 @@ def test_relu_cannot_be_isometric():
     x = np.random.default_rng(0).standard_normal((4, 64))
     s = pyvanish.Network([64] * 11, activation="relu", output_activation="relu", init="orthogonal",
                          gain=np.sqrt(2), seed=0).jacobian_spectrum(x)
-    assert s.min < 1e-6 * s.max          # inactive units leave directions with no gradient at all
+    # inactive units leave directions with no gradient at all: below the SVD's precision, flagged
+    assert s.below_precision > 0 and math.isnan(s.min) and s.condition_is_lower_bound
+    assert s.min_measured < 1e-6 * s.max and s.condition > 1e6
     assert s.normalised_variance > 1.0
+
+
+def test_singular_values_below_precision_are_flagged_not_reported():
+    # a deep Gaussian network: its smallest singular values are ~1e-18 of the largest, below the SVD's precision
+    x = np.random.default_rng(0).standard_normal((2, 32))
+    s = pyvanish.Network([32] * 41, activation="tanh", init="normal", sw=1.0, seed=0).jacobian_spectrum(x)
+    assert s.below_precision > 0 and math.isnan(s.min) and s.condition_is_lower_bound
+    assert s.min_measured >= float(np.max(s.tolerance))
+    assert "below precision" in str(s) and "condition >=" in str(s)
+    d = s.to_dict()
+    assert d["below_precision"] == s.below_precision and d["condition_is_lower_bound"] is True
+    # an isometric network: every value measured
+    iso = pyvanish.Network([8] * 6, activation="tanh", init="orthogonal", seed=0).jacobian_spectrum(np.zeros((2, 8)))
+    assert iso.below_precision == 0 and iso.min == pytest.approx(1.0) and not iso.condition_is_lower_bound
+    assert "below precision" not in str(iso)
 
 
 def test_mean_squared_singular_value_tracks_chi1_power_L():

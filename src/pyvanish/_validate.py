@@ -104,7 +104,7 @@ def int_seed(seed, fn: str) -> int:
     a non-negative integer, or ``None`` for a fresh one from the OS's entropy
     (returned, so that the run can be reproduced)."""
     if seed is None:
-        return int(np.random.SeedSequence().entropy % (1 << 63))
+        return int(np.random.SeedSequence().generate_state(2, np.uint32).view(np.uint64)[0] >> np.uint64(1))
     if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"{fn}: seed must be a non-negative integer or None, got {seed!r}")
     return int(seed)

@@ -192,7 +192,7 @@ class Ensemble(ArchitectureProperties):
             sigma_w2=self.sigma_w2,
             sigma_b2=self.sigma_b2,
             alphas=arch.alphas,
-            input_mean_square=float(np.mean(x.astype(np.float64) ** 2)),
+            input_mean_square=_mean_square(x),
         )
 
     def __repr__(self) -> str:
@@ -475,3 +475,13 @@ class TheoryComparison:
 
 def _short(w) -> str:
     return "-".join(map(str, w)) if len(w) <= 8 else f"{w[0]}-{w[1]}-...-{w[-2]}-{w[-1]}"
+
+
+def _mean_square(x: np.ndarray) -> float:
+    """mean(x**2) without overflow for finite |x| > 1e154: scaled by max|x| (inf if the result is beyond float64)."""
+    a = np.abs(x.astype(np.float64))
+    m = float(a.max()) if a.size else 0.0
+    with np.errstate(over="ignore"):
+        if not 0.0 < m < math.inf:  # 0, inf or NaN (check_finite=False)
+            return float(np.mean(a * a)) if a.size else math.nan
+        return float(np.float64(m) * m * np.mean((a / m) ** 2))
