@@ -146,12 +146,7 @@ def test_compare_of_a_non_sequence_is_a_named_error():
     _all_named([(repr(c), "compare", lambda c=c: pyvanish.compare(c, depth=2, width=3)) for c in (1, None)])
 
 
-@pytest.mark.xfail(strict=True, reason="(The RuntimeWarning is fixed in d118c98.) A run whose LAST step makes a "
-                                       "parameter non-finite reports stopped=None and steps_done=steps: float32, "
-                                       "lr=1e5, 5 steps ends with NaN/Inf in W_1 and moved=[nan, inf]. The engine "
-                                       "stops after such a step, but when it is the last one training.py cannot "
-                                       "tell (steps_done == len(chunk)). Fix: the engine returns why it stopped, "
-                                       "or train() checks the parameters' finiteness at the end.")
+# Fixed: train checks the parameters after the last chunk: a last step that makes one non-finite sets stopped.
 def test_diverging_training_reports_the_stop():
     X = np.random.default_rng(0).standard_normal((10, 3))
     net = pyvanish.Network([3, 4, 2], seed=0, dtype=np.float32)
@@ -160,6 +155,7 @@ def test_diverging_training_reports_the_stop():
         h = pyvanish.train(net, X, np.ones((10, 2)), steps=5, lr=1e5)
     finite = all(np.isfinite(w).all() for w in net.weights)
     assert finite or h.stopped, f"non-finite weights after {h.steps_done} steps, stopped={h.stopped}"
+    assert not finite and h.stopped == f"a parameter became non-finite at step {h.steps_done - 1}"
 
 
 # Fixed in d118c98 (was an xfail): Network._inputs / forward / jacobian / Ensemble.run check
@@ -207,19 +203,16 @@ def test_jacobian_of_an_empty_batch_on_a_fresh_network(tmp_path):
 
 
 @no_sanitizer
-@pytest.mark.xfail(strict=True, reason="train() draws every index up front (minibatch_indices concatenates "
-                                       "steps * batch_size / N permutations in a Python loop): steps=10**12 "
-                                       "runs for minutes, then exhausts memory (with no limit: the OOM killer). "
-                                       "Fix: check steps * batch_size * 8 bytes first (MemoryError/ValueError "
-                                       "naming train), or draw the indices per chunk.")
-def test_train_with_a_trillion_steps_fails_fast(tmp_path):
+# Fixed: train refuses up front the bytes its minibatch indices and records would need.
+def test_train_with_a_trillion_steps_is_refused_up_front(tmp_path):
     code = ("net = pyvanish.Network([3, 2]); "
             "pyvanish.train(net, np.ones((10, 3)), np.ones((10, 2)), steps=10**12, batch_size=1)")
     try:
         res = run_limited(tmp_path, code, mem_gib=2, timeout=8)
     except subprocess.TimeoutExpired:
         pytest.fail("train(steps=10**12) still running after 8 s")
-    assert res["type"] in ("MemoryError", "ValueError") and res["seconds"] < 2 and res["msg"].startswith("train"), res
+    assert res["type"] == "MemoryError" and res["seconds"] < 2 and res["msg"].startswith("train: "), res
+    assert "bytes" in res["msg"], res
 
 
 @no_sanitizer

@@ -13,6 +13,7 @@ from . import _engine
 from ._text import format_table
 from ._text import progress as progress_bar
 from ._validate import as_arrays, check_seed, int_seed, real_number
+from .architecture import _physical_memory
 from .network import Network
 
 OPTIMIZERS = {"sgd": 0, "momentum": 0, "adam": 1}
@@ -211,8 +212,18 @@ def train(
         ("weight_decay", weight_decay),
     )
     for name, v in checks:
-        if not isinstance(v, (int, float, np.floating, np.integer)) or not math.isfinite(v):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, float, np.floating, np.integer)):
             raise ValueError(f"{fn}: {name} must be a finite number, got {v!r}")
+        if not math.isfinite(v):
+            raise ValueError(f"{fn}: {name} must be a finite number, got {v!r}")
+    if lr <= 0:
+        raise ValueError(f"{fn}: lr must be > 0, got {lr!r}")
+    if weight_decay < 0:
+        raise ValueError(f"{fn}: weight_decay must be >= 0, got {weight_decay!r}")
+    if not 0 <= momentum < 1:
+        raise ValueError(f"{fn}: momentum must be in [0, 1), got {momentum!r}")
+    if eps < 0:
+        raise ValueError(f"{fn}: eps must be >= 0, got {eps!r}")
     try:
         b1, b2 = (real_number(b, fn, "betas") for b in betas)
     except (TypeError, ValueError):
@@ -220,6 +231,15 @@ def train(
     if not (0 <= b1 < 1 and 0 <= b2 < 1):
         raise ValueError(f"{fn}: betas must be in [0, 1), got {betas!r}")
     check_seed(seed, fn)
+    # the minibatch indices (int64, drawn up front, plus the epochs' stream) and the records: refuse
+    # up front what cannot fit (steps=10**12 would otherwise draw permutations for minutes, then run out)
+    need = 2 * 8 * int(steps) * int(batch_size) + 8 * 7 * len(net.widths) * (int(steps) // int(record_every) + 1)
+    have = _physical_memory()
+    if need > have:
+        raise MemoryError(
+            f"{fn}: {int(steps):,} steps of {int(batch_size)} samples need {need:,} bytes of minibatch indices "
+            f"and records ({need / 2**30:.3g} GiB), more than this machine's {have / 2**30:.3g} GiB of memory"
+        )
     idx = minibatch_indices(N, int(steps), int(batch_size), seed)
     W0 = [w.copy() for w in net.weights]
     show = bool(progress) if progress is not None else (steps >= 2000 and sys.stderr.isatty())
@@ -257,6 +277,9 @@ def train(
                     else f"a parameter became non-finite at step {start + int(out['steps_done']) - 1}"
                 )
                 break
+    if stopped is None and not all(np.isfinite(p).all() for p in (*net.weights, *net.biases)):
+        # the last step made a parameter non-finite: the engine stops after it, but no step is left to skip
+        stopped = f"a parameter became non-finite at step {done - 1}"
     cat = {
         k: np.concatenate([p[k] for p in parts])
         for k in ("step", "loss", "grad_W", "grad_h", "update_ratio", "saturated", "dead")
