@@ -9,7 +9,7 @@ from _fuzz_helpers import (
     fuzz,
     run_cli,
 )
-from hypothesis import assume, given
+from hypothesis import given
 from hypothesis import strategies as st
 
 from pyvanish import cli
@@ -58,7 +58,6 @@ def argvs(draw):
 @given(argv=argvs())
 def test_cli_bad_arguments(argv):
     EXAMPLES["cli"] += 1
-    assume("--task" not in argv)              # test_cli_digits_without_scikit_learn_raises_import_error
     code, out, err = run_cli(argv)
     assert code in (0, 2), (argv, code)
     if code == 2:

@@ -216,11 +216,7 @@ def test_train_with_a_trillion_steps_is_refused_up_front(tmp_path):
 
 
 @no_sanitizer
-@pytest.mark.xfail(strict=True, reason="C++ std::bad_alloc becomes MemoryError('std::bad_alloc') and NumPy's "
-                                       "'Unable to allocate ...' passes through: neither names the function. "
-                                       "Fix: Network/Ensemble compute parameter + workspace bytes before "
-                                       "building the engine -> MemoryError(f'{fn}: ... need X GiB'); wrap "
-                                       "engine calls likewise.")
+# Fixed: engine calls and gemm prefix a MemoryError with the function's name; gradient_profile caps depth.
 def test_memory_error_names_the_function(tmp_path):
     problems = {}
     for fn, code in HUGE:
@@ -241,14 +237,11 @@ def test_width_products_beyond_int64_are_refused_by_name(tmp_path):
     assert not problems, problems
 
 
-@pytest.mark.xfail(strict=True, reason="cli.main catches ValueError/TypeError only: MemoryError (report --width "
-                                       "1000000, ensemble -n 10**9, theory --depth 10**12, seed --depth 10**9), "
-                                       "OverflowError (report --depth 10**23: [w] * depth) and SystemExit "
-                                       "(--help/--version exit inside main) escape. Fix: catch MemoryError and "
-                                       "OverflowError -> one line, status 2; catch SystemExit -> return its "
-                                       "code; cap _positive (e.g. 2**31).")
+# Fixed: cli.main turns MemoryError/OverflowError/ImportError/OSError into one line and status 2, SystemExit into its code; sizes are capped.
 def test_cli_never_raises():
-    cases = [["--version"], ["report", "--depth", "99999999999999999999999"]]
+    cases = [["--version"], ["--help"], ["report", "--help"], ["report", "--depth", "99999999999999999999999"],
+             ["seed", "--depth", "1000000000"], ["compare", "--config", ",,"], ["sweep", "--out", "/nonexistent/s.csv"],
+             ["report", "--plot", "/nonexistent/x.png"], ["train", "--lr", "-1", "--steps", "1"]]
     if not SANITIZED:
         cases += [["report", "--width", "1000000", "--depth", "3"], ["theory", "--sw2", "1", "--depth", "1000000000000"],
                   ["ensemble", "-n", "1000000000"]]
@@ -263,13 +256,12 @@ def test_cli_never_raises():
     assert not problems, problems
 
 
-@pytest.mark.xfail(strict=True, reason="'pyvanish train --task digits' without scikit-learn: digits_task's "
-                                       "ImportError escapes cli.main. Fix: a one-line error, status 2.")
-def test_cli_digits_without_scikit_learn_raises_import_error(monkeypatch):
+# Fixed: the ImportError of an optional dependency is one line, status 2.
+def test_cli_digits_without_scikit_learn_is_one_line(monkeypatch):
     monkeypatch.setitem(sys.modules, "sklearn", None)          # as if scikit-learn were not installed
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
     code, out, err = run_cli(["train", "--task", "digits", "--steps", "1"])
-    assert code == 2 and len(err.strip().splitlines()) == 1
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "scikit-learn" in err
 
 
 # Fixed: each weight/bias of seed_network is checked as a real number, naming it.

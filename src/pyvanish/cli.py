@@ -55,9 +55,14 @@ def _ints(text: str) -> list:
         vals = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if any(v < 1 for v in vals):
-        raise argparse.ArgumentTypeError(f"widths must be positive, got {text!r}")
+    if any(not 1 <= v <= _MAX_SIZE for v in vals):
+        raise argparse.ArgumentTypeError(f"widths must be positive integers up to {_MAX_SIZE}, got {text!r}")
     return vals
+
+
+#: The largest size (width, depth, batch, members, steps) the command line accepts: beyond it
+#: every command would need more memory than any machine has (a 23-digit --depth was an OverflowError).
+_MAX_SIZE = 2**31 - 1
 
 
 def _positive(text: str) -> int:
@@ -65,14 +70,38 @@ def _positive(text: str) -> int:
         v = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if not 1 <= v <= _MAX_SIZE:
+        raise argparse.ArgumentTypeError(f"expected a positive integer up to {_MAX_SIZE}, got {text!r}")
     return v
+
+
+def _depth(text: str) -> int:
+    v = _positive(text)
+    if v > _MAX_DEPTH:
+        raise argparse.ArgumentTypeError(f"expected a depth up to {_MAX_DEPTH:,} layers, got {text!r}")
+    return v
+
+
+#: Deeper networks are refused: a Python list per layer and one engine call per layer make them hang.
+_MAX_DEPTH = 100_000
+
+
+def _check_writable(path: str, option: str) -> None:
+    """Before any computation: the directory of ``path`` exists and is writable (else a usage error)."""
+    import os
+
+    folder = os.path.dirname(os.path.abspath(path)) or "."
+    if os.path.isdir(path):
+        raise _UsageError(f"pyvanish: error: {option}: {path!r} is a directory")
+    if not os.path.isdir(folder):
+        raise _UsageError(f"pyvanish: error: {option}: directory {folder!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
+        raise _UsageError(f"pyvanish: error: {option}: cannot write {path!r}")
 
 
 def _shape_args(p: argparse.ArgumentParser, depth: int, width: int) -> None:
     """The network shape, batch, seed and dtype options shared by report and compare."""
-    p.add_argument("--depth", type=_positive, default=depth, help=f"number of hidden layers (default {depth})")
+    p.add_argument("--depth", type=_depth, default=depth, help=f"number of hidden layers (default {depth})")
     p.add_argument("--width", type=_positive, default=width, help=f"hidden width (default {width})")
     p.add_argument("--input-width", type=_positive, help="input width (default: --width)")
     p.add_argument("--output-width", type=_positive, default=1, help="output width (default 1)")
@@ -95,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_seed)
     s.add_argument("--weights", type=_floats, help="w1,w2,...: explicit weights (default: w ~ N(0, 1))")
     s.add_argument("--biases", type=_floats, help="b1,b2,...: explicit biases (default 0)")
-    s.add_argument("--depth", type=_positive, default=4, help="weight layers (default 4: x->h1->h2->h3->y)")
+    s.add_argument("--depth", type=_depth, default=4, help="weight layers (default 4: x->h1->h2->h3->y)")
     s.add_argument("--x", type=float, default=1.0, help="the input (default 1)")
     s.add_argument("--t", type=float, default=0.0, help="the target (default 0)")
     s.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
@@ -179,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tr.set_defaults(func=_train)
     tr.add_argument("--config", action="append", metavar="SPEC", help="a configuration, repeatable (see compare)")
-    tr.add_argument("--depth", type=_positive, default=10, help="hidden layers (default 10)")
+    tr.add_argument("--depth", type=_depth, default=10, help="hidden layers (default 10)")
     tr.add_argument("--width", type=_positive, default=64, help="hidden width (default 64)")
     tr.add_argument(
         "--task",
@@ -228,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     th.add_argument("--sb2", type=float, default=0.0, help="bias variance sigma_b^2 (default 0)")
     th.add_argument("--alpha", type=float, default=None, help="leaky_relu slope / elu scale")
     th.add_argument("--critical", action="store_true", help="print the critical sigma_w^2 for --sb2")
-    th.add_argument("--depth", type=_positive, help="also print the predicted |dL/dh_l| profile for this depth")
+    th.add_argument("--depth", type=_depth, help="also print the predicted |dL/dh_l| profile for this depth")
     th.add_argument("--json", action="store_true")
     th.add_argument("--plot", metavar="FILE.png", help="also draw the figure to FILE (needs matplotlib)")
     return p
@@ -574,13 +603,34 @@ def main(argv: Sequence[str] | None = None, out=None) -> int:
         args = parser.parse_args(argv)
         if args.command is None:  # bare `pyvanish` is `pyvanish seed`
             args = parser.parse_args(["seed"])
+        for option in ("plot", "out"):  # fail before computing, not after the table printed
+            if getattr(args, option, None):
+                _check_writable(getattr(args, option), f"--{option}")
         args.func(args, out)
         return 0
+    except SystemExit as exc:  # --help, --version
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     except _UsageError as exc:
-        print(str(exc), file=sys.stderr)
+        print(_one_line(str(exc)), file=sys.stderr)
         return 2
-    except (ValueError, TypeError) as exc:
-        print(f"pyvanish: error: {exc}", file=sys.stderr)
+    except (ValueError, TypeError, IndexError) as exc:
+        print(f"pyvanish: error: {_one_line(str(exc))}", file=sys.stderr)
         return 2
-    except BrokenPipeError:  # e.g. piped into head
+    except MemoryError as exc:
+        print(f"pyvanish: error: out of memory: {_one_line(str(exc)) or 'the sizes are too large'}", file=sys.stderr)
+        return 2
+    except OverflowError as exc:
+        print(f"pyvanish: error: a number is too large: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except ImportError as exc:  # an optional dependency (matplotlib, scikit-learn, pandas, pyarrow)
+        print(f"pyvanish: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # e.g. piped into head (before OSError, its base class)
         return 0
+    except OSError as exc:  # writing --out / --plot
+        print(f"pyvanish: error: {_one_line(str(exc))}", file=sys.stderr)
+        return 2
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

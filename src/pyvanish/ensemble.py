@@ -167,6 +167,8 @@ class Ensemble(ArchitectureProperties):
                 loss, stats, grad_x, codes = self._engine.run(xe, te, check_finite)
             except (ValueError, RuntimeError) as exc:
                 raise type(exc)(f"{fn}: {exc}") from None
+            except MemoryError as exc:
+                raise MemoryError(f"{fn}: out of memory for a batch of {B} ({exc})") from None
         else:  # batch norm: member by member through the single-network engine
             net = Network(arch, init="constant")
             loss, grad_x = np.empty(E), np.empty(E)

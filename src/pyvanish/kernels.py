@@ -307,8 +307,14 @@ def gemm(a, b, trans_a: bool = False, trans_b: bool = False, *, check_finite: bo
     >>> kernels.gemm([[1.0, 2.0]], [[3.0], [4.0]]).tolist()
     [[11.0]]
     """
+    for name, flag in (("trans_a", trans_a), ("trans_b", trans_b)):
+        if not isinstance(flag, (bool, np.bool_)):
+            raise TypeError(f"gemm: {name} must be a bool, got {flag!r}")
     x, y = as_arrays("gemm", check_finite, a=a, b=b)
-    return _engine.gemm(x, y, bool(trans_a), bool(trans_b))
+    try:
+        return _engine.gemm(x, y, bool(trans_a), bool(trans_b))
+    except MemoryError as exc:
+        raise MemoryError(f"gemm: out of memory for the result ({exc})") from None
 
 
 def get_simd_path() -> str:

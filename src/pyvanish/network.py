@@ -369,6 +369,8 @@ class Network(ArchitectureProperties):
             raise ValueError(f"{fn}: {exc}") from None
         except (TypeError, RuntimeError) as exc:
             raise type(exc)(f"{fn}: {exc}") from None
+        except MemoryError as exc:
+            raise MemoryError(f"{fn}: out of memory for a batch of {x.shape[0]} ({exc})") from None
         return _report(self, x.shape[0], out)
 
     def forward(self, x, *, all_layers: bool = False, check_finite: bool = True):
@@ -393,6 +395,8 @@ class Network(ArchitectureProperties):
             hs = self._engine.forward(x, check_finite)
         except (ValueError, TypeError, RuntimeError) as exc:
             raise type(exc)(f"{fn}: {exc}") from None
+        except MemoryError as exc:
+            raise MemoryError(f"{fn}: out of memory for a batch of {x.shape[0]} ({exc})") from None
         return hs if all_layers else hs[-1]
 
     def jacobian(self, x, *, check_finite: bool = True) -> np.ndarray:
@@ -417,6 +421,8 @@ class Network(ArchitectureProperties):
             return self._engine.jacobian(x, check_finite)
         except (ValueError, TypeError, RuntimeError) as exc:
             raise type(exc)(f"{fn}: {exc}") from None
+        except MemoryError as exc:
+            raise MemoryError(f"{fn}: out of memory for a batch of {x.shape[0]} ({exc})") from None
 
     def jacobian_spectrum(self, x, *, check_finite: bool = True):
         """Singular values of :meth:`jacobian` and their summary (:class:`pyvanish.spectrum.JacobianSpectrum`).

@@ -368,6 +368,8 @@ _Q_MIN = 1e-280
 _Q_MAX = 1e300
 # |alpha| beyond this overflows alpha^2 (leaky_relu's slope2, elu's phi^2).
 _ALPHA_MAX = 1e100
+# gradient_profile returns depth + 1 floats: 10**8 is 800 MB.
+_DEPTH_MAX = 10**8
 # The correlation map's quadrature is graded at 0 on the scale 1/sqrt(q*): its
 # size grows like log2(q*)^2. Beyond this q* (2^80) it would need more than
 # _PAIR_MAX_BYTES, so c_star/chi_c/depth_scales refuse it up front.
@@ -1046,6 +1048,8 @@ def gradient_profile(
         raise TypeError(f"{fn}: depth must be an integer, got {type(depth).__name__}")
     if depth < 0:
         raise ValueError(f"{fn}: depth must be >= 0, got {depth}")
+    if depth > _DEPTH_MAX:
+        raise ValueError(f"{fn}: depth must be <= {_DEPTH_MAX:,} (the profile needs 8 bytes per layer), got {depth:,}")
     act, sw2, _, q = _solved(fn, activation, sw2, sb2, alpha, q0)
     chi = _chi1_at(act, sw2, q)
     exponent = (int(depth) - np.arange(int(depth) + 1)) / 2.0

@@ -66,8 +66,8 @@ def seed_network(
     >>> round(ex.factors[0], 6)                 # sigma'(z1) * w1 with z1 = 1
     0.196612
     """
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 1:
-        raise ValueError(f"seed_network: depth must be a positive integer, got {depth!r}")
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or not 1 <= depth <= 100_000:
+        raise ValueError(f"seed_network: depth must be a positive integer up to 100,000, got {depth!r}")
     if init is None:
         init = "he" if activation in ("relu", "leaky_relu", "elu", "gelu", "silu") else "normal"
     w = (
