@@ -48,7 +48,30 @@ log10_summary = _core.log10_summary
 
 # ---------------------------------------------------------------- runtime switches
 num_threads = _core.num_threads
-set_num_threads = _core.set_num_threads
+#: The most threads set_num_threads accepts: more than any machine's cores, each thread costs a stack.
+MAX_THREADS = 1024
+
+
+def set_num_threads(n: int) -> None:
+    """Set the threads the parallel kernels use (``n <= 0``: the default, OMP_NUM_THREADS or all cores).
+
+    ``n`` must be an integer up to 1024.
+
+    Examples
+    --------
+    >>> import pyvanish
+    >>> before = pyvanish.num_threads()
+    >>> pyvanish.set_num_threads(1); pyvanish.num_threads()
+    1
+    >>> pyvanish.set_num_threads(0)
+    """
+    if isinstance(n, (bool, np.bool_)) or not isinstance(n, (int, np.integer)):
+        raise TypeError(f"set_num_threads: n must be an integer, got {n!r}")
+    if n > MAX_THREADS:
+        raise ValueError(f"set_num_threads: n must be <= {MAX_THREADS}, got {n}")
+    _core.set_num_threads(max(int(n), 0))
+
+
 subnormals_flushed = _core.subnormals_flushed
 simd_path = _core.simd_path
 simd_best_path = _core.simd_best_path

@@ -196,6 +196,7 @@ class Architecture:
         ws = _widths(widths, fn)
         L = len(ws) - 1
         if activations is None:
+            canonical_activation(activation, fn)  # checked even when there is no hidden layer to use it
             activations = [activation] * (L - 1) + [output_activation]
         bn = _flags(batchnorm, L, fn, "batchnorm", default=[True] * (L - 1) + [False])
         return cls(

@@ -155,9 +155,11 @@ def _spec(point: dict, defaults: dict, data_seed: int) -> dict:
     kw = {**defaults, **point}
     shape = {k: kw.pop(k) for k in _SHAPE_KEYS}
     for k in ("depth", "width", "input_width", "output_width", "batch"):
-        v, least = shape[k], 0 if k == "depth" else 1
-        if (v is not None or k != "input_width") and (type(v) is not int or v < least):
-            raise ValueError(f"sweep: {k} must be an integer >= {least}, got {v!r} (grid point {point})")
+        v = shape[k]
+        if (v is not None or k != "input_width") and (type(v) is not int or v < 1):
+            raise ValueError(f"sweep: {k} must be an integer >= 1, got {v!r} (grid point {point})")
+    if shape["depth"] > 100_000:
+        raise ValueError(f"sweep: depth must be <= 100,000, got {shape['depth']} (grid point {point})")
     depth, width = shape["depth"], shape["width"]
     widths = [shape["input_width"] or width] + [width] * depth + [shape["output_width"]]
     return {"widths": widths, "network": kw, "batch": shape["batch"], "dtype": shape["dtype"], "data_seed": data_seed}
