@@ -137,7 +137,7 @@ def test_errors_name_the_parameter_or_grid_point():
         sweep({"sw": [[1.0, 2.0]]})
     with pytest.raises(ValueError, match="seeds"):
         sweep({"depth": [2]}, seeds=())
-    with pytest.raises(ValueError, match="depth must be an integer >= 0"):
+    with pytest.raises(ValueError, match="depth must be an integer >= 1"):
         sweep({"depth": [-1]})
     with pytest.raises(ValueError, match=r"grid point 1 .*'activation': 'nope'.* seed 0: ValueError"):
         sweep({"activation": ["tanh", "nope"]}, depth=2, width=4, batch=4, progress=False)
