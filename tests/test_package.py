@@ -19,6 +19,30 @@ def test_stubs_cover_the_compiled_module():
     assert {n for n in names if not n.startswith("_")} <= public
 
 
+def test_stub_classes_list_every_public_member():
+    """Each class of _core.pyi declares exactly the public methods and attributes
+    of the compiled class (with those of the base it names), so the stub cannot drift."""
+    tree = ast.parse(pathlib.Path(pyvanish.__file__).with_name("_core.pyi").read_text())
+    classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+
+    def declared(cls: ast.ClassDef) -> set:
+        names = {n.name for n in cls.body if isinstance(n, ast.FunctionDef)}
+        names |= {n.target.id for n in cls.body if isinstance(n, ast.AnnAssign)}
+        for base in cls.bases:
+            if isinstance(base, ast.Name) and base.id in classes:
+                names |= declared(classes[base.id])
+        return {n for n in names if not n.startswith("_")}
+
+    checked = 0
+    for name, node in classes.items():
+        if name.startswith("_"):
+            continue
+        runtime = {n for n in dir(getattr(_core, name)) if not n.startswith("_")}
+        assert declared(node) == runtime, (name, sorted(runtime ^ declared(node)))
+        checked += 1
+    assert checked >= 5
+
+
 def test_version_from_metadata():
     assert pyvanish.__version__ == _core.__version__
 

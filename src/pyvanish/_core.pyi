@@ -102,6 +102,7 @@ class _EnsembleBase:
         scale: list[float],
         members: int,
     ) -> None: ...
+    tile: int  # members per cache tile (0: the default); results do not depend on it
     @property
     def members(self) -> int: ...
     @property
