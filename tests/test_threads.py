@@ -407,3 +407,17 @@ def test_fork_after_threads_does_not_hang(default_threads):
         pytest.fail("the forked child hung in Ensemble.run")
     assert os.read(r, 1) == b"1"
     os.close(r)
+
+
+def test_weight_writes_during_a_run_are_refused():
+    """set_weights/set_biases copy under the network's lock: a write never lands
+    in the middle of another thread's run, and says why it was refused."""
+    net = pyvanish.Network([256, 256, 256, 1], activation="tanh", seed=0)
+    rng = np.random.default_rng(3)
+    X, T = rng.standard_normal((512, 256)), rng.standard_normal((512, 1))
+    before = [w.copy() for w in net.weights]
+    _, message = _collide(lambda: pyvanish.train(net, X, T, steps=60, batch_size=128, progress=False),
+                          lambda: net.set_weights(before))
+    assert message is not None and message.startswith("Network.set_weights") and "another thread" in message
+    net.set_biases([np.zeros(256), np.zeros(256), np.zeros(1)])   # free again afterwards
+    assert all(not b.any() for b in net.biases)

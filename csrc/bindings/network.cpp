@@ -113,8 +113,7 @@ struct NetworkMethods {
         if (net.layer(l).batchnorm)
           throw py::value_error("the per-sample Jacobian of a batch-norm network needs evaluation mode "
                                 "(training-mode batch statistics couple the samples): set training = False");
-    std::unique_lock<std::mutex> lock(net.mutex(), std::try_to_lock);
-    if (!lock.owns_lock()) throw std::runtime_error("Network.jacobian: this network is running in another thread");
+    auto lock = self.lock(nullptr);
     auto J = alloc<T>({B, nL, n0});
     if (B == 0) return std::move(J);
     T* jp = J.mutable_data();
@@ -127,10 +126,21 @@ struct NetworkMethods {
 
   // Copies of one per-layer buffer of the last run: "z", "u", "a", "h", "dh" (l = 0..L), "du", "dz".
   static py::list buffers(PN& self, const std::string& which) {
-    std::unique_lock<std::mutex> lock(self.net.mutex(), std::try_to_lock);
-    if (!lock.owns_lock()) throw std::runtime_error("Network.buffers: this network is running in another thread");
+    auto lock = self.lock(nullptr);
     if (self.net.batch() < 0) throw py::value_error("Network.buffers: the network has not been run yet");
     return layers(self.net, which);
+  }
+
+  // Copies values (1-d, C-contiguous, of T) into the parameters at offset,
+  // under the network's lock: a write never lands in the middle of a run.
+  static void assign(PN& self, int64_t offset, const py::array& values) {
+    const T* v = data<T>(values, nullptr, "values", {-1});
+    const int64_t n = values.shape(0);
+    if (offset < 0 || n > self.net.num_params() || offset > self.net.num_params() - n)
+      throw py::value_error("values of " + std::to_string(n) + " at offset " + std::to_string(offset) +
+                            " do not fit in " + std::to_string(self.net.num_params()) + " parameters");
+    auto lock = self.lock(nullptr);
+    std::copy(v, v + n, self.net.params() + offset);
   }
 
   // The spec comes validated from Python: only consistency is checked here
@@ -205,7 +215,8 @@ void bind(py::module_& m, const char* name) {
       .def("run", &M::run, py::arg("x"), py::arg("t"), py::arg("check_finite") = true, py::arg("grads") = false)
       .def("forward", &M::forward, py::arg("x"), py::arg("check_finite") = true)
       .def("buffers", &M::buffers, py::arg("which"))
-      .def("jacobian", &M::jacobian, py::arg("x"), py::arg("check_finite") = true);
+      .def("jacobian", &M::jacobian, py::arg("x"), py::arg("check_finite") = true)
+      .def("assign", &M::assign, py::arg("offset"), py::arg("values"));
   bind_network_train<T>(cls);
 }
 

@@ -262,13 +262,13 @@ class Network(ArchitectureProperties):
 
     def set_weights(self, weights) -> None:
         """Copy ``L`` weight matrices in (any array-likes of the right shapes)."""
-        self._set(weights, self._W, "weights")
+        self._set(weights, self._W, "weights", self._engine.weight_offset)
 
     def set_biases(self, biases) -> None:
         """Copy ``L`` bias vectors in."""
-        self._set(biases, self._b, "biases")
+        self._set(biases, self._b, "biases", self._engine.bias_offset)
 
-    def _set(self, values, targets, name):
+    def _set(self, values, targets, name, offset):
         fn = f"Network.set_{name}"
         if not hasattr(values, "__len__") or isinstance(values, (str, bytes)):
             raise TypeError(f"{fn}: expected a sequence of {len(targets)} arrays, one per layer, got {values!r}")
@@ -284,8 +284,11 @@ class Network(ArchitectureProperties):
             if not np.isfinite(a).all():
                 raise ValueError(f"{fn}: {name}[{l - 1}] (layer {l}) does not fit in {t.dtype.name}")
             arrays.append(a)
-        for a, t in zip(arrays, targets):
-            t[...] = a
+        try:  # under the network's lock: never in the middle of another thread's run
+            for l, a in enumerate(arrays, start=1):
+                self._engine.assign(offset(l), np.ascontiguousarray(a).ravel())
+        except RuntimeError as exc:
+            raise RuntimeError(f"{fn}: {exc}") from None
 
     def copy(self) -> Network:
         """An independent network with the same structure, parameters and state."""
