@@ -10,11 +10,8 @@ the public function called. RuntimeWarnings are errors here, as in the rest
 of the suite. The command line runs in-process, ``main(argv, out=...)``: it
 must return 0 or 2, with one line on stderr for 2, and never raise.
 
-Known bugs have an ``xfail(strict=True)`` test each (test_fuzz_known_bugs.py);
-the fuzz tests steer around their triggers with an ``assume(...)`` commented
-with that test's name, so that they keep testing everything else. When a bug
-is fixed its xfail test XPASSes, which fails: delete the marker and the
-``assume``. Bugs fixed since (d118c98) keep their test as a regression test.
+Every bug these tests found has a regression test in test_fuzz_known_bugs.py
+(all fixed; the suite has no xfail).
 
 The number of examples tried is printed after each module's tests and written
 to ``<pytest basetemp>/fuzz_examples.json``.
