@@ -69,7 +69,7 @@ def get_include() -> str:
 
     Put it on the C include path (``Extension(..., include_dirs=[pyvanish.get_include()])``) of a
     module that does ``from pyvanish.cython_kernels cimport ...``; it holds ``pyvanish_capi.h``
-    (the table of the kernels and engines, published as the capsule ``pyvanish._core._C_API``) and
+    (the table of the kernels and engines, published by the compiled core as a capsule) and
     ``cython_kernels.pxd``. Nothing needs linking.
 
     Returns

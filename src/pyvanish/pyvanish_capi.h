@@ -13,7 +13,7 @@
  *   const pyvanish_capi* api = PyCapsule_GetPointer(cap, PYVANISH_CAPI_NAME);
  *   if (api->version != PYVANISH_CAPI_VERSION || api->size < sizeof *api) ... refuse
  *
- * Conventions (those of csrc/kernels/*.hpp): row-major, batch first, weight
+ * Conventions (those of the C++ kernel headers): row-major, batch first, weight
  * (OC, C) like torch.nn.Linear; outputs first, then inputs, then sizes; a
  * comment gives every buffer's shape. Backward kernels overwrite their
  * outputs. `bias` and `dinp` may be NULL (no bias / input gradient not
