@@ -309,3 +309,35 @@ def test_prange_over_networks(consumer):
 
 def test_dense_forward_loop(consumer):
     assert np.isfinite(consumer.dense_forward_loop(1000))
+
+
+def test_busy_engine_is_refused(consumer):
+    """A call on an engine that another thread is running returns PV_ERR_BUSY (try_lock, as the bindings)."""
+    import threading
+    import time
+
+    E = 100_000
+    ens = pyvanish.Ensemble([1, 1, 1, 1, 1], E, activation="sigmoid", seed=0)
+    x, t = np.ones(1), np.zeros(1)
+    stats, grad_x, loss, codes = np.empty(E * 4 * len(_engine.STAT_NAMES)), np.empty(E), np.empty(E), np.empty(E, np.int8)
+    stop = threading.Event()
+
+    def hammer():
+        while not stop.is_set():
+            try:
+                ens.run([[1.0]], [[0.0]])
+            except RuntimeError:  # our own call held the lock
+                pass
+
+    worker = threading.Thread(target=hammer)
+    worker.start()
+    seen = set()
+    try:
+        deadline = time.monotonic() + 20
+        while 1 not in seen and time.monotonic() < deadline:
+            seen.add(consumer.ensemble_run(ens, x, False, t, False, 1, stats, grad_x, loss, codes, 1))
+    finally:
+        stop.set()
+        worker.join()
+    assert 1 in seen, seen  # PV_ERR_BUSY
+    assert seen <= {PV_OK, 1}
