@@ -199,7 +199,8 @@ cdef int network_run_f(void* engine, const float* x, const float* t, int64_t B, 
                        int* verdict) noexcept nogil
 
 # Ensemble.run: x (B, n_in) shared, or (B, n_in, E) if x_per_member; t (B, n_out) or (B, n_out, E) if
-# t_per_member; B >= 1. Writes stats (E, depth, PV_ST_COUNT), grad_x (E), loss (E) and, where not NULL,
+# t_per_member (members innermost, the engine's layout; Ensemble.run takes them members first); B >= 1.
+# Writes stats (E, depth, PV_ST_COUNT), grad_x (E), loss (E) and, where not NULL,
 # verdicts (E). threads <= 0: pyvanish.num_threads() (results do not depend on it). Codes as above.
 cdef int ensemble_run_d(void* engine, const double* x, bint x_per_member, const double* t, bint t_per_member,
                         int64_t B, double* stats, double* grad_x, double* loss, int8_t* verdicts,

@@ -183,7 +183,8 @@ typedef struct pyvanish_capi {
   int64_t (*network_shape_f)(void* engine, int64_t* n_in, int64_t* n_out);
 
   /* ensemble_run: Ensemble.run of E members of L layers. x (B, n_0) shared, or (B, n_0, E) when
-   * x_per_member; t (B, n_L) or (B, n_L, E) when t_per_member; B >= 1. Writes stats (E, L,
+   * x_per_member (members innermost; Ensemble.run takes (E, B, n_0)); t (B, n_L) or (B, n_L, E)
+   * when t_per_member; B >= 1. Writes stats (E, L,
    * PV_ST_COUNT), grad_x (E), loss (E) and, where not NULL, verdicts (E). threads <= 0: the library's
    * thread count (pyvanish.num_threads()); results do not depend on it. Same return codes. */
   int (*ensemble_run_d)(void* engine, const double* x, int x_per_member, const double* t, int t_per_member,
