@@ -14,7 +14,7 @@
 #     have file:line; the kernels keep their own -O3), persistent build directory
 #     build/asan. The result goes to $SAN_DIR/site, not the environment's
 #     site-packages: the normal install is left alone. The build dependencies
-#     (scikit-build-core, pybind11) are used from the environment when it has
+#     (scikit-build-core, pybind11, Cython) are used from the environment when it has
 #     them, else pip fetches them into an isolated build environment as `.ci/run` does.
 #  2. Canary. A deliberate use-after-poison read inside _core must be reported:
 #     proves the module is instrumented and that reports are caught.
@@ -93,7 +93,7 @@ stamp() { echo "== sanitize.sh [$((SECONDS - t_start)) s] $*"; }
 # ---------------------------------------------------------------- 1. build
 stamp "building the ASan+UBSan extension into $BUILD_DIR, installing into $SITE"
 ISOLATION=()
-if "$PY" -c 'import scikit_build_core, pybind11' 2>/dev/null; then ISOLATION=(--no-build-isolation); fi
+if "$PY" -c 'import scikit_build_core, pybind11, Cython' 2>/dev/null; then ISOLATION=(--no-build-isolation); fi
 rm -rf "$SITE"
 "$PY" -m pip install --quiet --disable-pip-version-check --no-deps "${ISOLATION[@]}" --target "$SITE" \
   --config-settings=build-dir="$BUILD_DIR" \

@@ -16,6 +16,11 @@
 #  5. PYVANISH_SIMD=generic: get_simd_path() is 'generic', and GEMM (both
 #     dtypes, all transposes, odd shapes) and a gradient report agree with NumPy
 #     and pyvanish.reference; then the same on the CPU's best path.
+#  6. The Cython API: Cython and setuptools go into the venv, a tiny consumer
+#     .pyx (`from pyvanish.cython_kernels cimport ...`) is compiled against the
+#     installed wheel (include_dirs=[pyvanish.get_include()], nothing linked)
+#     and run: a width-1 dense forward and an engine call without the GIL, the
+#     latter bit for bit equal to Network.gradient_report.
 #
 # Environment: PYTHON (default python3), PYVANISH_WHEEL_DIR (working directory,
 # default a fresh temporary one, removed at the end unless KEEP=1). The wheel
@@ -40,7 +45,7 @@ fail() { echo "wheel_smoke.sh: FAILED: $*" >&2; exit 1; }
 # ---------------------------------------------------------------- 1. the wheel
 stamp "pip wheel . -w $WHEELS"
 ISOLATION=()
-if "$PYTHON" -c 'import scikit_build_core, pybind11' 2>/dev/null; then ISOLATION=(--no-build-isolation); fi
+if "$PYTHON" -c 'import scikit_build_core, pybind11, Cython' 2>/dev/null; then ISOLATION=(--no-build-isolation); fi
 "$PYTHON" -m pip wheel --quiet --no-deps "${ISOLATION[@]}" -w "$WHEELS" \
   --config-settings=build-dir=build/wheel-smoke .
 shopt -s nullglob
@@ -51,9 +56,12 @@ echo "built $(basename "$WHEEL") ($(du -k "$WHEEL" | cut -f1) KB)"
 "$PYTHON" - "$WHEEL" <<'EOF' || fail "wheel contents"
 import sys, zipfile
 names = zipfile.ZipFile(sys.argv[1]).namelist()
-need = ["pyvanish/__init__.py", "pyvanish/_core.pyi", "pyvanish/py.typed", "pyvanish/cli.py"]
+need = ["pyvanish/__init__.py", "pyvanish/_core.pyi", "pyvanish/py.typed", "pyvanish/cli.py",
+        "pyvanish/cython_kernels.pxd", "pyvanish/pyvanish_capi.h"]
 missing = [n for n in need if n not in names]
 so = [n for n in names if n.startswith("pyvanish/_core") and n.endswith((".so", ".pyd"))]
+cy = [n for n in names if n.startswith("pyvanish/cython_kernels") and n.endswith((".so", ".pyd"))]
+assert len(cy) == 1, f"expected one compiled cython_kernels, found {cy}"
 stray = [n for n in names if n.startswith(("csrc/", "tests/", "bench/", "build/", "tools/"))]
 assert not missing, f"missing from the wheel: {missing}"
 assert len(so) == 1, f"expected one compiled _core, found {so}"
@@ -138,5 +146,52 @@ stamp "PYVANISH_SIMD=generic: GEMM and a report against NumPy"
 PYVANISH_SIMD=generic "$PY" -c "$NUMERIC" generic || fail "the generic SIMD path"
 stamp "the CPU's best path"
 "$PY" -c "$NUMERIC" best || fail "the best SIMD path"
+
+# ---------------------------------------------------------------- 6. the Cython API from the wheel
+stamp "Cython API: compile a consumer against the installed wheel"
+"$PY" -m pip install --quiet "cython>=3.0" "setuptools>=61"
+mkdir -p cyconsumer
+cat > cyconsumer/smoke_consumer.pyx <<'PYX'
+# cython: language_level=3
+from pyvanish.cython_kernels cimport PV_OK, PV_ST_COUNT, NetworkHandle, dense_forward_d, network_handle, network_run_d
+
+def dense1(double x, double w, double b):
+    cdef double out = 0.0
+    with nogil:
+        dense_forward_d(&out, &x, &w, &b, 1, 1, 1)
+    return out
+
+def run(net, double[::1] x, double[::1] t, double[::1] stats):
+    cdef NetworkHandle h = network_handle(net)
+    cdef double loss = 0.0
+    cdef int rc
+    with nogil:
+        rc = network_run_d(h.engine, &x[0], &t[0], 1, &stats[0], NULL, &loss, NULL, NULL, NULL)
+    return rc == PV_OK, loss, PV_ST_COUNT
+PYX
+cat > cyconsumer/setup.py <<'PY'
+import pyvanish
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+setup(name="smoke_consumer", ext_modules=cythonize(
+    [Extension("smoke_consumer", ["smoke_consumer.pyx"], include_dirs=[pyvanish.get_include()])], quiet=True))
+PY
+(cd cyconsumer && "$PY" setup.py -q build_ext --inplace) || fail "compiling a Cython consumer against the wheel"
+(cd cyconsumer && "$PY" - <<'EOF') || fail "running the Cython consumer"
+import numpy as np
+import pyvanish
+import smoke_consumer as c
+
+assert c.dense1(0.5, 2.0, 0.25) == 1.25
+net = pyvanish.Network([1, 1, 1, 1, 1], activation="sigmoid", output_activation="sigmoid", seed=0)
+rep = net.gradient_report([[1.0]], [[0.0]])
+stats = np.empty(rep.stats.size)
+ok, loss, ncol = c.run(net, np.ones(1), np.zeros(1), stats)
+assert ok and ncol == rep.stats.shape[1], (ok, ncol)
+assert loss == rep.loss, (loss, rep.loss)
+np.testing.assert_array_equal(stats.reshape(rep.stats.shape), rep.stats)  # NaN columns included
+print(f"Cython consumer ok: {c.__file__.rsplit('/', 1)[-1]}, loss {loss:.6g} bit for bit")
+EOF
 
 stamp "all checks passed"

@@ -7,6 +7,7 @@
 #include "engine/ensemble.hpp"
 #include "engine/stats.hpp"
 #include "engine/threads.hpp"
+#include "pyvanish_capi.h"
 
 namespace pyvanish {
 namespace bindings {
@@ -90,7 +91,12 @@ void bind(py::module_& m, const char* name) {
       })
       .def("weight_offset", [](PE& self, int64_t l) { return self.ens.weight_offset(l); })
       .def("bias_offset", [](PE& self, int64_t l) { return self.ens.bias_offset(l); })
-      .def("run", &PE::run, py::arg("x"), py::arg("t"), py::arg("check_finite") = true);
+      .def("run", &PE::run, py::arg("x"), py::arg("t"), py::arg("check_finite") = true)
+      // The engine pointer for the C API (pyvanish_capi.h: ensemble_run_d/_f); not owning.
+      .def("_capsule", [](PE& self) {
+        return py::capsule(static_cast<void*>(&self.ens),
+                           sizeof(T) == 8 ? PYVANISH_ENSEMBLE64_CAPSULE : PYVANISH_ENSEMBLE32_CAPSULE);
+      });
 }
 
 }  // namespace

@@ -16,6 +16,7 @@ void bind_kernels(py::module_& m);
 void bind_network(py::module_& m);
 void bind_ensemble(py::module_& m);
 void bind_training(py::module_& m);
+void bind_capi(py::module_& m);
 }  // namespace bindings
 }  // namespace pyvanish
 
@@ -80,6 +81,7 @@ PYBIND11_MODULE(_core, m) {
   bindings::bind_training(m);  // TrainConfig before the classes whose train() takes it
   bindings::bind_network(m);
   bindings::bind_ensemble(m);
+  bindings::bind_capi(m);  // the C API table over the kernels and engines above
 
   m.def("num_threads", &num_threads, "Threads the parallel kernels use.");
   m.def("set_num_threads", [](int n) { set_num_threads(n); }, py::arg("n"),

@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "engine/stats.hpp"
+#include "pyvanish_capi.h"
 
 namespace pyvanish {
 namespace bindings {
@@ -216,7 +217,12 @@ void bind(py::module_& m, const char* name) {
       .def("forward", &M::forward, py::arg("x"), py::arg("check_finite") = true)
       .def("buffers", &M::buffers, py::arg("which"))
       .def("jacobian", &M::jacobian, py::arg("x"), py::arg("check_finite") = true)
-      .def("assign", &M::assign, py::arg("offset"), py::arg("values"));
+      .def("assign", &M::assign, py::arg("offset"), py::arg("values"))
+      // The engine pointer for the C API (pyvanish_capi.h: network_run_d/_f); not owning.
+      .def("_capsule", [](PN& self) {
+        return py::capsule(static_cast<void*>(&self.net),
+                           sizeof(T) == 8 ? PYVANISH_NETWORK64_CAPSULE : PYVANISH_NETWORK32_CAPSULE);
+      });
   bind_network_train<T>(cls);
 }
 

@@ -59,8 +59,27 @@ __all__ = [
     "simd_paths",
     "get_gemm_path",
     "set_gemm_path",
+    "get_include",
     "__version__",
 ]
+
+
+def get_include() -> str:
+    """The directory of pyvanish's C API header, for compiling Cython or C code against pyvanish.
+
+    Put it on the C include path (``Extension(..., include_dirs=[pyvanish.get_include()])``) of a
+    module that does ``from pyvanish.cython_kernels cimport ...``; it holds ``pyvanish_capi.h``
+    (the table of the kernels and engines, published by the compiled core as a capsule) and
+    ``cython_kernels.pxd``. Nothing needs linking.
+
+    Returns
+    -------
+    str
+        The installed package's directory.
+    """
+    import os
+
+    return os.path.dirname(os.path.abspath(__file__))
 
 
 def __getattr__(name):

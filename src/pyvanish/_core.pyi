@@ -10,6 +10,10 @@ ACTIVATIONS: tuple[str, ...]
 STAT_NAMES: tuple[str, ...]
 VERDICTS: tuple[str, ...]
 VERDICT_THRESHOLD_DECADES: float
+#: The C API table (pyvanish_capi.h: struct pyvanish_capi), a capsule named "pyvanish._core._C_API".
+_C_API: Any
+#: Its version (PYVANISH_CAPI_VERSION).
+_C_API_VERSION: int
 
 _F = npt.NDArray[np.floating]
 
@@ -89,6 +93,8 @@ class _NetworkBase:
     def jacobian(self, x: _F, check_finite: bool = True) -> _F: ...
     def assign(self, offset: int, values: _F) -> None: ...
     def train(self, X: _F, T: _F, idx: npt.NDArray[np.int64], cfg: TrainConfig, m1: _F, m2: _F) -> dict: ...
+    def _capsule(self) -> Any:
+        """The engine pointer for the C API (network_run_d/_f), a capsule named "pyvanish.Network64"/"32"."""
 
 class Network32(_NetworkBase): ...
 class Network64(_NetworkBase): ...
@@ -113,6 +119,8 @@ class _EnsembleBase:
     def run(
         self, x: _F, t: _F, check_finite: bool = True
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int8]]: ...
+    def _capsule(self) -> Any:
+        """The engine pointer for the C API (ensemble_run_d/_f), a capsule named "pyvanish.Ensemble64"/"32"."""
 
 class Ensemble32(_EnsembleBase): ...
 class Ensemble64(_EnsembleBase): ...

@@ -80,6 +80,12 @@ set_simd_path = _core.set_simd_path
 
 TrainConfig = _core.TrainConfig
 
+
+def c_api() -> Any:
+    """The C API table of the compiled core, a ``PyCapsule`` (``pyvanish_capi.h``; for ``cython_kernels``)."""
+    return _core._C_API
+
+
 _NETWORKS = {np.dtype(np.float32): _core.Network32, np.dtype(np.float64): _core.Network64}
 _ENSEMBLES = {np.dtype(np.float32): _core.Ensemble32, np.dtype(np.float64): _core.Ensemble64}
 
