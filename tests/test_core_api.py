@@ -127,3 +127,12 @@ def test_parameter_count_beyond_int64_is_a_memory_error():
         _core.Ensemble64([2**40, 2**30], [0], [0.0], [-1], [1.0], 4)
     with pytest.raises(ValueError, match="^Network: internal error"):
         _core.Network64([3, 4], [0, 0], [0.0])
+
+
+def test_simd_parametrisation_names_every_path(simd_path):
+    """conftest's simd_path runs every path the build knows; a path this CPU lacks is a
+    reported skip, never silently dropped (so the list must cover simd_paths())."""
+    from conftest import ALL_SIMD_PATHS
+
+    assert ALL_SIMD_PATHS[0] == "generic" and set(pyvanish.simd_paths()) <= set(ALL_SIMD_PATHS)
+    assert pyvanish.get_simd_path() == simd_path

@@ -27,22 +27,28 @@ def close(a, b, dtype):
     np.testing.assert_allclose(a, b, rtol=2e-4 if dtype == np.float32 else 1e-11, atol=0)
 
 
+# non-default alphas beside the defaults (leaky_relu 0.01, elu 1.0)
+ALPHAS = {"leaky_relu": [0.01, 0.2], "elu": [1.0, 0.5]}
+
+
 @st.composite
 def ensembles(draw):
     depth = draw(st.integers(1, 4))
-    width = draw(st.integers(1, 5))
-    widths = [draw(st.integers(1, 4))] + [width] * depth
-    widths[-1] = draw(st.integers(1, 4)) if depth > 1 else widths[-1]
+    width = draw(st.integers(1, 40))
+    widths = [draw(st.integers(1, 40))] + [width] * depth
+    widths[-1] = draw(st.integers(1, 40)) if depth > 1 else widths[-1]
     acts = draw(st.lists(st.sampled_from(ACTS), min_size=depth, max_size=depth))
-    return (widths, acts, draw(st.booleans()), draw(st.integers(1, 40)), draw(st.integers(1, 4)),
+    alphas = [draw(st.sampled_from(ALPHAS.get(a, [0.0]))) for a in acts]
+    return (widths, acts, alphas, draw(st.booleans()), draw(st.integers(1, 40)), draw(st.integers(1, 16)),
             draw(st.booleans()), draw(st.integers(0, 2**31)))
 
 
 @given(case=ensembles())
 def test_members_equal_the_single_network_engine(case, dtype, simd_path):
-    widths, acts, residual, E, B, per_member, seed = case
-    ens = pyvanish.Ensemble(widths, E, activations=acts, residual=residual, init="xavier_normal", sb=0.3,
-                            seed=seed, dtype=dtype)
+    widths, acts, alphas, residual, E, B, per_member, seed = case
+    ens = pyvanish.Ensemble(widths, E, activations=acts, alpha=alphas, residual=residual, init="xavier_normal",
+                            sb=0.3, seed=seed, dtype=dtype)
+    assert ens.architecture.alphas == tuple(alphas)
     rng = np.random.default_rng(seed)
     shape = (E, B) if per_member else (B,)
     x = rng.standard_normal(shape + (widths[0],)).astype(dtype)
@@ -54,6 +60,25 @@ def test_members_equal_the_single_network_engine(case, dtype, simd_path):
         close(rep.grad_h[m], single.grad_h, dtype)
         close(rep.stats[m], single.stats, dtype)
         close(rep.loss[m], single.loss, dtype)
+
+
+def test_non_default_alphas_match_vectorised_reference(dtype, simd_path):
+    """leaky_relu with slope 0.2 and elu with scale 0.5: the ensemble engine against the reference."""
+    acts, alphas = ["leaky_relu", "elu", "leaky_relu", "elu"], [0.2, 0.5, 0.2, 0.5]
+    ens = pyvanish.Ensemble([5, 33, 33, 17, 2], 20, activations=acts, alpha=alphas, init="he", sb=0.2, seed=3,
+                            dtype=dtype)
+    rng = np.random.default_rng(1)
+    x, t = rng.standard_normal((16, 5)).astype(dtype), rng.standard_normal((16, 2)).astype(dtype)
+    rep = ens.run(x, t)
+    W, b = [W.copy() for W in ens.weights], [b.copy() for b in ens.biases]
+    want = ref.ensemble_forward_backward(W, b, acts, x, t, alphas)
+    default = ref.ensemble_forward_backward(W, b, acts, x, t)
+    rtol = 2e-4 if dtype == np.float32 else 1e-10
+    assert not np.allclose(default["stats"]["grad_W"], want["stats"]["grad_W"], rtol=100 * rtol)  # alphas matter
+    for name in ("grad_h", "grad_z", "grad_W", "grad_b", "mean_dphi", "saturated", "dead"):
+        got = rep.grad_h[:, 1:] if name == "grad_h" else getattr(rep, name)
+        np.testing.assert_allclose(got, want["stats"][name], rtol=rtol, err_msg=name)
+    np.testing.assert_allclose(rep.loss, want["loss"], rtol=rtol)
 
 
 @pytest.mark.parametrize("residual", [False, True])

@@ -1,4 +1,7 @@
 """Every C++ kernel against pyvanish.reference, both dtypes, every GEMM path."""
+import inspect
+import re
+
 import numpy as np
 import pytest
 from conftest import eps, rel_close
@@ -164,3 +167,58 @@ def test_dense_closed_form():
     assert dx.tolist() == [[1.0, 0.0], [0.5, -1.0]]
     assert dW.tolist() == [[1.0, 2.0], [0.0, 0.0], [3.0, -1.0]]
     assert db.tolist() == [1.0, 0.0, 1.0]
+
+
+# ----------------------------------------------------------------------------
+# wrong shapes and dtypes are refused, naming the function and the argument
+
+_X, _W, _B, _D, _G = np.ones((2, 3)), np.ones((4, 3)), np.ones(4), np.ones((2, 4)), np.ones(4)
+# fn -> (valid arguments, {argument name: (position, a wrong-axis replacement)})
+SHAPE_CASES = {
+    "activation_derivative": (("tanh", _X, _X), {"out": (2, np.ones((3, 2)))}),
+    "activation_backward": (("tanh", _X, _X, _X), {"inp": (2, np.ones((2, 4))), "out": (3, np.ones((2, 2)))}),
+    "dense_forward": ((_X, _W, _B), {"weight": (1, np.ones((4, 5))), "bias": (2, np.ones(5))}),
+    "dense_backward": ((_D, _X, _W), {"dout": (0, np.ones((2, 5)))}),
+    "dense_act_forward": ((_X, _W, _B, "tanh"), {"weight": (1, np.ones((4, 2))), "bias": (2, np.ones(3))}),
+    "dense_act_backward": ((_D, _X, _W, _D, _D, "tanh"), {"z": (3, np.ones((2, 5))), "a": (4, np.ones((1, 4))),
+                                                         "dout": (0, np.ones((3, 4)))}),
+    "mse_forward": ((_X, _X), {"target": (1, np.ones((2, 4)))}),
+    "mse_backward": ((_X, _X), {"target": (1, np.ones((3, 3)))}),
+    "batchnorm_forward": ((_D, _G, _G), {"gamma": (1, np.ones(3)), "beta": (2, np.ones(5))}),
+    "batchnorm_backward": ((_D, _D, _G, _G), {"xhat": (1, np.ones((2, 3))), "rstd": (3, np.ones(2))}),
+    "residual_forward": ((_D, _D), {"inp": (1, np.ones((2, 3)))}),
+    "gemm": ((_X, _W.T), {"b": (1, np.ones((4, 3)))}),
+}
+SHAPE_IDS = [(fn, arg) for fn, (_, bad) in SHAPE_CASES.items() for arg in bad]
+
+
+@pytest.mark.parametrize("fn,arg", SHAPE_IDS, ids=[f"{f}-{a}" for f, a in SHAPE_IDS])
+def test_wrong_axis_is_refused_naming_function_and_argument(fn, arg):
+    args, bad = SHAPE_CASES[fn]
+    getattr(kernels, fn)(*args)  # the valid call runs: the error below is the changed axis's
+    pos, wrong = bad[arg]
+    args = args[:pos] + (wrong,) + args[pos + 1:]
+    with pytest.raises(ValueError, match=rf"^{fn}: {arg} has shape {re.escape(str(wrong.shape))}"):
+        getattr(kernels, fn)(*args)
+
+
+ARRAY_FUNCS = sorted(SHAPE_CASES) + ["activation_forward", "residual_backward"]
+VALID = {**{fn: SHAPE_CASES[fn][0] for fn in SHAPE_CASES}, "activation_forward": ("tanh", _X),
+         "residual_backward": (_D,)}
+
+
+@pytest.mark.parametrize("bad", [np.complex128, bool, object, "U1", "M8[s]"])
+@pytest.mark.parametrize("fn", ARRAY_FUNCS)
+def test_wrong_dtype_is_refused_naming_function_and_argument(fn, bad):
+    args = VALID[fn]
+    getattr(kernels, fn)(*args)
+    pos = next(i for i, a in enumerate(args) if isinstance(a, np.ndarray))
+    names = list(inspect.signature(getattr(kernels, fn)).parameters)
+    wrong = np.zeros(args[pos].shape, dtype=bad)
+    with pytest.raises(TypeError, match=rf"^{fn}: {names[pos]} has dtype"):
+        getattr(kernels, fn)(*(args[:pos] + (wrong,) + args[pos + 1:]))
+
+
+def test_every_array_kernel_has_a_rejection_test():
+    public = {n for n in kernels.__all__ if n.islower() and not n.endswith(("_path", "_paths"))}
+    assert set(ARRAY_FUNCS) == public

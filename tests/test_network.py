@@ -21,21 +21,28 @@ def run_reference(net, x, t):
                                         list(net.activations), x, t, list(net.architecture.alphas))
 
 
+# non-default alphas beside the defaults (leaky_relu 0.01, elu 1.0)
+ALPHAS = {"leaky_relu": [0.01, 0.2], "elu": [1.0, 0.5]}
+
+
 @st.composite
 def architectures(draw):
     depth = draw(st.integers(1, 5))
-    widths = draw(st.lists(st.integers(1, 9), min_size=depth + 1, max_size=depth + 1))
+    # widths and batches across the GEMM's and the micro-kernels' tiles
+    widths = draw(st.lists(st.integers(1, 40), min_size=depth + 1, max_size=depth + 1))
     acts = draw(st.lists(st.sampled_from(ACTS), min_size=depth, max_size=depth))
+    alphas = [draw(st.sampled_from(ALPHAS.get(a, [0.0]))) for a in acts]
     init = draw(st.sampled_from(["normal", "xavier", "he", "orthogonal", "lecun_uniform"]))
-    batch = draw(st.integers(1, 7))
+    batch = draw(st.integers(1, 16))
     seed = draw(st.integers(0, 2**31))
-    return widths, acts, init, batch, seed
+    return widths, acts, alphas, init, batch, seed
 
 
 @given(arch=architectures())
 def test_engine_matches_reference(arch, dtype, simd_path):
-    widths, acts, init, B, seed = arch
-    net = pyvanish.Network(widths, activations=acts, init=init, sb=0.3, seed=seed, dtype=dtype)
+    widths, acts, alphas, init, B, seed = arch
+    net = pyvanish.Network(widths, activations=acts, alpha=alphas, init=init, sb=0.3, seed=seed, dtype=dtype)
+    assert net.architecture.alphas == tuple(alphas)
     rng = np.random.default_rng(seed + 1)
     x = rng.standard_normal((B, widths[0])).astype(dtype)
     t = rng.standard_normal((B, widths[-1])).astype(dtype)
@@ -61,6 +68,31 @@ def test_engine_matches_reference(arch, dtype, simd_path):
         np.testing.assert_array_equal(getattr(rep, name), want["stats"][name])
     for name in ("saturated", "dead"):
         np.testing.assert_allclose(getattr(rep, name), want["stats"][name], atol=1.0 / (B * max(widths)) + 1e-12)
+
+
+@pytest.mark.parametrize("batch", [1, 16])
+def test_non_default_alphas_match_reference(dtype, simd_path, batch):
+    """leaky_relu with slope 0.2 and elu with scale 0.5, engine against reference,
+    on widths that cross the GEMM's tiles (the alphas must reach the kernels)."""
+    acts, alphas = ["leaky_relu", "elu", "leaky_relu", "elu"], [0.2, 0.5, 0.2, 0.5]
+    net = pyvanish.Network([7, 33, 40, 17, 3], activations=acts, alpha=alphas, init="he", sb=0.3, seed=11,
+                           dtype=dtype)
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((batch, 7)).astype(dtype)
+    t = rng.standard_normal((batch, 3)).astype(dtype)
+    rep = net.gradient_report(x, t, return_grads=True)
+    want = run_reference(net, x, t)
+    default = ref.network_forward_backward([w.copy() for w in net.weights], [b.copy() for b in net.biases],
+                                           acts, x, t)
+    tol = 400 * 40 * eps(dtype)
+    assert abs(default["loss"] - want["loss"]) > 100 * tol * abs(want["loss"])  # the alphas matter
+    assert abs(rep.loss - want["loss"]) <= tol * abs(want["loss"])
+    for name, key in (("W", "dW"), ("b", "db"), ("z", "dz"), ("h", "dh")):
+        for g, w in zip(rep.grads[name], want[key]):
+            rel_close(g, w, np.abs(w).max(), tol)
+    for name in ("grad_W", "mean_dphi", "saturated"):
+        w = want["stats"][name]
+        rel_close(getattr(rep, name), w, np.abs(w) + 1e-300, tol)
 
 
 def test_every_parameter_gradient_vs_finite_differences():

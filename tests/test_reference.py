@@ -395,3 +395,114 @@ def test_mse_backward_matches_finite_differences(B, N):
     dpred = ref.mse_backward(pred, target)
     assert dpred.shape == (B, N)
     _assert_grad_close(dpred, _numerical_gradient(lambda: ref.mse_forward(pred, target), pred))
+
+
+# ----------------------------------------------------------------------------
+# the network, ensemble and training functions against finite differences
+# (not only against the engine, which shares their author)
+
+
+def _fd(f, p, h=1e-6):
+    """Central finite differences of the scalar f() with respect to every entry of p (in place)."""
+    g = np.zeros_like(p)
+    for i in np.ndindex(p.shape):
+        keep = p[i]
+        p[i] = keep + h
+        up = f()
+        p[i] = keep - h
+        down = f()
+        p[i] = keep
+        g[i] = (up - down) / (2 * h)
+    return g
+
+
+def _fd_net(seed=0):
+    r = np.random.default_rng(seed)
+    n = [3, 5, 5, 2]
+    W = [r.normal(0, 0.8, (n[l], n[l - 1])) for l in range(1, 4)]
+    b = [r.normal(0, 0.3, n[l]) for l in range(1, 4)]
+    x, t = r.normal(size=(4, 3)), r.normal(size=(4, 2))
+    bn = [None, (r.uniform(0.5, 1.5, 5), r.normal(0, 0.2, 5)), None]
+    kw = dict(alphas=[0.2, 0.5, None], batchnorm=bn, skips=[None, None, None], scales=[1, 0.7, 1])
+    kw["skips"][2 - 1] = 1  # h_2 = h_1 + 0.7 * elu(BN(z_2))
+    return W, b, ["leaky_relu", "elu", "identity"], x, t, kw
+
+
+def test_network_forward_backward_matches_finite_differences():
+    W, b, acts, x, t, kw = _fd_net()
+    out = ref.network_forward_backward(W, b, acts, x, t, **kw)
+
+    def loss():
+        return ref.network_forward_backward(W, b, acts, x, t, **kw)["loss"]
+
+    assert out["loss"] > 0.01
+    for l in range(3):
+        np.testing.assert_allclose(out["dW"][l], _fd(loss, W[l]), rtol=1e-6, atol=1e-8, err_msg=f"dW[{l}]")
+        np.testing.assert_allclose(out["db"][l], _fd(loss, b[l]), rtol=1e-6, atol=1e-8, err_msg=f"db[{l}]")
+    gamma, beta = kw["batchnorm"][1]
+    np.testing.assert_allclose(out["dgamma"][1], _fd(loss, gamma), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(out["dbeta"][1], _fd(loss, beta), rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(out["dh"][0], _fd(loss, x), rtol=1e-6, atol=1e-8)
+    assert out["grad_x"] == pytest.approx(np.linalg.norm(_fd(loss, x)), rel=1e-6)
+    np.testing.assert_allclose(out["stats"]["grad_W"], [np.linalg.norm(_fd(loss, w)) for w in W], rtol=1e-6)
+    # the alphas matter: the defaults give other gradients
+    other = ref.network_forward_backward(W, b, acts, x, t, **{**kw, "alphas": None})
+    assert not np.allclose(other["dW"][0], out["dW"][0])
+
+
+def test_ensemble_forward_backward_matches_finite_differences():
+    r = np.random.default_rng(1)
+    E, n = 3, [2, 4, 4, 1]
+    W = [r.normal(0, 0.9, (E, n[l], n[l - 1])) for l in range(1, 4)]
+    b = [r.normal(0, 0.2, (E, n[l])) for l in range(1, 4)]
+    acts, alphas = ["elu", "leaky_relu", "tanh"], [0.5, 0.2, None]
+    x, t = r.normal(size=(5, 2)), r.normal(size=(5, 1))
+    out = ref.ensemble_forward_backward(W, b, acts, x, t, alphas)
+    for m in range(E):
+        def loss(m=m):
+            return ref.ensemble_forward_backward(W, b, acts, x, t, alphas)["loss"][m]
+
+        gW = [np.linalg.norm(_fd(loss, Wl[m])) for Wl in W]
+        gb = [np.linalg.norm(_fd(loss, bl[m])) for bl in b]
+        np.testing.assert_allclose(out["stats"]["grad_W"][m], gW, rtol=1e-6)
+        np.testing.assert_allclose(out["stats"]["grad_b"][m], gb, rtol=1e-6)
+        # the input gradient of member m: x perturbed for every member, member m's loss
+        assert out["grad_x"][m] == pytest.approx(np.linalg.norm(_fd(loss, x)), rel=1e-6)
+        y = x
+        for Wl, bl, a, al in zip(W, b, acts, alphas):
+            y = ref.activation_forward(a, y @ Wl[m].T + bl[m], al)
+        assert out["loss"][m] == pytest.approx(0.5 * np.sum((y - t) ** 2) / len(x), rel=1e-12)
+
+
+@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "adam"])
+def test_train_steps_follow_finite_difference_gradients(optimizer):
+    W, b, acts, X, T, kw = _fd_net(2)
+    W0, b0 = [w.copy() for w in W], [v.copy() for v in b]
+    start = W[0].copy()
+    idx = np.array([[0, 1, 2], [1, 2, 3]])
+    lr, wd, mom = 0.05, 0.01, 0.9
+    params = W0 + b0
+    gamma, beta = (a.copy() for a in kw["batchnorm"][1])
+    kw0 = {**kw, "batchnorm": [None, (gamma, beta), None]}
+    everything = params + [gamma, beta]
+    vel = [np.zeros_like(p) for p in everything]
+    m1, m2 = [np.zeros_like(p) for p in everything], [np.zeros_like(p) for p in everything]
+    for k, rows in enumerate(idx):
+        def loss(rows=rows):
+            return ref.network_forward_backward(W0, b0, acts, X[rows], T[rows], **kw0)["loss"]
+
+        grads = [_fd(loss, p) + wd * p for p in everything]
+        for p, g, v, a, s in zip(everything, grads, vel, m1, m2):
+            if optimizer == "adam":
+                a[...] = 0.9 * a + 0.1 * g
+                s[...] = 0.999 * s + 0.001 * g * g
+                p -= lr * (a / (1 - 0.9 ** (k + 1))) / (np.sqrt(s / (1 - 0.999 ** (k + 1))) + 1e-8)
+            else:
+                v[...] = (mom if optimizer == "momentum" else 0.0) * v + g
+                p -= lr * v
+    out = ref.train(W, b, acts, X, T, idx, lr, optimizer="adam" if optimizer == "adam" else "sgd",
+                    momentum=mom if optimizer == "momentum" else 0.0, weight_decay=wd, **kw)
+    assert len(out["loss"]) == 2
+    for got, want in zip(W + b + list(kw["batchnorm"][1]), everything):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8)
+    assert np.abs(W[0] - start).max() > 1e-3  # the steps moved the weights

@@ -13,7 +13,7 @@ from ._validate import int_seed
 from .architecture import default_data
 from .init import canonical
 from .network import Network
-from .report import THRESHOLD_DECADES, GradientReport
+from .report import THRESHOLD_DECADES, GradientReport, fields_equal
 
 #: The tutorial's problem and its three cures.
 DEFAULT_CONFIGS = ("sigmoid,xavier", "relu,he", "sigmoid,xavier,bn", "sigmoid,xavier,res")
@@ -90,6 +90,8 @@ class Comparison:
     widths: tuple
     batch: int
     seed: int
+
+    __eq__ = fields_equal  # by value: arrays, NaN == NaN (pickle round trips compare equal)
 
     def __getitem__(self, name: str) -> GradientReport:
         return self.reports[self.names.index(name)]

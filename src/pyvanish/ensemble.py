@@ -16,7 +16,7 @@ from ._validate import as_arrays, check_seed
 from .architecture import Architecture, ArchitectureProperties
 from .init import check_init_args, init_weight, weight_variance
 from .network import Network, architecture_of
-from .report import _json_float
+from .report import _json_float, fields_equal
 
 STAT = _engine.STAT
 VERDICTS = _engine.VERDICTS
@@ -200,6 +200,23 @@ class Ensemble(ArchitectureProperties):
     def __repr__(self) -> str:
         return f"Ensemble(members={self._n}, {self._arch.describe(init=self._init)})"
 
+    def __reduce__(self):
+        """Pickles as its Architecture, member count, initialisation settings and
+        a copy of every member's parameters (the engine is rebuilt on unpickling)."""
+        params = (tuple(W.copy() for W in self._W), tuple(b.copy() for b in self._b))
+        state = (self._init, self._sw, self._sb, self._gain, self._seed, params)
+        return (_unpickle_ensemble, (self._arch, self._n, state))
+
+
+def _unpickle_ensemble(arch: Architecture, n: int, state: tuple) -> Ensemble:
+    init, sw, sb, gain, seed, (Ws, bs) = state
+    ens = Ensemble(arch, n, init="constant")
+    ens._init, ens._sw, ens._sb, ens._gain, ens._seed = init, sw, sb, gain, seed
+    for W, Wp, b, bp in zip(ens._W, Ws, ens._b, bs):
+        W[...] = Wp
+        b[...] = bp
+    return ens
+
 
 def _batch(a, n, E, name, fn):
     if a.ndim == 3:
@@ -276,6 +293,8 @@ class EnsembleReport:
     sigma_b2: float = 0.0
     alphas: tuple = ()
     input_mean_square: float = 1.0
+
+    __eq__ = fields_equal  # by value: arrays, NaN == NaN (pickle round trips compare equal)
 
     def _col(self, name):
         return self.stats[:, :, STAT[name]]
@@ -447,6 +466,8 @@ class TheoryComparison:
     measured: np.ndarray
     predicted: np.ndarray
     members: int
+
+    __eq__ = fields_equal  # by value: arrays, NaN == NaN (pickle round trips compare equal)
 
     @property
     def relative_error(self) -> np.ndarray:

@@ -303,6 +303,14 @@ class Network(ArchitectureProperties):
     def __repr__(self) -> str:
         return f"Network({self._arch.describe(init=self._init)}, params={self.n_params})"
 
+    def __reduce__(self):
+        """Pickles as its Architecture, init name, a copy of its parameters and
+        batch-norm state, its ``training`` flag and ``bn_momentum`` (the engine
+        itself is not picklable; unpickling builds a new one)."""
+        e = self._engine
+        state = (self._init, e.params.copy(), e.state.copy(), self.training, self.bn_momentum)
+        return (_unpickle_network, (self._arch, state))
+
     # ------------------------------------------------------------ running
     def _inputs(self, x, t, fn):
         """x, t as C-contiguous (B, n_0), (B, n_L) arrays of the network's dtype
@@ -332,8 +340,10 @@ class Network(ArchitectureProperties):
         return np.ascontiguousarray(_as_batch(x, self._arch.widths[0], "x", fn))
 
     def _ready(self, a) -> bool:
-        """Already in the engine's layout: a 2-d C-contiguous ndarray of the network's dtype."""
-        return type(a) is np.ndarray and a.dtype == self._arch.dtype and a.ndim == 2 and a.flags.c_contiguous
+        """Already in the engine's layout: a 2-d C-contiguous, aligned ndarray of the network's dtype
+        (arrays from a Dask worker can be unaligned views into a received buffer)."""
+        f = a.flags if type(a) is np.ndarray else None
+        return f is not None and a.dtype == self._arch.dtype and a.ndim == 2 and f.c_contiguous and f.aligned
 
     def gradient_report(self, x, t, *, return_grads: bool = False, check_finite: bool = True) -> GradientReport:
         """Forward, loss, backward, per-layer statistics and the verdict on one batch.
@@ -505,6 +515,17 @@ class Network(ArchitectureProperties):
                 else np.float64
             )
         return cls(widths, activations=acts, alpha=alphas, weights=Ws, biases=bs, dtype=dtype)
+
+
+def _unpickle_network(arch: Architecture, state: tuple) -> Network:
+    init, params, bn_state, training, momentum = state
+    net = Network(arch, init="constant")
+    net._init = init
+    net._engine.params[...] = params
+    net._engine.state[...] = bn_state
+    net.training = training
+    net.bn_momentum = momentum
+    return net
 
 
 def _as_batch(a: np.ndarray, n: int, name: str, fn: str) -> np.ndarray:

@@ -182,7 +182,10 @@ def _leaky_relu_d(z, a, alpha):
 
 
 def _elu(z, alpha):
-    return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0)))
+    # expm1 of min(z, 0) lies in [-1, 0] (NaN stays NaN, silently); NumPy < 1.24
+    # flags "invalid" for expm1(-inf) in float64, which is -1 exactly
+    with np.errstate(invalid="ignore"):
+        return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0)))
 
 
 def _elu_d(z, a, alpha):

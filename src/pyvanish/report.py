@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from typing import Any, Optional
 
@@ -69,6 +69,32 @@ def log10_of(r: float) -> float:
     if math.isinf(r):
         return math.inf
     return math.log10(r)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Value equality for report fields: arrays by shape, dtype and values (NaN
+    equal to NaN), floats with NaN equal to NaN, tuples/lists/dicts element-wise."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        a, b = np.asarray(a), np.asarray(b)
+        if a.shape != b.shape or a.dtype != b.dtype:
+            return False
+        return bool(np.array_equal(a, b, equal_nan=a.dtype.kind in "fc"))
+    if isinstance(a, float) and isinstance(b, float):
+        return a == b or (math.isnan(a) and math.isnan(b))
+    if isinstance(a, (tuple, list)) and type(a) is type(b):
+        return len(a) == len(b) and all(_same(u, v) for u, v in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+def fields_equal(self: Any, other: Any) -> bool:
+    """``__eq__`` of the frozen result dataclasses (they hold NumPy arrays, which
+    the generated ``__eq__`` cannot compare): same class and every compared field
+    equal by value (:func:`_same`), so a pickled and unpickled result equals the original."""
+    if other.__class__ is not self.__class__:
+        return NotImplemented
+    return all(_same(getattr(self, f.name), getattr(other, f.name)) for f in fields(self) if f.compare)
 
 
 def _json_float(v: float) -> Any:
@@ -132,6 +158,8 @@ class GradientReport:
     weight_ratio: float = math.nan
     verdict: str = "undetermined"
     grads: Optional[dict] = field(default=None, repr=False, compare=False)
+
+    __eq__ = fields_equal  # by value: arrays, NaN == NaN (pickle round trips compare equal)
 
     @classmethod
     def _of(cls, labels: Mapping[str, Any], batch, loss, grad_x, stats, signal_ratio, weight_ratio, verdict, grads):

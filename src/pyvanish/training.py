@@ -15,6 +15,7 @@ from ._text import progress as progress_bar
 from ._validate import as_arrays, check_seed, int_seed, real_number
 from .architecture import _physical_memory
 from .network import Network
+from .report import fields_equal
 
 OPTIMIZERS = {"sgd": 0, "momentum": 0, "adam": 1}
 
@@ -79,6 +80,8 @@ class TrainingHistory:
     steps_done: int
     stopped: Optional[str] = None
     extra: dict = field(default_factory=dict, repr=False)
+
+    __eq__ = fields_equal  # by value: arrays, NaN == NaN (pickle round trips compare equal)
 
     @property
     def final_loss(self) -> float:
