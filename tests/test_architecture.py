@@ -104,3 +104,12 @@ def test_the_reference_names_the_engine_statistics_in_order():
     from pyvanish import _engine
 
     assert pyvanish.reference.STAT_NAMES == _engine.STAT_NAMES
+
+
+def test_depth_beyond_the_limit_is_refused_before_any_work():
+    from pyvanish.architecture import MAX_DEPTH
+
+    with pytest.raises(ValueError, match=r"^compare: depth must be <= 100,000"):
+        pyvanish.compare(depth=10**9)
+    with pytest.raises(ValueError, match=r"^Network: widths has 100,001 layers"):
+        pyvanish.Network([1] * (MAX_DEPTH + 2))

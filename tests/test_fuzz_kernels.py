@@ -63,12 +63,70 @@ KERNEL_NAMES = ["activation_forward", "activation_derivative", "activation_backw
                 "batchnorm_forward", "batchnorm_backward", "residual_forward", "residual_backward", "gemm"]
 
 
-def _check_result(res):
+def _expected_shapes(name, arrays, flags):
+    """The output shapes a kernel must return for these inputs, or None when
+    their shapes are inconsistent (then the kernel must have raised)."""
+    s = [np.shape(np.asarray(a)) for a in arrays]
+
+    def mat(x):
+        return len(x) == 2
+
+    if name == "activation_forward":
+        return [s[0]]
+    if name == "activation_derivative":
+        return [s[0]] if not flags[0] or s[1] == s[0] else None
+    if name == "activation_backward":
+        return [s[0]] if s[1] == s[0] and s[2] == s[0] else None
+    if name in ("dense_forward", "dense_act_forward"):
+        if not (mat(s[0]) and mat(s[1]) and s[1][1] == s[0][1] and (not flags[0] or s[2] == (s[1][0],))):
+            return None
+        out = (s[0][0], s[1][0])
+        return [out] if name == "dense_forward" else [out, out]
+    if name in ("dense_backward", "dense_act_backward"):
+        (B, OC), (B2, C), W = s[0] if mat(s[0]) else (None, None), s[1] if mat(s[1]) else (None, None), s[2]
+        ok = None not in (B, B2) and B == B2 and W == (OC, C)
+        if name == "dense_act_backward":
+            ok = ok and s[3] == s[0] and s[4] == s[0]
+        if not ok:
+            return None
+        return [(B, C), (OC, C), (OC,)] + ([(B, OC)] if name == "dense_act_backward" else [])
+    if name in ("mse_forward", "mse_backward"):
+        if not (mat(s[0]) and s[1] == s[0] and s[0][0] > 0):
+            return None
+        return [()] if name == "mse_forward" else [s[0]]
+    if name == "batchnorm_forward":
+        if not (mat(s[0]) and s[1] == (s[0][1],) and s[2] == s[1] and s[0][0] >= 2):
+            return None
+        return [s[0], s[0], s[1], s[1]]
+    if name == "batchnorm_backward":
+        if not (mat(s[0]) and s[1] == s[0] and s[2] == (s[0][1],) and s[3] == s[2]):
+            return None
+        return [s[0], s[2], s[2]]
+    if name == "residual_forward":
+        return [s[0]] if s[1] == s[0] else None
+    if name == "residual_backward":
+        return [s[0], s[0]]
+    if name == "gemm":
+        if not (mat(s[0]) and mat(s[1])):
+            return None
+        (M, K1), (K2, N) = s[0][::-1] if flags[0] else s[0], s[1][::-1] if flags[1] else s[1]
+        return [(M, N)] if K1 == K2 else None
+    raise AssertionError(name)
+
+
+def _check_result(res, name=None, arrays=None, flags=None):
+    """A float dtype result whose shapes follow from the inputs' shapes: a kernel
+    that accepted inconsistent shapes (a changed axis) fails here."""
     outs = res if isinstance(res, tuple) else (res,)
     for o in outs:
         if isinstance(o, float):
             continue
         assert isinstance(o, np.ndarray) and o.dtype in (np.float32, np.float64), (type(o), getattr(o, "dtype", None))
+    if name is None:
+        return
+    want = _expected_shapes(name, arrays, flags)
+    assert want is not None, f"{name} accepted inconsistent shapes {[np.shape(np.asarray(a)) for a in arrays]}"
+    assert [np.shape(o) for o in outs] == want, (name, [np.shape(o) for o in outs], want)
 
 
 @fuzz(700)
@@ -80,7 +138,7 @@ def test_kernels_take_malformed_arrays(data, name, B, C, OC, act, alpha, scalar,
     arrays = [data.draw(near(s), label=f"arg{i}") for i, s in enumerate(_kernel_shapes(name, B, C, OC, flags))]
     res = attempt(name, _kernel_call(name, arrays, act, alpha, scalar, flags, cf))
     if not isinstance(res, Exception):
-        _check_result(res)
+        _check_result(res, name, arrays, flags)
 
 
 @fuzz(150)

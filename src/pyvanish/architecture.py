@@ -32,6 +32,8 @@ from ._activations import alpha_for, canonical_activation
 __all__ = ["Architecture", "ArchitectureProperties"]
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+#: The deepest network any entry point builds (a deeper one is refused by name, before any work).
+MAX_DEPTH = 100_000
 #: The seed stream of the default data (x, t) drawn for a seed: default_rng([seed, 1]).
 _DATA_STREAM = 1
 
@@ -380,6 +382,8 @@ def _widths(widths, fn: str) -> tuple:
         raise TypeError(f"{fn}: widths must be a sequence of positive integers, got {widths!r}") from None
     if len(ws) < 2:
         raise ValueError(f"{fn}: widths needs at least 2 entries (input and output width), got {widths!r}")
+    if len(ws) > MAX_DEPTH + 1:
+        raise ValueError(f"{fn}: widths has {len(ws) - 1:,} layers, more than the {MAX_DEPTH:,} pyvanish supports")
     for i, w in enumerate(ws):
         if w is None or w < 1:
             raise ValueError(f"{fn}: widths[{i}] is {widths[i]!r}, expected a positive integer")

@@ -26,7 +26,7 @@ import numpy as np
 from . import __version__
 from ._text import format_table
 from ._validate import ACTIVATIONS
-from .architecture import Architecture
+from .architecture import MAX_DEPTH, Architecture
 from .compare import DEFAULT_CONFIGS, METRICS, compare
 from .ensemble import Ensemble
 from .init import ALIASES, INITS
@@ -77,13 +77,12 @@ def _positive(text: str) -> int:
 
 def _depth(text: str) -> int:
     v = _positive(text)
-    if v > _MAX_DEPTH:
-        raise argparse.ArgumentTypeError(f"expected a depth up to {_MAX_DEPTH:,} layers, got {text!r}")
+    if v > MAX_DEPTH:
+        raise argparse.ArgumentTypeError(f"expected a depth up to {MAX_DEPTH:,} layers, got {text!r}")
     return v
 
 
 #: Deeper networks are refused: a Python list per layer and one engine call per layer make them hang.
-_MAX_DEPTH = 100_000
 
 
 def _check_writable(path: str, option: str) -> None:

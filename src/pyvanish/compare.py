@@ -10,7 +10,7 @@ import numpy as np
 from ._activations import ACTIVATIONS, canonical_activation
 from ._text import format_table
 from ._validate import int_seed
-from .architecture import default_data
+from .architecture import MAX_DEPTH, default_data
 from .init import canonical
 from .network import Network
 from .report import THRESHOLD_DECADES, GradientReport, fields_equal
@@ -197,6 +197,8 @@ def compare(
     for name, v in (("depth", depth), ("width", width), ("output_width", output_width), ("batch", batch)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"compare: {name} must be a positive integer, got {v!r}")
+    if depth > MAX_DEPTH:
+        raise ValueError(f"compare: depth must be <= {MAX_DEPTH:,}, got {depth}")
     if isinstance(configs, (str, dict)):
         configs = [configs]
     if not isinstance(configs, (list, tuple)):

@@ -64,7 +64,7 @@ from typing import Any
 import numpy as np
 
 from ._text import progress as progress_bar
-from .architecture import default_data
+from .architecture import MAX_DEPTH, default_data
 
 #: Grid keys that every table has (the grid's value, else the default).
 CONFIG_KEYS = ("depth", "width", "activation", "init", "batchnorm", "residual")
@@ -158,8 +158,8 @@ def _spec(point: dict, defaults: dict, data_seed: int) -> dict:
         v = shape[k]
         if (v is not None or k != "input_width") and (type(v) is not int or v < 1):
             raise ValueError(f"sweep: {k} must be an integer >= 1, got {v!r} (grid point {point})")
-    if shape["depth"] > 100_000:
-        raise ValueError(f"sweep: depth must be <= 100,000, got {shape['depth']} (grid point {point})")
+    if shape["depth"] > MAX_DEPTH:
+        raise ValueError(f"sweep: depth must be <= {MAX_DEPTH:,}, got {shape['depth']} (grid point {point})")
     depth, width = shape["depth"], shape["width"]
     widths = [shape["input_width"] or width] + [width] * depth + [shape["output_width"]]
     return {"widths": widths, "network": kw, "batch": shape["batch"], "dtype": shape["dtype"], "data_seed": data_seed}

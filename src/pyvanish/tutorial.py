@@ -25,6 +25,7 @@ import numpy as np
 
 from . import kernels
 from ._validate import real_number
+from .architecture import MAX_DEPTH
 from .network import Network
 
 DPHI, FACTOR = "phi'(z_i)", "factor phi'(z_i)·w_i"
@@ -66,8 +67,8 @@ def seed_network(
     >>> round(ex.factors[0], 6)                 # sigma'(z1) * w1 with z1 = 1
     0.196612
     """
-    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or not 1 <= depth <= 100_000:
-        raise ValueError(f"seed_network: depth must be a positive integer up to 100,000, got {depth!r}")
+    if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or not 1 <= depth <= MAX_DEPTH:
+        raise ValueError(f"seed_network: depth must be a positive integer up to {MAX_DEPTH:,}, got {depth!r}")
     if init is None:
         init = "he" if activation in ("relu", "leaky_relu", "elu", "gelu", "silu") else "normal"
     w = (
