@@ -29,8 +29,8 @@ struct PyEnsemble {
     const T* tp = data<T>(t, fn, "t", tpm ? Shape{B, nL, E} : Shape{B, nL});
     if (B == 0) throw py::value_error("x has no rows; the loss of an empty batch is undefined");
     if (check_finite) {
-      if (count_nonfinite(xp, x.size())) throw py::value_error("x contains NaN or Inf (pass check_finite=False to allow)");
-      if (count_nonfinite(tp, t.size())) throw py::value_error("t contains NaN or Inf (pass check_finite=False to allow)");
+      if (!flat_all_finite(xp, x.size())) throw py::value_error("x contains NaN or Inf (pass check_finite=False to allow)");
+      if (!flat_all_finite(tp, t.size())) throw py::value_error("t contains NaN or Inf (pass check_finite=False to allow)");
     }
     std::unique_lock<std::mutex> lock(ens.mutex(), std::try_to_lock);
     if (!lock.owns_lock())

@@ -48,8 +48,8 @@ struct NetworkMethods {
     if (B == 0) throw py::value_error("x has no rows; the loss of an empty batch is undefined");
     self.check_batch(B, "");
     if (check_finite) {
-      if (count_nonfinite(xp, B * n0)) throw py::value_error("x contains NaN or Inf (pass check_finite=False to allow)");
-      if (count_nonfinite(tp, B * nL)) throw py::value_error("t contains NaN or Inf (pass check_finite=False to allow)");
+      if (!flat_all_finite(xp, B * n0)) throw py::value_error("x contains NaN or Inf (pass check_finite=False to allow)");
+      if (!flat_all_finite(tp, B * nL)) throw py::value_error("t contains NaN or Inf (pass check_finite=False to allow)");
     }
     auto lock = self.lock(nullptr);
     auto stats = alloc<double>({net.depth(), ST_COUNT});
@@ -84,7 +84,7 @@ struct NetworkMethods {
     const T* xp = data<T>(x, nullptr, "x", {-1, n0});
     const int64_t B = x.shape(0);
     self.check_batch(B, "");
-    if (check_finite && count_nonfinite(xp, B * n0))
+    if (check_finite && !flat_all_finite(xp, B * n0))
       throw py::value_error("x contains NaN or Inf (pass check_finite=False to allow)");
     auto lock = self.lock(nullptr);
     if (B == 0) {  // nothing to run (batch norm must not see an empty batch)
@@ -107,7 +107,7 @@ struct NetworkMethods {
     const int64_t n0 = net.layer(1).in, nL = net.layer(net.depth()).out;
     const T* xp = data<T>(x, fn, "x", {-1, n0});
     const int64_t B = x.shape(0);
-    if (check_finite && count_nonfinite(xp, B * n0))
+    if (check_finite && !flat_all_finite(xp, B * n0))
       throw py::value_error("x contains NaN or Inf (pass check_finite=False to allow)");
     if (net.training)
       for (int64_t l = 1; l <= net.depth(); ++l)

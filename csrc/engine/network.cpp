@@ -11,16 +11,6 @@
 namespace pyvanish {
 
 template <class T>
-double norm2(const T* v, int64_t n) noexcept {
-  return flat_norm(v, n);
-}
-
-template <class T>
-int64_t count_nonfinite(const T* v, int64_t n) noexcept {
-  return flat_count_nonfinite(v, n);
-}
-
-template <class T>
 Network<T>::Network(std::vector<LayerSpec> layers) : layers_(std::move(layers)) {
   int64_t n = 0, ns = 0;
   skipped_by_.assign(layers_.size(), {});
@@ -269,7 +259,7 @@ int64_t Network<T>::train(const T* X, const T* Y, const int64_t* idx, const Trai
     std::vector<double> wnorm;
     if (record) {
       wnorm.resize(size_t(L));
-      for (int64_t l = 1; l <= L; ++l) wnorm[size_t(l - 1)] = norm2(P + weight_offset(l), layer(l).out * layer(l).in);
+      for (int64_t l = 1; l <= L; ++l) wnorm[size_t(l - 1)] = flat_norm(P + weight_offset(l), layer(l).out * layer(l).in);
     }
     // one record of this step's statistics (the update ratios come later)
     auto write_record = [&] {
@@ -330,9 +320,9 @@ int64_t Network<T>::train(const T* X, const T* Y, const int64_t* idx, const Trai
           std::vector<T> d(static_cast<size_t>(n));
           for (int64_t i = 0; i < n; ++i)
             d[size_t(i)] = T(cfg.lr) * (m1[off + i] * T(c1)) / (std::sqrt(m2[off + i] * T(c2)) + T(cfg.eps));
-          step_norm = norm2(d.data(), n);
+          step_norm = flat_norm(d.data(), n);
         } else {
-          step_norm = std::fabs(cfg.lr) * norm2(m1 + off, n);
+          step_norm = std::fabs(cfg.lr) * flat_norm(m1 + off, n);
         }
         const double w = wnorm[size_t(l - 1)];
         rec.update[nrec * L + l - 1] = w > 0 ? step_norm / w : (step_norm > 0 ? INFINITY : 0.0);
@@ -347,9 +337,5 @@ int64_t Network<T>::train(const T* X, const T* Y, const int64_t* idx, const Trai
 
 template class Network<float>;
 template class Network<double>;
-template int64_t count_nonfinite<float>(const float*, int64_t) noexcept;
-template double norm2<float>(const float*, int64_t) noexcept;
-template double norm2<double>(const double*, int64_t) noexcept;
-template int64_t count_nonfinite<double>(const double*, int64_t) noexcept;
 
 }  // namespace pyvanish

@@ -45,13 +45,6 @@ struct TrainConfig {
   int64_t total = 0;  // steps of the whole run (its last step is always recorded)
 };
 
-// L2 norm without overflow or underflow in the squares. NaN if any NaN, inf
-// if any inf (engine/stats.hpp: flat_norm).
-template <class T>
-double norm2(const T* v, int64_t n) noexcept;
-template <class T>
-int64_t count_nonfinite(const T* v, int64_t n) noexcept;
-
 template <class T>
 class Network {
  public:

@@ -16,8 +16,6 @@ from typing import Any
 
 import numpy as np
 
-from ._activations import ACTIVATIONS  # noqa: F401  (re-exported for older imports)
-
 _F64, _F32 = np.dtype(np.float64), np.dtype(np.float32)  # native byte order
 
 

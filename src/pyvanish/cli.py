@@ -24,8 +24,8 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import __version__
+from ._activations import ACTIVATIONS
 from ._text import format_table
-from ._validate import ACTIVATIONS
 from .architecture import MAX_DEPTH, Architecture
 from .compare import DEFAULT_CONFIGS, METRICS, compare
 from .ensemble import Ensemble

@@ -39,25 +39,13 @@ from typing import Any, Optional
 
 import numpy as np
 
-from ._engine import STAT, THRESHOLD_DECADES
+from ._engine import STAT, STAT_NAMES, THRESHOLD_DECADES
 from ._text import format_table
 
 MEAN_DPHI = "mean phi'"
 
-LAYER_FIELDS = (
-    "grad_z",
-    "grad_W",
-    "grad_b",
-    "gain",
-    "mean_dphi",
-    "saturated",
-    "dead",
-    "nonfinite_act",
-    "nonfinite_grad",
-    "tiny_grad_W",
-    "grad_gamma",
-    "grad_beta",
-)
+# every per-layer statistic but grad_h (which has L + 1 entries), with the gain after the norms
+LAYER_FIELDS = STAT_NAMES[1:4] + ("gain",) + STAT_NAMES[4:]
 
 
 def log10_of(r: float) -> float:
