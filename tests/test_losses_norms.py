@@ -249,13 +249,13 @@ def test_grad_output_back_propagates_the_given_gradient():
 # ---------------------------------------------------------------- architecture
 def test_layernorm_and_prenorm_in_the_architecture():
     arch = pyvanish.Architecture.build([4, 8, 8, 8, 2], activation="gelu", residual=True, prenorm=True)
-    assert arch.prenorm == (False, True, True, False) and arch.layernorm == (False,) * 4
-    assert arch.n_params == (8 * 4 + 8) + 2 * (8 * 8 + 8 + 16) + (2 * 8 + 2)
+    assert arch.prenorm == (False, True, True, True) and arch.layernorm == (False,) * 4
+    assert arch.n_params == (8 * 4 + 8) + 2 * (8 * 8 + 8 + 16) + (2 * 8 + 2 + 16)
     net = pyvanish.Network(arch)
     assert net.n_params == arch.n_params == net._engine.params.size
-    assert [g is None for g in net.pre_gammas] == [True, False, False, True]
+    assert [g is None for g in net.pre_gammas] == [True, False, False, False]
     assert all(np.all(g == 1) for g in net.pre_gammas if g is not None)
-    assert "prenorm=2 layers" in repr(net)
+    assert "prenorm=3 layers" in repr(net)
     ln = pyvanish.Architecture.build([3, 5, 5, 1], layernorm=True)
     assert ln.layernorm == (True, True, False) and ln.normed == (True, True, False)
     with pytest.raises(ValueError, match="Network: layer 1 has both batch norm and layer norm"):

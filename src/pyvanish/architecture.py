@@ -239,7 +239,9 @@ class Architecture:
         prenorm : bool or sequence of bool
             Layer norm of a layer's input, before its dense step. ``True``: the
             first layer of every residual block (the transformer's pre-norm
-            block ``h + F(LN(h))``; needs ``residual``); or one flag per layer.
+            block ``h + F(LN(h))``; needs ``residual``) and the output layer
+            (the pre-norm transformer's final norm before its head); or one
+            flag per layer.
         ln_eps : float
             Layer-norm epsilon.
         loss : str
@@ -270,7 +272,7 @@ class Architecture:
                 f"{fn}: prenorm=True normalises the input of each residual block, but there are none "
                 "(set residual=True, or give one prenorm flag per layer)"
             )
-        pre = _flags(prenorm, L, fn, "prenorm", default=starts)
+        pre = _flags(prenorm, L, fn, "prenorm", default=starts[: L - 1] + [True])  # and the head's input
         return cls(
             ws,
             activations if isinstance(activations, str) else tuple(activations),  # type: ignore[arg-type]

@@ -117,7 +117,8 @@ class Network(ArchitectureProperties):
         Layer normalisation of a layer's *input* before its dense step
         (parameters in :attr:`pre_gammas`/:attr:`pre_betas`). With
         ``residual=True`` this is the transformer's pre-norm block
-        ``h = h + F(LN(h))``; ``True``: the first layer of every residual block.
+        ``h = h + F(LN(h))``; ``True``: the first layer of every residual block
+        and the output layer (the final norm before the head).
     ln_eps : float
         Layer-norm epsilon (default 1e-5).
     loss : str
