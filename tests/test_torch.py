@@ -46,19 +46,29 @@ def _close(actual, expected, rtol=RTOL, scale=None):
     return scale
 
 
-def check_against_autograd(model, net, batch=7, seed=0, rtol=RTOL):
-    """The network's loss, output, per-layer gradient norms and gradients equal autograd's on the model
-    (MSE as the engine's L = 1/(2B) sum |y - t|^2)."""
+def check_against_autograd(model, net, batch=7, seed=0, rtol=RTOL, loss="mse"):
+    """The network's loss, output, per-layer gradient norms and gradients equal autograd's on the model:
+    MSE as the engine's L = 1/(2B) sum |y - t|^2; cross_entropy as F.cross_entropy of class indices (mean
+    over the batch); bce as F.binary_cross_entropy_with_logits (mean over every output)."""
     torch, nn = _torch()
+    F = torch.nn.functional
     g = torch.Generator().manual_seed(seed)
     dtype = torch.float64 if net.dtype == np.float64 else torch.float32
     x = torch.randn(batch, net.widths[0], generator=g, dtype=dtype, requires_grad=True)
     t = torch.randn(batch, net.widths[-1], generator=g, dtype=dtype)
     model.zero_grad()
     y = model(x)
-    loss = 0.5 * ((y - t) ** 2).sum() / batch
-    loss.backward()
-    rep = net.gradient_report(x.detach().numpy(), t.numpy(), return_grads=True)
+    if loss == "mse":
+        value, t_np = 0.5 * ((y - t) ** 2).sum() / batch, t.numpy()
+    elif loss == "cross_entropy":
+        classes = torch.randint(0, net.widths[-1], (batch,), generator=g)
+        value, t_np = F.cross_entropy(y, classes), classes.numpy()
+    else:
+        t = torch.rand(batch, net.widths[-1], generator=g, dtype=dtype)
+        value, t_np = F.binary_cross_entropy_with_logits(y, t), t.numpy()
+    value.backward()
+    loss = value
+    rep = net.gradient_report(x.detach().numpy(), t_np, return_grads=True)
     assert rep.loss == pytest.approx(loss.item(), rel=rtol)
     _close(rep.grads["h_forward"][-1], y.detach().numpy(), rtol)
     assert rep.grad_h[0] == pytest.approx(x.grad.norm().item(), rel=rtol)
@@ -495,3 +505,107 @@ def test_bad_parameters_and_inputs():
             pyvanish.torch.from_torch(bad)
         with pytest.raises(TypeError, match=r"^Network\.from_torch: module must be a torch.nn.Module"):
             pyvanish.Network.from_torch(bad)
+
+
+# ---------------------------------------------------------------- LayerNorm, prenorm and the losses
+# (Architecture.layernorm / prenorm / ln_eps / loss, from main)
+def test_layernorm_after_linear_and_prenorm():
+    torch, nn = _torch()
+    torch.manual_seed(8)
+    model = nn.Sequential(
+        nn.LayerNorm(5),                                               # the input's norm: layer 1's prenorm
+        nn.Linear(5, 8), nn.LayerNorm(8), nn.GELU(),                   # layer 1's layernorm
+        nn.Linear(8, 8), nn.LayerNorm(8, elementwise_affine=False), nn.Tanh(),
+        nn.LayerNorm(8, bias=False), nn.Linear(8, 6), nn.ReLU(),       # after an activation: layer 3's prenorm
+        nn.Linear(6, 6), nn.Identity(), nn.LayerNorm(6),               # after nn.Identity: layer 5's prenorm
+        nn.Linear(6, 3),
+    ).double()
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, nn.LayerNorm) and m.weight is not None:
+                m.weight.uniform_(0.5, 1.5)
+                if m.bias is not None:
+                    m.bias.uniform_(-0.5, 0.5)
+    net = pyvanish.torch.from_torch(model)
+    assert net.layernorm == (True, True, False, False, False)
+    assert net.prenorm == (True, False, True, False, True)
+    assert net.batchnorm == (False,) * 5 and net.architecture.ln_eps == 1e-5
+    np.testing.assert_array_equal(net.pre_gammas[0], model[0].weight.detach().numpy())
+    assert not net.pre_betas[2].any() and (net.gammas[1] == 1).all()
+    check_against_autograd(model, net)
+
+
+def test_prenorm_residual_block():
+    """The transformer's pre-norm block x + F(LN(x)): the LayerNorm inside the block is the prenorm of its
+    first Linear, the skip takes the un-normalised x."""
+    torch, nn = _torch()
+    from pyvanish.torch import Residual
+
+    torch.manual_seed(9)
+    block = lambda: Residual(nn.Sequential(nn.LayerNorm(8, eps=1e-6), nn.Linear(8, 16), nn.GELU(),  # noqa: E731
+                                           nn.Linear(16, 8)), scale=0.5)
+    model = nn.Sequential(nn.Linear(4, 8), block(), block(), nn.LayerNorm(8, eps=1e-6), nn.Linear(8, 2)).double()
+    net = pyvanish.torch.from_torch(model)
+    assert net.skips == (None, None, 1, None, 3, None)
+    assert net.prenorm == (False, True, False, True, False, True) and net.architecture.ln_eps == 1e-6
+    check_against_autograd(model, net)
+
+
+def test_layernorm_refusals():
+    torch, nn = _torch()
+    from pyvanish.torch import Residual
+
+    _refused(nn.Sequential(nn.Linear(2, 2), nn.LayerNorm(2, eps=1e-3), nn.ReLU(), nn.LayerNorm(2), nn.Linear(2, 2)),
+             "ln_eps (LayerNorm eps) differs between '1' (0.001) and '3' (1e-05)")
+    _refused(nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.LayerNorm(2)), "module '2' (LayerNorm) ends the model")
+    _refused(nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2), nn.LayerNorm(2), nn.ReLU()),
+             "module '2' (LayerNorm) follows module '1' (BatchNorm1d): a layer has one normalisation")
+    _refused(nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.LayerNorm(2), nn.LayerNorm(2), nn.Linear(2, 2)),
+             "module '3' (LayerNorm) follows module '2' (LayerNorm)")
+    _refused(nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.LayerNorm(2), Residual(nn.Linear(2, 2))),
+             ["module '2' (LayerNorm) comes right before the Residual block '3'", "inside the block"])
+    _refused(nn.Sequential(nn.Linear(2, 2), Residual(nn.Sequential(nn.Linear(2, 2), nn.ReLU(), nn.LayerNorm(2)))),
+             "module '1.block.2' (LayerNorm) ends the Residual block '1'")
+    _refused(nn.Sequential(nn.Linear(2, 4), nn.LayerNorm([2, 2])), "normalises shape (2, 2)")
+    _refused(nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.LayerNorm(2), nn.Linear(3, 2)),
+             "module '2' (LayerNorm) normalises width 2, but the Linear after it ('3') has in_features=3")
+
+
+def test_round_trip_with_layernorm():
+    _torch()
+    rng = np.random.default_rng(5)
+    nets = [
+        pyvanish.Network([4, 6, 6, 2], activations=["identity", "tanh", "identity"], layernorm=[True, False, False],
+                         prenorm=[False, True, True], ln_eps=1e-3, seed=0),
+        pyvanish.Network([3] + [8] * 5 + [2], activation="gelu", residual=True, residual_block=2, prenorm=True,
+                         layernorm=[False, True, False, True, False, False], residual_scale=0.3, seed=1),
+        pyvanish.Network([3, 5, 5, 1], activation="relu", prenorm=[True, True, False], batchnorm=[True, False, False],
+                         seed=2, dtype=np.float32),
+    ]
+    for net in nets:
+        for ps in (net.gammas, net.betas, net.pre_gammas, net.pre_betas):
+            for p in ps:
+                if p is not None:
+                    p[...] = rng.uniform(0.5, 1.5, p.shape)
+        assert_same_network(net, pyvanish.Network.from_torch(net.to_torch()))
+        if net.dtype == np.float64:
+            check_against_autograd(net.to_torch(), net.copy())
+
+
+@pytest.mark.parametrize("loss", ["cross_entropy", "bce"])
+def test_losses_against_autograd(loss):
+    torch, nn = _torch()
+    from pyvanish.torch import Residual
+
+    torch.manual_seed(10)
+    model = nn.Sequential(nn.Linear(5, 8), nn.BatchNorm1d(8), nn.Tanh(),
+                          Residual(nn.Sequential(nn.LayerNorm(8), nn.Linear(8, 8), nn.ReLU())),
+                          nn.Linear(8, 4)).double()
+    net = pyvanish.torch.from_torch(model, loss=loss)
+    assert net.loss == loss
+    check_against_autograd(model, net, batch=9, loss=loss)
+    net = pyvanish.Network.from_torch(model, loss=loss)
+    check_against_autograd(model, net, batch=9, loss=loss)
+    assert_same_network(net, pyvanish.Network.from_torch(net.to_torch(), loss=loss))
+    with pytest.raises(ValueError, match="^from_torch: loss must be one of"):
+        pyvanish.torch.from_torch(model, loss="hinge")
