@@ -282,24 +282,54 @@ def test_running_statistics_and_evaluation_mode():
 
 # ------------------------------------------------------------------ the comparison
 
-# Documented bands (README, "The fixes side by side"), depth 20, width 64, batch 64:
-# plain sigmoid's weight ratio is below 1e-8; ReLU + He and batch norm keep both
-# ratios within 10^+-1; residual keeps the signal ratio within 10^+-1 and the
-# weight ratio within [1e-3, 1e1].
+# Documented bands (README, "The recipes side by side"), depth 20, width 64, batch 64, in
+# decades (log10 of the ratios): the tutorial's sigmoid below -10 (vanishing); ReLU + He
+# and isometry within +-1; batch norm alone grows the gradient towards the input, between
+# +1 and +2 (and explodes deeper or narrower); ResNet and the transformer keep the
+# signal ratio between 0.5 and 1.5 and the weight ratio between -1.5 and 0.
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_comparison_demonstrates_the_fixes(seed):
+def test_comparison_demonstrates_the_recipes(seed):
     cmp = pyvanish.compare(depth=20, width=64, batch=64, seed=seed)
-    plain, relu, bn, res = cmp.reports
-    assert cmp.names == ("sigmoid+xavier", "relu+he", "sigmoid+xavier+bn", "sigmoid+xavier+res")
-    assert plain.weight_ratio < 1e-8 and plain.signal_ratio < 1e-8 and plain.verdict == "vanishing"
-    for rep in (relu, bn):
-        assert 1e-1 < rep.weight_ratio < 1e1 and 1e-1 < rep.signal_ratio < 1e1
+    assert cmp.names == ("tutorial", "relu+he", "relu+he+bn", "resnet", "transformer", "isometry")
+    plain, relu, bn, resnet, transformer, iso = cmp.reports
+    assert plain.log10_weight_ratio < -10 and plain.log10_signal_ratio < -10 and plain.verdict == "vanishing"
+    for rep in (relu, iso):
+        assert -1 < rep.log10_weight_ratio < 1 and -1 < rep.log10_signal_ratio < 1
+    assert 1 < bn.log10_signal_ratio < 2 and 1 < bn.log10_weight_ratio < 2
+    for rep in (resnet, transformer):
+        assert 0.5 < rep.log10_signal_ratio < 1.5 and -1.5 < rep.log10_weight_ratio < 0
+    for rep in cmp.reports[1:]:
         assert rep.verdict == "healthy"
-    assert 1e-1 < res.signal_ratio < 1e1
-    assert 1e-3 < res.weight_ratio < 1e1
-    # every fix beats plain sigmoid by more than five orders of magnitude
-    for rep in (relu, bn, res):
-        assert rep.weight_ratio > 1e5 * plain.weight_ratio
+        assert rep.weight_ratio > 1e8 * plain.weight_ratio  # every recipe beats the tutorial by 8 decades
+    # batch norm alone explodes with depth (at initialisation); the residual recipes do not
+    deep = pyvanish.compare(["relu+he+bn", "resnet", "transformer"], depth=50, width=64, batch=64, seed=seed)
+    assert [r.verdict for r in deep.reports] == ["exploding", "healthy", "healthy"]
+
+
+def test_recipes_are_the_documented_configurations():
+    from pyvanish.compare import RECIPES, parse_config
+
+    assert parse_config("resnet") == ("resnet", {"activation": "relu", "init": "he_normal", "batchnorm": True,
+                                                 "residual": True, "residual_block": 1})
+    kw = parse_config("transformer")[1]
+    net = pyvanish.Network([8] * 5, **kw)
+    assert net.prenorm == (False, True, True, False) and net.skips == (None, 1, 2, None)
+    assert net.activations[:3] == ("gelu",) * 3
+    iso = pyvanish.Network([8] * 5, **parse_config("isometry")[1])
+    assert iso.init == "orthogonal"
+    assert set(RECIPES) == set(pyvanish.compare.__globals__["DEFAULT_CONFIGS"])
+    assert parse_config("tanh,xavier,ln,gain=2,sb=0.1")[1] == {"activation": "tanh", "init": "xavier_uniform",
+                                                             "layernorm": True, "gain": 2.0, "sb": 0.1}
+
+
+def test_compare_with_a_classification_loss():
+    cmp = pyvanish.compare(["tutorial", "relu+he"], depth=6, width=16, output_width=5, batch=32,
+                           loss="cross_entropy")
+    assert all(r.loss > 0 for r in cmp.reports)
+    x, t = pyvanish.Architecture.build([16] * 7 + [5], loss="cross_entropy").default_batch(32, 0)
+    assert (t.sum(axis=1) == 1).all() and set(np.unique(t)) == {0.0, 1.0}
+    net = pyvanish.Network([16] * 7 + [5], activation="relu", init="he", loss="cross_entropy", seed=0)
+    assert cmp["relu+he"].loss == net.gradient_report(x, t).loss
 
 
 def test_comparison_table_and_outputs():
@@ -334,7 +364,7 @@ def test_cli_compare():
     out = io.StringIO()
     assert main(["compare", "--depth", "20", "--width", "32", "--batch", "32"], out=out) == 0
     text = out.getvalue()
-    for name in ("sigmoid+xavier", "relu+he", "sigmoid+xavier+bn", "sigmoid+xavier+res"):
+    for name in ("tutorial", "relu+he", "relu+he+bn", "resnet", "transformer", "isometry"):
         assert name in text
     out = io.StringIO()
     assert main(["compare", "--config", "tanh,xavier,bn", "--config", "relu,he,res", "--depth", "3",

@@ -57,7 +57,7 @@ def test_gradient_flow_draws_every_report_array(cmp, tmp_path):
         assert W.get_xdata().tolist() == list(range(1, rep.depth + 1))
         assert h.get_color() == W.get_color() and h.get_linestyle() != W.get_linestyle()
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "sigmoid+xavier (vanishing)" in legend and "relu+he (healthy)" in legend
+    assert "tutorial (vanishing)" in legend and "relu+he (healthy)" in legend
 
 
 def test_gradient_flow_single_report_dict_and_errors(cmp):
@@ -65,8 +65,8 @@ def test_gradient_flow_single_report_dict_and_errors(cmp):
     ax = plot.gradient_flow(rep, metric="z")
     assert [ln.get_label() for ln in ax.get_lines()] == ["grad_z"]
     assert ax.get_lines()[0].get_ydata().tolist() == rep.grad_z.tolist()
-    ax = plot.gradient_flow({"a": rep, "b": cmp["sigmoid+xavier"]}, metric=["grad_b"])
-    assert _line(ax, "b: grad_b").get_ydata().tolist() == cmp["sigmoid+xavier"].grad_b.tolist()
+    ax = plot.gradient_flow({"a": rep, "b": cmp["tutorial"]}, metric=["grad_b"])
+    assert _line(ax, "b: grad_b").get_ydata().tolist() == cmp["tutorial"].grad_b.tolist()
     with pytest.raises(ValueError, match="metric"):
         plot.gradient_flow(rep, metric="grad_q")
     with pytest.raises(TypeError, match="GradientReport"):

@@ -68,7 +68,8 @@ def test_schema_and_values_equal_single_reports():
 
 
 def test_a_sweep_reproduces_compare():
-    cmp = pyvanish.compare(depth=6, width=16, batch=16, seed=0)
+    cmp = pyvanish.compare(["sigmoid,xavier", "relu,he", "sigmoid,xavier,bn", "sigmoid,xavier,res"], depth=6,
+                           width=16, batch=16, seed=0)
     res = sweep({"activation": ["sigmoid", "relu", "sigmoid", "sigmoid"], "init": ["xavier"]}, depth=6, width=16,
                 batch=16, progress=False)
     runs = res.runs()

@@ -123,7 +123,7 @@ def test_cli_train():
     out = io.StringIO()
     assert main(["train", "--depth", "6", "--width", "16", "--steps", "100", "--samples", "128"], out=out) == 0
     text = out.getvalue()
-    for name in ("sigmoid+xavier", "relu+he", "final loss", "layer 1"):
+    for name in ("tutorial", "relu+he", "resnet", "transformer", "final loss", "layer 1"):
         assert name in text
 
 

@@ -52,13 +52,14 @@ struct PyEnsemble {
   // and the memory the parameters need.
   static PyEnsemble* make(const std::vector<int64_t>& widths, const std::vector<int>& acts,
                           const std::vector<double>& alphas, const std::vector<int64_t>& skip,
-                          const std::vector<double>& scale, int64_t members) {
+                          const std::vector<double>& scale, int64_t members, int loss) {
     auto internal = [](const std::string& what) { return py::value_error("Ensemble: internal error: " + what); };
     if (widths.size() < 2) throw internal("widths needs at least 2 entries");
     const size_t L = widths.size() - 1;
     if (acts.size() != L || alphas.size() != L || skip.size() != L || scale.size() != L)
       throw internal("expected " + std::to_string(L) + " entries per layer");
     if (members < 1) throw internal("members must be >= 1");
+    if (loss < 0 || loss >= LOSS_GIVEN) throw internal("unknown loss " + std::to_string(loss));
     std::vector<LayerSpec> specs(L);
     std::optional<int64_t> total = 0;  // (W_l, b_l) per layer and member, overflow-checked
     for (size_t l = 0; l < L; ++l) {
@@ -72,7 +73,9 @@ struct PyEnsemble {
       total = total && cm ? add(*total, *cm) : std::nullopt;
     }
     check_memory("Ensemble", total, int64_t(sizeof(T)), 2, "parameters and their gradients");
-    return new PyEnsemble(std::move(specs), members);
+    auto* p = new PyEnsemble(std::move(specs), members);
+    p->ens.loss = loss;
+    return p;
   }
 };
 
@@ -81,8 +84,9 @@ void bind(py::module_& m, const char* name) {
   using PE = PyEnsemble<T>;
   py::class_<PE>(m, name)
       .def(py::init(&PE::make), py::arg("widths"), py::arg("activations"), py::arg("alphas"), py::arg("skip"),
-           py::arg("scale"), py::arg("members"))
+           py::arg("scale"), py::arg("members"), py::arg("loss") = int(LOSS_MSE))
       .def_property_readonly("members", [](PE& self) { return self.ens.members(); })
+      .def_property_readonly("loss", [](PE& self) { return self.ens.loss; })
       .def_property("tile", [](PE& self) { return self.ens.tile_; },
                     [](PE& self, int64_t v) { self.ens.tile_ = v; })
       .def_property_readonly("params", [](py::object self) {

@@ -8,6 +8,7 @@
 #include "kernels/batchnorm.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/losses.hpp"
 
 namespace pyvanish {
 namespace bindings {
@@ -170,8 +171,26 @@ py::array mse_bwd(const py::array& pred, const py::array& target) {
   return std::move(d);
 }
 
+// (loss, dL/dpred) of any loss (kernels/losses.hpp; kind LOSS_GIVEN is not a loss).
+template <class T>
+py::tuple loss_(const py::array& pred, const py::array& target, int kind) {
+  const char* fn = "loss";
+  const T* p = data<T>(pred, fn, "pred", {-1, -1});
+  const int64_t B = pred.shape(0), N = pred.shape(1);
+  const T* t = data<T>(target, fn, "target", {B, N});
+  if (kind < 0 || kind >= LOSS_GIVEN) throw py::value_error("loss: unknown loss code " + std::to_string(kind));
+  if (B == 0) throw py::value_error("loss: pred has no rows; the mean over an empty batch is undefined");
+  auto d = alloc<T>({B, N});
+  T* dp = d.mutable_data();
+  double value = 0.0;
+  {
+    MaybeRelease r(B * N);
+    value = loss_batch<T>(kind, dp, p, t, B, N);
+  }
+  return py::make_tuple(value, std::move(d));
+}
 
-// ---------------------------------------------------------------- batch norm, residual
+// ---------------------------------------------------------------- batch norm, layer norm, residual
 
 template <class T>
 py::tuple bn_fwd(const py::array& inp, const py::array& gamma, const py::array& beta, double eps) {
@@ -205,6 +224,43 @@ py::tuple bn_bwd(const py::array& dout, const py::array& xhat, const py::array& 
   {
     MaybeRelease rel(B * C);
     batchnorm_backward<T>(di, dg, db, g, xh, ga, r, B, C);
+  }
+  return py::make_tuple(dinp, dgamma, dbeta);
+}
+
+template <class T>
+py::tuple ln_fwd(const py::array& inp, const py::array& gamma, const py::array& beta, double eps) {
+  const char* fn = "layernorm_forward";
+  const T* x = data<T>(inp, fn, "inp", {-1, -1});
+  const int64_t B = inp.shape(0), C = inp.shape(1);
+  const T* g = data<T>(gamma, fn, "gamma", {C});
+  const T* b = data<T>(beta, fn, "beta", {C});
+  if (!(eps > 0.0) || !std::isfinite(eps)) throw py::value_error("layernorm_forward: eps must be positive and finite");
+  if (C == 0) throw py::value_error("layernorm_forward: inp has no columns (the mean over no features is undefined)");
+  auto out = alloc<T>({B, C}), xhat = alloc<T>({B, C});
+  auto rstd = alloc<T>({B});
+  T *o = out.mutable_data(), *xh = xhat.mutable_data(), *r = rstd.mutable_data();
+  {
+    MaybeRelease rel(B * C);
+    layernorm_forward<T>(o, xh, r, x, g, b, B, C, eps);
+  }
+  return py::make_tuple(out, xhat, rstd);
+}
+
+template <class T>
+py::tuple ln_bwd(const py::array& dout, const py::array& xhat, const py::array& gamma, const py::array& rstd) {
+  const char* fn = "layernorm_backward";
+  const T* g = data<T>(dout, fn, "dout", {-1, -1});
+  const int64_t B = dout.shape(0), C = dout.shape(1);
+  const T* xh = data<T>(xhat, fn, "xhat", {B, C});
+  const T* ga = data<T>(gamma, fn, "gamma", {C});
+  const T* r = data<T>(rstd, fn, "rstd", {B});
+  if (C == 0) throw py::value_error("layernorm_backward: dout has no columns");
+  auto dinp = alloc<T>({B, C}), dgamma = alloc<T>({C}), dbeta = alloc<T>({C});
+  T *di = dinp.mutable_data(), *dg = dgamma.mutable_data(), *db = dbeta.mutable_data();
+  {
+    MaybeRelease rel(B * C);
+    layernorm_backward<T>(di, dg, db, g, xh, ga, r, B, C);
   }
   return py::make_tuple(dinp, dgamma, dbeta);
 }
@@ -290,6 +346,16 @@ void bind_kernels(py::module_& m) {
     return PV_DISPATCH(pred, "mse_backward", "pred", mse_bwd)(pred, target);
   }, py::arg("pred"), py::arg("target"));
 
+  m.def("loss", [](const py::array& pred, const py::array& target, int kind) {
+    return PV_DISPATCH(pred, "loss", "pred", loss_)(pred, target, kind);
+  }, py::arg("pred"), py::arg("target"), py::arg("kind"));
+
+  m.def("layernorm_forward", [](const py::array& inp, const py::array& gamma, const py::array& beta, double eps) {
+    return PV_DISPATCH(inp, "layernorm_forward", "inp", ln_fwd)(inp, gamma, beta, eps);
+  }, py::arg("inp"), py::arg("gamma"), py::arg("beta"), py::arg("eps"));
+  m.def("layernorm_backward", [](const py::array& dout, const py::array& xhat, const py::array& gamma, const py::array& rstd) {
+    return PV_DISPATCH(dout, "layernorm_backward", "dout", ln_bwd)(dout, xhat, gamma, rstd);
+  }, py::arg("dout"), py::arg("xhat"), py::arg("gamma"), py::arg("rstd"));
   m.def("batchnorm_forward", [](const py::array& inp, const py::array& gamma, const py::array& beta, double eps) {
     return PV_DISPATCH(inp, "batchnorm_forward", "inp", bn_fwd)(inp, gamma, beta, eps);
   }, py::arg("inp"), py::arg("gamma"), py::arg("beta"), py::arg("eps"));

@@ -8,6 +8,7 @@
 #include "engine/threads.hpp"
 #include "kernels/activations.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/losses.hpp"
 #include "simd/simd.hpp"
 
 namespace pyvanish {
@@ -73,6 +74,9 @@ PYBIND11_MODULE(_core, m) {
   std::vector<std::string> verdicts;
   for (int v = 0; v < VERDICT_COUNT; ++v) verdicts.emplace_back(verdict_name(v));
   m.attr("VERDICTS") = py::tuple(py::cast(verdicts));
+  std::vector<std::string> losses;
+  for (int k = 0; k < LOSS_COUNT; ++k) losses.emplace_back(loss_name(k));
+  m.attr("LOSSES") = py::tuple(py::cast(losses));
   m.attr("VERDICT_THRESHOLD_DECADES") = kVerdictThresholdDecades;
   m.def("max_derivative", &max_derivative, py::arg("act"), py::arg("alpha"));
 

@@ -39,7 +39,10 @@ struct NetworkMethods {
 
   // x (B, n_0), t (B, n_L) -> (loss, stats, grad_x, signal_ratio, weight_ratio,
   // verdict_code[, grads]). Errors carry no function prefix (Python adds its own).
-  static py::tuple run(PN& self, const py::array& x, const py::array& t, bool check_finite, bool grads) {
+  // loss_kind < 0: the network's own loss; LOSS_GIVEN: t is dL/dy.
+  static py::tuple run(PN& self, const py::array& x, const py::array& t, bool check_finite, bool grads,
+                       int loss_kind) {
+    if (loss_kind >= LOSS_COUNT) throw py::value_error("loss_kind must be < " + std::to_string(LOSS_COUNT));
     Network<T>& net = self.net;
     const int64_t n0 = net.layer(1).in, nL = net.layer(net.depth()).out;
     const T* xp = data<T>(x, nullptr, "x", {-1, n0});
@@ -60,7 +63,7 @@ struct NetworkMethods {
       int64_t work = 0;
       for (int64_t l = 1; l <= net.depth(); ++l) work += B * net.layer(l).in * net.layer(l).out;
       MaybeRelease r(work);
-      loss = net.run(xp, tp, B, sp, &grad_x, &sum);
+      loss = net.run(xp, tp, B, sp, &grad_x, &sum, loss_kind);
     }
     if (!grads)
       return py::make_tuple(loss, std::move(stats), grad_x, sum.signal_ratio, sum.weight_ratio, sum.verdict);
@@ -149,7 +152,8 @@ struct NetworkMethods {
   // memory the parameters need.
   static PN* make(const std::vector<int64_t>& widths, const std::vector<int>& acts, const std::vector<double>& alphas,
                   std::vector<bool> batchnorm, std::vector<double> eps, std::vector<int64_t> skip,
-                  std::vector<double> scale) {
+                  std::vector<double> scale, std::vector<bool> layernorm, std::vector<bool> prenorm, double ln_eps,
+                  int loss) {
     auto internal = [](const std::string& what) { return py::value_error("Network: internal error: " + what); };
     if (widths.size() < 2) throw internal("widths needs at least 2 entries");
     const size_t L = widths.size() - 1;
@@ -157,26 +161,35 @@ struct NetworkMethods {
     if (eps.empty()) eps.assign(L, 1e-5);
     if (skip.empty()) skip.assign(L, -1);
     if (scale.empty()) scale.assign(L, 1.0);
+    if (layernorm.empty()) layernorm.assign(L, false);
+    if (prenorm.empty()) prenorm.assign(L, false);
     if (acts.size() != L || alphas.size() != L || batchnorm.size() != L || eps.size() != L ||
-        skip.size() != L || scale.size() != L)
+        skip.size() != L || scale.size() != L || layernorm.size() != L || prenorm.size() != L)
       throw internal("expected " + std::to_string(L) + " entries per layer");
+    if (loss < 0 || loss >= LOSS_GIVEN) throw internal("unknown loss " + std::to_string(loss));
     std::vector<LayerSpec> specs(L);
     for (size_t l = 0; l < L; ++l) {
       if (widths[l] < 1 || widths[l + 1] < 1) throw internal("widths must be >= 1");
       if (skip[l] >= 0 && (skip[l] > int64_t(l) || widths[size_t(skip[l])] != widths[l + 1]))
         throw internal("layer " + std::to_string(l + 1) + " has an invalid residual source");
-      specs[l] = {widths[l], widths[l + 1], act_code(acts[l]), alphas[l], bool(batchnorm[l]), eps[l], skip[l], scale[l]};
+      if (batchnorm[l] && layernorm[l]) throw internal("a layer cannot have both batch norm and layer norm");
+      specs[l] = {widths[l], widths[l + 1], act_code(acts[l]), alphas[l], bool(batchnorm[l]),
+                  layernorm[l] ? ln_eps : eps[l], skip[l], scale[l], bool(layernorm[l]), bool(prenorm[l]), ln_eps};
     }
     // W_l, b_l [, gamma_l, beta_l] per layer, overflow-checked
     std::optional<int64_t> total = 0;
     for (size_t l = 0; l < L && total; ++l) {
       const auto w = mul(widths[l + 1], widths[l]);
-      const auto extra = mul(widths[l + 1], batchnorm[l] ? 3 : 1);
-      const auto c = w && extra ? add(*w, *extra) : std::nullopt;
-      total = c ? add(*total, *c) : std::nullopt;
+      const auto extra = mul(widths[l + 1], batchnorm[l] || layernorm[l] ? 3 : 1);
+      const auto pre = mul(widths[l], prenorm[l] ? 2 : 0);
+      const auto c = w && extra && pre ? add(*w, *extra) : std::nullopt;
+      const auto c2 = c ? add(*c, *pre) : std::nullopt;
+      total = c2 ? add(*total, *c2) : std::nullopt;
     }
     check_memory("Network", total, int64_t(sizeof(T)), 2, "parameters and their gradients");
-    return new PN(std::move(specs));
+    auto* p = new PN(std::move(specs));
+    p->net.loss = loss;
+    return p;
   }
 };
 
@@ -187,8 +200,11 @@ void bind(py::module_& m, const char* name) {
   py::class_<PN> cls(m, name);
   cls.def(py::init(&M::make), py::arg("widths"), py::arg("activations"), py::arg("alphas"),
           py::arg("batchnorm") = std::vector<bool>{}, py::arg("eps") = std::vector<double>{},
-          py::arg("skip") = std::vector<int64_t>{}, py::arg("scale") = std::vector<double>{})
+          py::arg("skip") = std::vector<int64_t>{}, py::arg("scale") = std::vector<double>{},
+          py::arg("layernorm") = std::vector<bool>{}, py::arg("prenorm") = std::vector<bool>{},
+          py::arg("ln_eps") = 1e-5, py::arg("loss") = int(LOSS_MSE))
       .def_property_readonly("depth", [](PN& self) { return self.net.depth(); })
+      .def_property_readonly("loss", [](PN& self) { return self.net.loss; })
       .def_property_readonly("params", [](py::object self) {
         PN& p = self.cast<PN&>();
         return M::view(p.net.params(), p.net.num_params(), self);
@@ -210,10 +226,13 @@ void bind(py::module_& m, const char* name) {
                     })
       .def("gamma_offset", [](PN& self, int64_t l) { return self.net.gamma_offset(l); })
       .def("beta_offset", [](PN& self, int64_t l) { return self.net.beta_offset(l); })
+      .def("pre_gamma_offset", [](PN& self, int64_t l) { return self.net.pre_gamma_offset(l); })
+      .def("pre_beta_offset", [](PN& self, int64_t l) { return self.net.pre_beta_offset(l); })
       .def("state_offset", [](PN& self, int64_t l) { return self.net.state_offset(l); })
       .def("weight_offset", [](PN& self, int64_t l) { return self.net.weight_offset(l); })
       .def("bias_offset", [](PN& self, int64_t l) { return self.net.bias_offset(l); })
-      .def("run", &M::run, py::arg("x"), py::arg("t"), py::arg("check_finite") = true, py::arg("grads") = false)
+      .def("run", &M::run, py::arg("x"), py::arg("t"), py::arg("check_finite") = true, py::arg("grads") = false,
+           py::arg("loss_kind") = -1)
       .def("forward", &M::forward, py::arg("x"), py::arg("check_finite") = true)
       .def("buffers", &M::buffers, py::arg("which"))
       .def("jacobian", &M::jacobian, py::arg("x"), py::arg("check_finite") = true)

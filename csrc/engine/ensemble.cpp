@@ -137,6 +137,7 @@ void Ensemble<T>::run(const T* x, bool xpm, const T* t, bool tpm, int64_t B, dou
   S.t = t;
   S.x_per_member = xpm;
   S.t_per_member = tpm;
+  S.loss_kind = this->loss;
   S.stats = stats;
   S.grad_x = grad_x;
   S.loss = loss;

@@ -9,8 +9,9 @@
 // across threads in contiguous slices; each member's numbers are computed by
 // the same code in the same order whatever the thread count (bitwise identical).
 //
-// Supports dense layers, every activation, residual connections; not batch
-// norm (the Python layer runs such ensembles member by member).
+// Supports dense layers, every activation, residual connections and every
+// loss; not batch or layer norm (the Python layer runs such ensembles member
+// by member).
 #pragma once
 #include <cstdint>
 #include <mutex>
@@ -52,6 +53,7 @@ struct EnsembleSlice {
   const T* x;
   const T* t;
   bool x_per_member, t_per_member;
+  int loss_kind;  // enum Loss (kernels/losses.hpp)
   double *stats, *grad_x, *loss;
 };
 
@@ -80,6 +82,7 @@ class Ensemble {
            double* stats, double* grad_x, double* loss, int threads, int8_t* verdicts = nullptr);
 
   std::mutex& mutex() noexcept { return mu_; }
+  int loss = LOSS_MSE;  // enum Loss (kernels/losses.hpp)
   int64_t tile_ = 0;  // members per cache tile (0: the default); results do not depend on it
 
  private:

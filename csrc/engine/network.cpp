@@ -17,7 +17,7 @@ Network<T>::Network(std::vector<LayerSpec> layers) : layers_(std::move(layers)) 
   for (size_t i = 0; i < layers_.size(); ++i) {
     const LayerSpec& s = layers_[i];
     w_off_.push_back(n);
-    n += s.out * s.in + s.out + (s.batchnorm ? 2 * s.out : 0);
+    n += s.out * s.in + s.out + (s.normed() ? 2 * s.out : 0) + (s.prenorm ? 2 * s.in : 0);
     s_off_.push_back(ns);
     ns += s.batchnorm ? 2 * s.out : 0;
     if (s.skip >= 0) skipped_by_[size_t(s.skip)].push_back(int64_t(i) + 1);
@@ -25,11 +25,11 @@ Network<T>::Network(std::vector<LayerSpec> layers) : layers_(std::move(layers)) 
   params_.assign(size_t(n), T(0));
   grads_.assign(size_t(n), T(0));
   state_.assign(size_t(ns), T(0));
-  for (int64_t l = 1; l <= depth(); ++l)
-    if (layer(l).batchnorm) {
-      std::fill_n(params_.data() + gamma_offset(l), layer(l).out, T(1));  // gamma = 1, beta = 0
-      std::fill_n(state_.data() + state_offset(l) + layer(l).out, layer(l).out, T(1));  // var = 1
-    }
+  for (int64_t l = 1; l <= depth(); ++l) {
+    if (layer(l).normed()) std::fill_n(params_.data() + gamma_offset(l), layer(l).out, T(1));  // gamma = 1, beta = 0
+    if (layer(l).prenorm) std::fill_n(params_.data() + pre_gamma_offset(l), layer(l).in, T(1));
+    if (layer(l).batchnorm) std::fill_n(state_.data() + state_offset(l) + layer(l).out, layer(l).out, T(1));  // var = 1
+  }
 }
 
 template <class T>
@@ -42,16 +42,20 @@ void Network<T>::reserve(int64_t B) {
     const int64_t m = B * s.out;
     Offsets o;
     o.z = take(m);
-    o.u = s.batchnorm ? take(m) : o.z;
-    o.xhat = s.batchnorm ? take(m) : o.z;
+    o.u = s.normed() ? take(m) : o.z;
+    o.xhat = s.normed() ? take(m) : o.z;
     o.mean = s.batchnorm ? take(s.out) : 0;
-    o.rstd = s.batchnorm ? take(s.out) : 0;
+    o.rstd = s.batchnorm ? take(s.out) : s.layernorm ? take(B) : 0;
+    o.pin = s.prenorm ? take(B * s.in) : 0;
+    o.pxhat = s.prenorm ? take(B * s.in) : 0;
+    o.prstd = s.prenorm ? take(B) : 0;
+    o.dpin = s.prenorm ? take(B * s.in) : 0;
     o.h = take(m);
     o.a = s.skip >= 0 ? take(m) : o.h;
     o.dh = take(m);
     o.da = s.skip >= 0 ? take(m) : o.dh;
     o.dz = take(m);
-    o.du = s.batchnorm ? take(m) : o.dz;
+    o.du = s.normed() ? take(m) : o.dz;
     off_.push_back(o);
     widest = std::max(widest, s.out);
   }
@@ -76,7 +80,16 @@ void Network<T>::forward(const T* x, int64_t B) {
     const LayerSpec& s = layer(l);
     const Offsets& o = off_[size_t(l - 1)];
     const int64_t m = B * s.out;
-    dense_forward<T>(ws + o.z, hin(l - 1), P + weight_offset(l), P + bias_offset(l), B, s.in, s.out);
+    const T* v = hin(l - 1);
+    if (s.prenorm) {
+      layernorm_forward<T>(ws + o.pin, ws + o.pxhat, ws + o.prstd, v, P + pre_gamma_offset(l), P + pre_beta_offset(l),
+                           B, s.in, s.pre_eps);
+      v = ws + o.pin;
+    }
+    dense_forward<T>(ws + o.z, v, P + weight_offset(l), P + bias_offset(l), B, s.in, s.out);
+    if (s.layernorm)
+      layernorm_forward<T>(ws + o.u, ws + o.xhat, ws + o.rstd, ws + o.z, P + gamma_offset(l), P + beta_offset(l), B,
+                           s.out, s.eps);
     if (s.batchnorm) {
       T* run_mean = state_.data() + state_offset(l);
       T* run_var = run_mean + s.out;
@@ -105,7 +118,8 @@ void Network<T>::forward(const T* x, int64_t B) {
 }
 
 template <class T>
-double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double* grad_x, Summary* summary) {
+double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double* grad_x, Summary* summary,
+                       int loss_kind) {
   forward(x, B);
   const int64_t L = depth();
   T* ws = ws_.data();
@@ -114,8 +128,8 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
   auto hin = [&](int64_t l) -> const T* { return l == 0 ? x : ws + off_[size_t(l - 1)].h; };
   const LayerSpec& last = layer(L);
   T* y = ws + off_[size_t(L - 1)].h;
-  const double loss = mse_forward<T>(y, t, B, last.out);
-  mse_backward<T>(ws + off_[size_t(L - 1)].dh, y, t, B, last.out);
+  const double loss = loss_batch<T>(loss_kind >= 0 ? loss_kind : this->loss, ws + off_[size_t(L - 1)].dh, y, t, B,
+                                    last.out);
   // backward, reducing the statistics as each layer's buffers are produced
   for (int64_t l = L; l >= 1; --l) {
     const LayerSpec& s = layer(l);
@@ -160,11 +174,19 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
     if (s.batchnorm)
       (training ? batchnorm_backward<T> : batchnorm_eval_backward<T>)(
           ws + o.dz, dgamma, dbeta, du, ws + o.xhat, P + gamma_offset(l), ws + o.rstd, B, s.out);
+    if (s.layernorm)
+      layernorm_backward<T>(ws + o.dz, dgamma, dbeta, du, ws + o.xhat, P + gamma_offset(l), ws + o.rstd, B, s.out);
     const T* dz = ws + o.dz;
     T* dinp = ws + (l == 1 ? dx_off_ : off_[size_t(l - 2)].dh);
     T* dW = G + weight_offset(l);
     T* db = G + bias_offset(l);
-    dense_backward<T>(dinp, dW, db, dz, hin(l - 1), P + weight_offset(l), B, s.in, s.out);
+    if (s.prenorm) {  // through the dense step to the normalised input, then through LN'
+      dense_backward<T>(ws + o.dpin, dW, db, dz, ws + o.pin, P + weight_offset(l), B, s.in, s.out);
+      layernorm_backward<T>(dinp, G + pre_gamma_offset(l), G + pre_beta_offset(l), ws + o.dpin, ws + o.pxhat,
+                            P + pre_gamma_offset(l), ws + o.prstd, B, s.in);
+    } else {
+      dense_backward<T>(dinp, dW, db, dz, hin(l - 1), P + weight_offset(l), B, s.in, s.out);
+    }
     // dL/dh_{l-1} is now complete but for the skip paths that start at h_{l-1}
     for (int64_t r : skipped_by_[size_t(l - 1)]) {
       const T* dh_r = ws + off_[size_t(r - 1)].dh;
@@ -172,7 +194,7 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
     }
 
     LayerAccumulators acc;
-    const bool bn = s.batchnorm;
+    const bool bn = s.normed();
     const LayerBuffers<T> bufs{ws + o.z, bn ? ws + o.u : nullptr, ws + o.h, dh_l, dz, bn ? du : nullptr, dW, db,
                                bn ? dgamma : nullptr, bn ? dbeta : nullptr, m, s.out * s.in, s.out};
     reduce_layer(FlatReducer{}, bufs, LaneStats::of(acc));
@@ -186,6 +208,22 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
   *grad_x = flat_norm(ws + dx_off_, B * layer(1).in);
   if (summary) *summary = summarize(stats, L);
   return loss;
+}
+
+// V (n, cols) <- d LN(v)/dv V for one sample's layer norm (xhat (n), rstd, gamma (n)):
+// column by column, gamma * rstd * (V - mean V - xhat mean(xhat V)).
+template <class T>
+static void layernorm_jvp(T* V, int64_t n, int64_t cols, const T* xhat, T rstd, const T* gamma) {
+  for (int64_t c = 0; c < cols; ++c) {
+    double s = 0.0, sx = 0.0;
+    for (int64_t j = 0; j < n; ++j) {
+      s += double(V[j * cols + c]);
+      sx += double(xhat[j]) * double(V[j * cols + c]);
+    }
+    const double m = s / double(n), mx = sx / double(n);
+    for (int64_t j = 0; j < n; ++j)
+      V[j * cols + c] = T(double(gamma[j]) * double(rstd) * ((double(V[j * cols + c]) - m) - double(xhat[j]) * mx));
+  }
 }
 
 template <class T>
@@ -203,7 +241,7 @@ void Network<T>::jacobian(const T* x, int64_t B, T* J) {
     total += (l == 0 ? n0 : layer(l).out) * n0;
     if (l > 0) widest = std::max(widest, layer(l).out);
   }
-  std::vector<T> M(static_cast<size_t>(total)), D(static_cast<size_t>(widest));
+  std::vector<T> M(static_cast<size_t>(total)), D(static_cast<size_t>(widest)), V(static_cast<size_t>(widest * n0));
   for (int64_t b = 0; b < B; ++b) {
     T* M0 = M.data();
     std::fill(M0, M0 + n0 * n0, T(0));
@@ -212,9 +250,15 @@ void Network<T>::jacobian(const T* x, int64_t B, T* J) {
       const LayerSpec& s = layer(l);
       const Offsets& o = off_[size_t(l - 1)];
       T* Ml = M.data() + moff[size_t(l)];
-      // dz/dx = W_l M_{l-1}
-      gemm<T>(false, false, s.out, n0, s.in, T(1), P + weight_offset(l), s.in, M.data() + moff[size_t(l - 1)],
-              n0, T(0), Ml, n0);
+      // dz/dx = W_l M_{l-1} (W_l LN'(M_{l-1}) for a pre-norm layer)
+      const T* Min = M.data() + moff[size_t(l - 1)];
+      if (s.prenorm) {
+        std::copy(Min, Min + s.in * n0, V.data());
+        layernorm_jvp(V.data(), s.in, n0, ws + o.pxhat + b * s.in, ws[o.prstd + b], P + pre_gamma_offset(l));
+        Min = V.data();
+      }
+      gemm<T>(false, false, s.out, n0, s.in, T(1), P + weight_offset(l), s.in, Min, n0, T(0), Ml, n0);
+      if (s.layernorm) layernorm_jvp(Ml, s.out, n0, ws + o.xhat + b * s.out, ws[o.rstd + b], P + gamma_offset(l));
       // da/dz = phi'(u) (times gamma * rstd through evaluation-mode batch norm)
       activation_derivative<T>(s.act, T(s.alpha), D.data(), ws + o.u + b * s.out, ws + o.a + b * s.out, s.out);
       if (s.batchnorm)

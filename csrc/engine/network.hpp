@@ -3,24 +3,27 @@
 // activation derivative, saturated and dead units, NaN/Inf and tiny-gradient
 // counts) for a dense network, in one call.
 //
-//   z_l = h_{l-1} W_l^T + b_l      W_l (n_l, n_{l-1}), b_l (n_l)
-//   u_l = BN_l(z_l)                 only where layer l has batch norm; else u_l = z_l
+//   v_l = LN'_l(h_{l-1})            only where layer l is pre-norm; else v_l = h_{l-1}
+//   z_l = v_l W_l^T + b_l           W_l (n_l, n_{l-1}), b_l (n_l)
+//   u_l = BN_l(z_l) or LN_l(z_l)    only where layer l has batch norm or layer norm; else u_l = z_l
 //   a_l = phi_l(u_l)
 //   h_l = h_{s} + scale_l a_l       only where layer l is residual, s = skip_l < l
 //                                   (n_s == n_l); else h_l = a_l
-//   h_0 = x (B, n_0);  y = h_L;  L = 1/(2B) sum_b |y_b - t_b|^2
+//   h_0 = x (B, n_0);  y = h_L;  the loss of kernels/losses.hpp (MSE: 1/(2B) sum_b |y_b - t_b|^2)
 //
+// A pre-norm residual layer is the transformer's block h_l = h_{l-1} + F(LN(h_{l-1})).
 // The engine owns its parameters (one contiguous buffer: W_1 b_1 [gamma_1
-// beta_1] W_2 ...), the batch-norm running statistics, and a workspace sized
-// for the last batch size it saw, so repeated calls allocate nothing.
-// Statistics are reduced inside the backward pass. No Python here;
-// preconditions are checked by the bindings.
+// beta_1] [pre_gamma_1 pre_beta_1] W_2 ...), the batch-norm running statistics,
+// and a workspace sized for the last batch size it saw, so repeated calls
+// allocate nothing. Statistics are reduced inside the backward pass. No
+// Python here; preconditions are checked by the bindings.
 #pragma once
 #include <cstdint>
 #include <mutex>
 #include <vector>
 
 #include "engine/stats.hpp"
+#include "kernels/losses.hpp"
 
 namespace pyvanish {
 
@@ -29,9 +32,13 @@ struct LayerSpec {
   int act = 0;              // enum Act
   double alpha = 0.0;       // leaky_relu slope / elu scale
   bool batchnorm = false;   // u = BN(z) before the activation
-  double eps = 1e-5;        // batch-norm epsilon
+  double eps = 1e-5;        // the epsilon of u's normalisation (batch or layer norm)
   int64_t skip = -1;        // residual: h_l = h_skip + scale * a_l (0 <= skip < l)
   double scale = 1.0;
+  bool layernorm = false;   // u = LN(z) before the activation (not with batchnorm)
+  bool prenorm = false;     // z = LN'(h_{l-1}) W^T + b: the input layer-normalised first
+  double pre_eps = 1e-5;    // the epsilon of the input's layer norm
+  bool normed() const noexcept { return batchnorm || layernorm; }  // has gamma, beta of width out
 };
 
 enum Optimizer : int { OPT_SGD = 0, OPT_ADAM = 1 };
@@ -60,6 +67,11 @@ class Network {
   // gamma and beta of a batch-norm layer follow its bias.
   int64_t gamma_offset(int64_t l) const noexcept { return bias_offset(l) + layer(l).out; }
   int64_t beta_offset(int64_t l) const noexcept { return gamma_offset(l) + layer(l).out; }
+  // gamma' and beta' (n_{l-1} each) of a pre-norm layer follow those.
+  int64_t pre_gamma_offset(int64_t l) const noexcept {
+    return bias_offset(l) + layer(l).out * (layer(l).normed() ? 3 : 1);
+  }
+  int64_t pre_beta_offset(int64_t l) const noexcept { return pre_gamma_offset(l) + layer(l).in; }
 
   // Batch-norm running statistics (unbiased variance), updated by every
   // training-mode run with `momentum` (PyTorch's convention, default 0.1):
@@ -70,12 +82,15 @@ class Network {
   int64_t state_offset(int64_t l) const noexcept { return s_off_[size_t(l - 1)]; }
   bool training = true;     // batch-norm mode: batch statistics or running ones
   double momentum = 0.1;
+  int loss = LOSS_MSE;      // enum Loss (kernels/losses.hpp)
 
   // x (B, n_0), t (B, n_L), B >= 1. Writes stats (L, ST_COUNT),
   // grad_x = |dL/dx| and (if given) the ratios and verdict of the statistics;
-  // returns the loss. The per-layer buffers below hold this call's values
-  // until the next call.
-  double run(const T* x, const T* t, int64_t B, double* stats, double* grad_x, Summary* summary = nullptr);
+  // returns the loss (`loss_kind` < 0: the network's `loss`; LOSS_GIVEN: t is
+  // dL/dy itself). The per-layer buffers below hold this call's values until
+  // the next call.
+  double run(const T* x, const T* t, int64_t B, double* stats, double* grad_x, Summary* summary = nullptr,
+             int loss_kind = -1);
 
   // The forward pass alone (fills z, u, a, h; batch norm as `training` says).
   void forward(const T* x, int64_t B);
@@ -123,7 +138,9 @@ class Network {
   std::mutex& mutex() noexcept { return mu_; }
 
  private:
-  struct Offsets { int64_t z, u, a, h, xhat, mean, rstd, dh, da, du, dz; };
+  // pin, pxhat, prstd, dpin: a pre-norm layer's normalised input, its xhat,
+  // its per-sample 1/std and the gradient reaching it
+  struct Offsets { int64_t z, u, a, h, xhat, mean, rstd, dh, da, du, dz, pin, pxhat, prstd, dpin; };
   void reserve(int64_t B);
 
   std::vector<LayerSpec> layers_;

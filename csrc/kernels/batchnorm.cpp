@@ -77,6 +77,50 @@ void batchnorm_eval_backward(T* dinp, T* dgamma, T* dbeta, const T* dout, const 
 }
 
 template <class T>
+void layernorm_forward(T* out, T* xhat, T* rstd, const T* inp, const T* gamma, const T* beta,
+                       int64_t B, int64_t C, double eps) noexcept {
+  for (int64_t b = 0; b < B; ++b) {
+    const T* x = inp + b * C;
+    double s = 0.0;
+    for (int64_t c = 0; c < C; ++c) s += double(x[c]);
+    const double m = s / double(C);
+    double v = 0.0;  // two passes: no cancellation
+    for (int64_t c = 0; c < C; ++c) {
+      const double d = double(x[c]) - m;
+      v += d * d;
+    }
+    const double r = 1.0 / std::sqrt(v / double(C) + eps);
+    rstd[b] = T(r);
+    T* xh = xhat + b * C;
+    T* o = out + b * C;
+    for (int64_t c = 0; c < C; ++c) {
+      xh[c] = T((double(x[c]) - m) * r);
+      o[c] = gamma[c] * xh[c] + beta[c];
+    }
+  }
+}
+
+template <class T>
+void layernorm_backward(T* dinp, T* dgamma, T* dbeta, const T* dout, const T* xhat,
+                        const T* gamma, const T* rstd, int64_t B, int64_t C) noexcept {
+  bn_param_grads(dgamma, dbeta, dout, xhat, B, C);
+  for (int64_t b = 0; b < B; ++b) {
+    const T* d = dout + b * C;
+    const T* xh = xhat + b * C;
+    double sg = 0.0, sgx = 0.0;
+    for (int64_t c = 0; c < C; ++c) {
+      const double g = double(d[c]) * double(gamma[c]);
+      sg += g;
+      sgx += g * double(xh[c]);
+    }
+    const double mg = sg / double(C), mgx = sgx / double(C), r = double(rstd[b]);
+    T* di = dinp + b * C;
+    for (int64_t c = 0; c < C; ++c)
+      di[c] = T(r * ((double(d[c]) * double(gamma[c]) - mg) - double(xh[c]) * mgx));
+  }
+}
+
+template <class T>
 void residual_forward(T* out, const T* skip, const T* inp, T scale, int64_t N) noexcept {
   for (int64_t i = 0; i < N; ++i) out[i] = skip[i] + scale * inp[i];
 }
@@ -98,6 +142,10 @@ void residual_backward(T* dinp, T* dskip, const T* dout, T scale, int64_t N) noe
                                           const T*, int64_t, int64_t) noexcept;              \
   template void batchnorm_eval_backward<T>(T*, T*, T*, const T*, const T*, const T*,         \
                                            const T*, int64_t, int64_t) noexcept;             \
+  template void layernorm_forward<T>(T*, T*, T*, const T*, const T*, const T*, int64_t,      \
+                                     int64_t, double) noexcept;                              \
+  template void layernorm_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*,    \
+                                      int64_t, int64_t) noexcept;                            \
   template void residual_forward<T>(T*, const T*, const T*, T, int64_t) noexcept;            \
   template void residual_backward<T>(T*, T*, const T*, T, int64_t) noexcept;
 PYVANISH_INSTANTIATE(float)

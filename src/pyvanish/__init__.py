@@ -12,7 +12,7 @@ from importlib.metadata import version as _version
 from . import _engine, init, kernels, reference, theory
 from ._activations import ACTIVATIONS
 from ._engine import num_threads, set_num_threads
-from .architecture import Architecture
+from .architecture import LOSSES, Architecture
 from .compare import Comparison, compare
 from .ensemble import Ensemble, EnsembleReport, ensemble
 from .init import INITS
@@ -32,6 +32,7 @@ __all__ = [
     "ACTIVATIONS",
     "INITS",
     "Architecture",
+    "LOSSES",
     "Network",
     "GradientReport",
     "THRESHOLD_DECADES",

@@ -27,6 +27,8 @@ STAT: dict = {name: i for i, name in enumerate(STAT_NAMES)}
 #: Verdicts by code, and the threshold (decades) the engine's verdict uses.
 VERDICTS: tuple = tuple(_core.VERDICTS)
 THRESHOLD_DECADES: float = float(_core.VERDICT_THRESHOLD_DECADES)
+#: Loss codes by name (the engine's enum; "given" is a user-supplied dL/dy).
+LOSS_CODES: dict = {name: i for i, name in enumerate(_core.LOSSES)}
 
 # ---------------------------------------------------------------- kernels (pyvanish.kernels wraps these)
 activation_forward = _core.activation_forward
@@ -38,6 +40,9 @@ dense_act_forward = _core.dense_act_forward
 dense_act_backward = _core.dense_act_backward
 mse_forward = _core.mse_forward
 mse_backward = _core.mse_backward
+loss = _core.loss
+layernorm_forward = _core.layernorm_forward
+layernorm_backward = _core.layernorm_backward
 batchnorm_forward = _core.batchnorm_forward
 batchnorm_backward = _core.batchnorm_backward
 residual_forward = _core.residual_forward
@@ -98,12 +103,24 @@ def _layer_lists(arch: Architecture) -> tuple:
 
 
 def network_engine(arch: Architecture) -> Any:
-    """A single-network engine (parameters zeroed, batch-norm gamma = 1) for ``arch``."""
+    """A single-network engine (parameters zeroed, normalisation gamma = 1) for ``arch``."""
     widths, codes, alphas, skips, scales = _layer_lists(arch)
-    return _NETWORKS[arch.dtype](widths, codes, alphas, list(arch.batchnorm), [arch.bn_eps] * arch.depth, skips, scales)
+    return _NETWORKS[arch.dtype](
+        widths,
+        codes,
+        alphas,
+        list(arch.batchnorm),
+        [arch.bn_eps] * arch.depth,
+        skips,
+        scales,
+        list(arch.layernorm),
+        list(arch.prenorm),
+        arch.ln_eps,
+        LOSS_CODES[arch.loss],
+    )
 
 
 def ensemble_engine(arch: Architecture, members: int) -> Any:
-    """An ensemble engine of ``members`` networks of ``arch`` (no batch norm)."""
+    """An ensemble engine of ``members`` networks of ``arch`` (no batch or layer norm)."""
     widths, codes, alphas, skips, scales = _layer_lists(arch)
-    return _ENSEMBLES[arch.dtype](widths, codes, alphas, skips, scales, members)
+    return _ENSEMBLES[arch.dtype](widths, codes, alphas, skips, scales, members, LOSS_CODES[arch.loss])

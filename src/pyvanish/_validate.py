@@ -7,6 +7,8 @@
   float64 if any of them is float64.
 - complex, bool, object, string and datetime arrays raise ``TypeError``.
 - With ``check_finite=True``, NaN or Inf raise ``ValueError``.
+- Targets of a ``loss="cross_entropy"`` network may be integer class indices
+  (one per sample), which become one-hot rows (:func:`class_targets`).
 Every message starts with the public function's name and names the argument.
 """
 
@@ -77,6 +79,38 @@ def as_arrays(fn: str, check_finite: bool = False, **named: Any) -> list[np.ndar
             raise ValueError(f"{fn}: {name} contains NaN or Inf (pass check_finite=False to allow)")
         out.append(arr)
     return out
+
+
+def class_targets(t, loss: str, n_classes: int, fn: str, name: str = "t", members: bool = False):
+    """Integer class indices as one-hot float64 rows, for a cross-entropy loss.
+
+    Indices are a 1-d integer array, one per sample (``members=True``, an
+    ensemble: also 2-d, one row of indices per member). Anything else
+    (probability rows, integer one-hot rows, or another loss's targets) is
+    returned as it is. An index outside ``[0, n_classes)`` is a ``ValueError``
+    naming ``fn`` and the argument.
+
+    Examples
+    --------
+    >>> class_targets([2, 0], "cross_entropy", 3, "f").tolist()
+    [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]
+    """
+    if loss != "cross_entropy":
+        return t
+    if (
+        isinstance(t, (list, tuple))
+        and t
+        and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in t)
+    ):
+        t = np.asarray(t)
+    if not (isinstance(t, np.ndarray) and t.dtype.kind in "iu"):
+        return t
+    if not (t.ndim == 1 or (members and t.ndim == 2 and t.shape[-1] != n_classes)):
+        return t
+    if t.size and (t.min() < 0 or t.max() >= n_classes):
+        bad = t[(t < 0) | (t >= n_classes)].flat[0]
+        raise ValueError(f"{fn}: {name} holds class index {int(bad)}, outside [0, {n_classes}) for {n_classes} outputs")
+    return np.eye(n_classes, dtype=np.float64)[t]
 
 
 def real_number(value, fn: str, name: str) -> float:

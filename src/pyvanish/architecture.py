@@ -10,10 +10,13 @@ it is.
 
 Layer ``l = 1..L`` computes (row-major, batch first)::
 
-    z_l = h_{l-1} W_l^T + b_l            W_l is (n_l, n_{l-1}), like torch.nn.Linear
-    u_l = BN_l(z_l)                      where batchnorm[l-1]
+    v_l = LN'_l(h_{l-1})                 where prenorm[l-1]; else v_l = h_{l-1}
+    z_l = v_l W_l^T + b_l                W_l is (n_l, n_{l-1}), like torch.nn.Linear
+    u_l = BN_l(z_l) or LN_l(z_l)         where batchnorm[l-1] or layernorm[l-1]
     a_l = phi_l(u_l)
     h_l = h_s + residual_scale * a_l     where skips[l-1] = s is not None; else h_l = a_l
+
+and the loss compares ``y = h_L`` with the targets (see :data:`LOSSES`).
 """
 
 from __future__ import annotations
@@ -29,7 +32,14 @@ import numpy as np
 
 from ._activations import alpha_for, canonical_activation
 
-__all__ = ["Architecture", "ArchitectureProperties"]
+__all__ = ["Architecture", "ArchitectureProperties", "LOSSES"]
+
+#: The losses (engine order). ``"mse"``: ``1/(2B) sum |y - t|^2``; ``"cross_entropy"``:
+#: softmax over the outputs with the negative log-likelihood, mean over the batch
+#: (``torch.nn.functional.cross_entropy``); ``"bce"``: sigmoid with binary cross-entropy,
+#: mean over every output (``binary_cross_entropy_with_logits``).
+LOSSES = ("mse", "cross_entropy", "bce")
+_LOSS_ALIASES = {"ce": "cross_entropy", "binary_cross_entropy": "bce", "mean_squared_error": "mse"}
 
 _DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 #: The deepest network any entry point builds (a deeper one is refused by name, before any work).
@@ -58,6 +68,17 @@ class Architecture:
         Per layer: batch normalisation between the dense step and the activation.
     bn_eps : float
         Batch-norm epsilon.
+    layernorm : tuple of bool
+        Per layer: layer normalisation (over the layer's units, per sample)
+        between the dense step and the activation; not with batch norm.
+    prenorm : tuple of bool
+        Per layer: layer normalisation of the layer's input ``h_{l-1}`` before
+        its dense step (with a residual, the transformer's pre-norm block
+        ``h + F(LN(h))``).
+    ln_eps : float
+        Layer-norm epsilon.
+    loss : str
+        One of :data:`LOSSES`.
     skips : tuple of (int or None)
         Per layer ``l``: the index ``s < l`` of its residual source ``h_s``, or None.
     residual_scale : float
@@ -83,6 +104,10 @@ class Architecture:
     skips: tuple = ()
     residual_scale: float = 1.0
     dtype: Any = field(default=np.dtype(np.float64))
+    layernorm: tuple = ()
+    prenorm: tuple = ()
+    ln_eps: float = 1e-5
+    loss: str = "mse"
     fn: InitVar[str] = "Architecture"
     # widths, activations, dtype name: computed once, recorded by every report (see labels)
     _labels: ClassVar[dict]
@@ -118,9 +143,23 @@ class Architecture:
                     f"{fn}: layer {l} is residual (h_{l} = h_{s} + F(h_{s})) but its widths differ: "
                     f"h_{s} has width {widths[s]}, h_{l} has width {widths[l]}"
                 )
+        ln = (False,) * L if self.layernorm in ((), None) else _flags(self.layernorm, L, fn, "layernorm")
+        pre = (False,) * L if self.prenorm in ((), None) else _flags(self.prenorm, L, fn, "prenorm")
+        both = [l for l in range(1, L + 1) if bn[l - 1] and ln[l - 1]]
+        if both:
+            raise ValueError(f"{fn}: layer {both[0]} has both batch norm and layer norm; choose one")
         bn_eps = _finite(self.bn_eps, fn, "bn_eps")
         if bn_eps <= 0:
             raise ValueError(f"{fn}: bn_eps must be positive, got {bn_eps}")
+        ln_eps = _finite(self.ln_eps, fn, "ln_eps")
+        if ln_eps <= 0:
+            raise ValueError(f"{fn}: ln_eps must be positive, got {ln_eps}")
+        loss = _loss(self.loss, fn)
+        if loss == "cross_entropy" and widths[-1] < 2:
+            raise ValueError(
+                f"{fn}: loss='cross_entropy' needs at least 2 output units (a softmax over one unit is "
+                "constant); use loss='bce' for one binary output"
+            )
         scale = _finite(self.residual_scale, fn, "residual_scale")
         try:
             dtype = np.dtype(self.dtype)
@@ -137,6 +176,10 @@ class Architecture:
             ("skips", tuple(None if s is None else int(s) for s in skips)),
             ("residual_scale", scale),
             ("dtype", dtype),
+            ("layernorm", ln),
+            ("prenorm", pre),
+            ("ln_eps", ln_eps),
+            ("loss", loss),
         ):
             object.__setattr__(self, name, value)
         # computed once: reports record these on every engine call
@@ -158,6 +201,10 @@ class Architecture:
         residual_block: int = 1,
         residual_scale: float = 1.0,
         dtype=np.float64,
+        layernorm=False,
+        prenorm=False,
+        ln_eps: float = 1e-5,
+        loss: str = "mse",
         fn: str = "Architecture.build",
     ) -> Architecture:
         """An architecture from :class:`pyvanish.Network`'s keyword arguments.
@@ -186,6 +233,17 @@ class Architecture:
         residual_scale : float
             The scale of the residual branch.
         dtype : float32 or float64
+        layernorm : bool or sequence of bool
+            Layer norm between the dense step and the activation. ``True``:
+            every hidden layer ``1..L-1``; or one flag per layer.
+        prenorm : bool or sequence of bool
+            Layer norm of a layer's input, before its dense step. ``True``: the
+            first layer of every residual block (the transformer's pre-norm
+            block ``h + F(LN(h))``; needs ``residual``); or one flag per layer.
+        ln_eps : float
+            Layer-norm epsilon.
+        loss : str
+            One of :data:`LOSSES` (default ``"mse"``).
         fn : str
             The public function named in error messages.
 
@@ -201,15 +259,31 @@ class Architecture:
             canonical_activation(activation, fn)  # checked even when there is no hidden layer to use it
             activations = [activation] * (L - 1) + [output_activation]
         bn = _flags(batchnorm, L, fn, "batchnorm", default=[True] * (L - 1) + [False])
+        ln = _flags(layernorm, L, fn, "layernorm", default=[True] * (L - 1) + [False])
+        skips = _skips(residual, residual_block, ws, fn)
+        starts = [False] * L  # the first layer of each residual block
+        for s in skips:
+            if s is not None:
+                starts[s] = True  # layer s + 1 (index s) reads h_s, the block's input
+        if isinstance(prenorm, (bool, np.bool_)) and prenorm and not any(starts):
+            raise ValueError(
+                f"{fn}: prenorm=True normalises the input of each residual block, but there are none "
+                "(set residual=True, or give one prenorm flag per layer)"
+            )
+        pre = _flags(prenorm, L, fn, "prenorm", default=starts)
         return cls(
             ws,
             activations if isinstance(activations, str) else tuple(activations),  # type: ignore[arg-type]
             alpha,
             bn,
             bn_eps,
-            _skips(residual, residual_block, ws, fn),
+            skips,
             residual_scale,
             dtype,
+            ln,
+            pre,
+            ln_eps,
+            loss,
             fn,
         )
 
@@ -232,9 +306,20 @@ class Architecture:
 
     @property
     def n_params(self) -> int:
-        """Weights, biases and batch-norm scales and shifts (an exact Python int)."""
+        """Weights, biases and normalisation scales and shifts (an exact Python int)."""
         w = self.widths
-        return sum(w[l] * w[l - 1] + w[l] + (2 * w[l] if self.batchnorm[l - 1] else 0) for l in range(1, len(w)))
+        return sum(
+            w[l] * w[l - 1]
+            + w[l]
+            + (2 * w[l] if self.batchnorm[l - 1] or self.layernorm[l - 1] else 0)
+            + (2 * w[l - 1] if self.prenorm[l - 1] else 0)
+            for l in range(1, len(w))
+        )
+
+    @property
+    def normed(self) -> tuple:
+        """Per layer: whether ``u_l`` is normalised (batch or layer norm), so it has ``gamma``, ``beta``."""
+        return tuple(b or n for b, n in zip(self.batchnorm, self.layernorm))
 
     @property
     def hidden_activation(self) -> str:
@@ -255,7 +340,8 @@ class Architecture:
 
     def default_batch(self, batch: int, seed) -> tuple:
         """The default data of a seed: ``x ~ N(0, 1)`` of shape (batch, n_0) and
-        ``t ~ N(0, 1)`` of shape (batch, n_L), from ``default_rng([seed, 1])``.
+        targets of shape (batch, n_L) for the loss (``t ~ N(0, 1)`` for MSE; see
+        :func:`default_data`), from ``default_rng([seed, 1])``.
 
         The one rule by which :func:`pyvanish.ensemble`, :func:`pyvanish.compare`,
         :func:`pyvanish.sweep` and the CLI make data when none is given.
@@ -267,7 +353,7 @@ class Architecture:
         >>> x.shape, t.shape
         ((4, 3), (4, 2))
         """
-        return default_data(self.widths[0], self.widths[-1], batch, seed)
+        return default_data(self.widths[0], self.widths[-1], batch, seed, self.loss)
 
     def check_memory(self, fn: str, copies: int = 1, extra_bytes: int = 0) -> None:
         """Refuse up front (``MemoryError`` naming ``fn`` and the bytes) what cannot fit in memory.
@@ -294,8 +380,14 @@ class Architecture:
         extra = ""
         if any(self.batchnorm):
             extra += f", batchnorm={sum(self.batchnorm)} layers"
+        if any(self.layernorm):
+            extra += f", layernorm={sum(self.layernorm)} layers"
+        if any(self.prenorm):
+            extra += f", prenorm={sum(self.prenorm)} layers"
         if any(self.residual):
             extra += f", residual={sum(self.residual)} layers (block {self.residual_block})"
+        if self.loss != "mse":
+            extra += f", loss={self.loss}"
         init_part = f", init={init}" if init is not None else ""
         return (
             f"widths={widths}, hidden={self.hidden_activation}, output={self.activations[-1]}"
@@ -346,15 +438,40 @@ class ArchitectureProperties:
         """Per layer: the index ``s`` of its residual source ``h_s``, or None."""
         return self._arch.skips
 
+    @property
+    def layernorm(self) -> tuple:
+        """Per layer: whether it has layer normalisation (between its dense step and activation)."""
+        return self._arch.layernorm
+
+    @property
+    def prenorm(self) -> tuple:
+        """Per layer: whether its input is layer-normalised before its dense step."""
+        return self._arch.prenorm
+
+    @property
+    def loss(self) -> str:
+        """The loss: one of :data:`pyvanish.LOSSES`."""
+        return self._arch.loss
+
 
 # ---------------------------------------------------------------- helpers
-def default_data(n_in: int, n_out: int, batch: int, seed) -> tuple:
-    """``x ~ N(0, 1)`` (batch, n_in), then ``t ~ N(0, 1)`` (batch, n_out), from
+def default_data(n_in: int, n_out: int, batch: int, seed, loss: str = "mse") -> tuple:
+    """``x ~ N(0, 1)`` (batch, n_in), then ``g ~ N(0, 1)`` (batch, n_out), from
     ``default_rng([seed, 1])`` (seed 0 unless ``seed`` is an integer): the
-    default data of a seed (see :meth:`Architecture.default_batch`)."""
+    default data of a seed (see :meth:`Architecture.default_batch`).
+
+    The targets follow the loss: ``t = g`` for MSE; for cross-entropy the
+    one-hot row of ``argmax g`` (a uniformly random class); for BCE ``g > 0``
+    (fair coin flips). The draws are the same whatever the loss.
+    """
     s = seed if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) else 0
     rng = np.random.default_rng([int(s), _DATA_STREAM])
-    return rng.standard_normal((batch, n_in)), rng.standard_normal((batch, n_out))
+    x, g = rng.standard_normal((batch, n_in)), rng.standard_normal((batch, n_out))
+    if loss == "cross_entropy":
+        return x, np.eye(n_out)[np.argmax(g, axis=1)]
+    if loss == "bce":
+        return x, (g > 0).astype(np.float64)
+    return x, g
 
 
 def _physical_memory() -> int:
@@ -364,6 +481,15 @@ def _physical_memory() -> int:
         return int(os.sysconf("SC_PAGE_SIZE")) * int(os.sysconf("SC_PHYS_PAGES"))
     except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
         return 2**63 - 1
+
+
+def _loss(value, fn: str) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"{fn}: loss must be one of {', '.join(LOSSES)}, got {value!r}")
+    name = _LOSS_ALIASES.get(value.lower().replace("-", "_"), value.lower().replace("-", "_"))
+    if name not in LOSSES:
+        raise ValueError(f"{fn}: loss must be one of {', '.join(LOSSES)}, got {value!r}")
+    return name
 
 
 def _finite(value, fn: str, name: str) -> float:

@@ -26,7 +26,7 @@ import numpy as np
 from . import __version__
 from ._activations import ACTIVATIONS
 from ._text import format_table
-from .architecture import MAX_DEPTH, Architecture
+from .architecture import LOSSES, MAX_DEPTH, Architecture
 from .compare import DEFAULT_CONFIGS, METRICS, compare
 from .ensemble import Ensemble
 from .init import ALIASES, INITS
@@ -107,6 +107,18 @@ def _shape_args(p: argparse.ArgumentParser, depth: int, width: int) -> None:
     p.add_argument("--batch", type=_positive, default=64, help="batch size (default 64)")
     p.add_argument("--seed", type=int, default=0, help="seed of weights and data (default 0)")
     p.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    _loss_arg(p, "mse")
+
+
+def _loss_arg(p: argparse.ArgumentParser, default: str | None) -> None:
+    p.add_argument(
+        "--loss",
+        choices=LOSSES,
+        default=default,
+        help="mse: 1/(2B) sum |y - t|^2; cross_entropy: softmax + NLL, mean over the batch; bce: sigmoid + "
+        "binary cross-entropy, mean over the outputs; "
+        + (f"default {default}" if default else "default cross_entropy for --task digits, else mse"),
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -154,7 +166,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--plot", metavar="FILE.png", help="also draw the figure to FILE (needs matplotlib)")
     c = sub.add_parser(
         "compare",
-        help="the fixes side by side: sigmoid, ReLU + He, batch norm, residual",
+        help="the recipes side by side: tutorial sigmoid, ReLU + He, batch norm, ResNet, transformer, isometry",
         description="Run several configurations on the same network shape, data and seed and "
         "print one table: a row per layer, a column per configuration, then both "
         "ratios and the verdict of each. Default configurations: " + "; ".join(DEFAULT_CONFIGS) + ".",
@@ -164,8 +176,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--config",
         action="append",
         metavar="SPEC",
-        help="a configuration, repeatable: activation[,init][,bn][,res|resK][,scale=S], "
-        "e.g. --config tanh,xavier,bn --config relu,he,res",
+        help="a recipe name or a configuration, repeatable: "
+        "activation[,init][,bn][,ln][,res|resK][,preln][,scale=S][,gain=G][,sb=S], "
+        "e.g. --config resnet --config tanh,xavier,bn --config relu,he,res",
     )
     _shape_args(c, depth=20, width=64)
     c.add_argument(
@@ -223,6 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--record-every", type=_positive, default=1, help="record every k steps (default 1)")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    _loss_arg(tr, None)
     tr.add_argument("--json", action="store_true")
     tr.add_argument("--plot", metavar="FILE.png", help="also draw the figure to FILE (needs matplotlib)")
 
@@ -286,6 +300,7 @@ def _architecture(args, fn: str, widths=None) -> Architecture:
         residual_block=getattr(args, "residual_block", 1),
         residual_scale=getattr(args, "residual_scale", 1.0),
         dtype=args.dtype,
+        loss=getattr(args, "loss", "mse"),
         fn=fn,
     )
 
@@ -379,11 +394,13 @@ def _train(args, out) -> None:
         X, T = teacher_task(args.samples, 16, seed=args.seed)
     if args.batch_size > X.shape[0]:
         raise _UsageError(f"pyvanish train: error: --batch-size {args.batch_size} exceeds the {X.shape[0]} samples")
+    loss = args.loss or ("cross_entropy" if args.task == "digits" else "mse")
     widths = [X.shape[1]] + [args.width] * args.depth + [T.shape[1]]
-    results = {}
+    results, nets = {}, {}
     for spec in args.config or DEFAULT_CONFIGS:
         name, kw = parse_config(spec)
-        net = Network(widths, **{"init": "xavier", **kw, "seed": args.seed, "dtype": args.dtype})
+        net = Network(widths, **{"init": "xavier", "loss": loss, **kw, "seed": args.seed, "dtype": args.dtype})
+        nets[name] = net
         results[name] = train(
             net,
             X,
@@ -418,8 +435,8 @@ def _train(args, out) -> None:
         return
     print(
         f"Training {len(widths) - 1} layers, widths {widths[0]}-{args.width}x{args.depth}-{widths[-1]}, "
-        f"{args.task} task ({X.shape[0]} samples), {args.optimizer} lr {args.lr:g}, batch {args.batch_size}, "
-        f"{args.steps} steps",
+        f"{args.task} task ({X.shape[0]} samples), {loss} loss, {args.optimizer} lr {args.lr:g}, "
+        f"batch {args.batch_size}, {args.steps} steps",
         file=out,
     )
     print(file=out)
@@ -431,6 +448,11 @@ def _train(args, out) -> None:
         ["layer 1 moved %"] + [f"{100 * h.moved[0]:.3g}" for h in hs],
         ["layer L moved %"] + [f"{100 * h.moved[-1]:.3g}" for h in hs],
     ]
+    if args.task == "digits":  # a classifier: how many digits it gets right
+        labels = T.argmax(axis=1)
+        rows.append(
+            ["accuracy %"] + [f"{100 * np.mean(nets[n].forward(X).argmax(axis=1) == labels):.1f}" for n in names]
+        )
     print(format_table([""] + names, rows, align="l" + "r" * len(names)), file=out)
     for n, h in results.items():
         if h.stopped:
@@ -525,6 +547,7 @@ def _compare(args, out) -> None:
         seed=args.seed,
         metric=args.metric,
         dtype=args.dtype,
+        loss=args.loss,
     )
     print(json.dumps(cmp.to_dict(), indent=2) if args.json else cmp, file=out)
     if args.plot:

@@ -15,8 +15,18 @@ from .init import canonical
 from .network import Network
 from .report import THRESHOLD_DECADES, GradientReport, fields_equal
 
-#: The tutorial's problem and its three cures.
-DEFAULT_CONFIGS = ("sigmoid,xavier", "relu,he", "sigmoid,xavier,bn", "sigmoid,xavier,res")
+#: The recipes people use, by name: the tutorial's problem, then the fixes as
+#: practised (a name is a configuration of its own, see :func:`parse_config`).
+RECIPES = {
+    "tutorial": "sigmoid,xavier",  # the plain sigmoid network of the tutorial
+    "relu+he": "relu,he",
+    "relu+he+bn": "relu,he,bn",
+    "resnet": "relu,he,bn,res",  # ReLU, He, batch norm and residual blocks
+    "transformer": "gelu,xavier,preln,res",  # pre-LayerNorm residual blocks h + F(LN(h)), GELU
+    "isometry": "tanh,orthogonal,gain=1",  # tanh at the mean-field critical point, orthogonal W
+}
+#: compare's and train's default configurations: every recipe.
+DEFAULT_CONFIGS = tuple(RECIPES)
 METRICS = {"W": "grad_W", "h": "grad_h", "z": "grad_z", "b": "grad_b"}
 _TITLES = {"grad_W": "|dL/dW_l|", "grad_h": "|dL/dh_l|", "grad_z": "|dL/dz_l|", "grad_b": "|dL/db_l|"}
 
@@ -24,18 +34,28 @@ _TITLES = {"grad_W": "|dL/dW_l|", "grad_h": "|dL/dh_l|", "grad_z": "|dL/dz_l|", 
 def parse_config(spec) -> tuple[str, dict]:
     """``(name, Network keyword arguments)`` of a configuration.
 
-    A string is comma-separated: the hidden activation, then optionally an
-    initialisation, ``bn`` (batch norm on hidden layers), ``res`` (residual
-    hidden layers; ``resK`` for blocks of K layers) and ``scale=S`` (the
-    residual scale). E.g. ``"tanh,xavier,bn"``, ``"sigmoid,xavier,res2,scale=0.5"``.
-    A dict is passed to :class:`Network` as it is (``name`` names it).
+    A string is the name of a recipe (:data:`RECIPES`: ``tutorial``,
+    ``relu+he``, ``relu+he+bn``, ``resnet``, ``transformer``, ``isometry``) or
+    comma-separated: the hidden activation, then optionally an
+    initialisation, ``bn`` (batch norm on hidden layers), ``ln`` (layer norm on
+    hidden layers), ``res`` (residual hidden layers; ``resK`` for blocks of K
+    layers), ``preln`` (layer norm of each residual block's input: the
+    pre-norm block ``h + F(LN(h))``), ``scale=S`` (the residual scale),
+    ``gain=G`` (the initialisation's gain) and ``sb=S`` (bias scale). E.g.
+    ``"tanh,xavier,bn"``, ``"sigmoid,xavier,res2,scale=0.5"``. A dict is
+    passed to :class:`Network` as it is (``name`` names it).
 
     Examples
     --------
     >>> parse_config("sigmoid,xavier,bn")
     ('sigmoid+xavier+bn', {'activation': 'sigmoid', 'init': 'xavier_uniform', 'batchnorm': True})
+    >>> parse_config("transformer")[1]
+    {'activation': 'gelu', 'init': 'xavier_uniform', 'prenorm': True, 'residual': True, 'residual_block': 1}
     """
     fn = "compare"
+    if isinstance(spec, str) and spec.strip().lower() in RECIPES:
+        name = spec.strip().lower()
+        return name, parse_config(RECIPES[name])[1]
     if isinstance(spec, dict):
         given = dict(spec)
         name = str(given.pop("name", ", ".join(f"{k}={v}" for k, v in given.items())))
@@ -58,17 +78,22 @@ def parse_config(spec) -> tuple[str, dict]:
     for tok in tokens[1:]:
         if tok in ("bn", "batchnorm"):
             kw["batchnorm"] = True
+        elif tok in ("ln", "layernorm"):
+            kw["layernorm"] = True
+        elif tok in ("preln", "prenorm"):
+            kw["prenorm"] = True
         elif tok.startswith("res"):
             block = tok[len("residual") :] if tok.startswith("residual") else tok[3:]
             if block and not block.isdigit():
                 raise ValueError(f"{fn}: {tok!r} in {spec!r}: expected res or resK (K an integer)")
             kw["residual"] = True
             kw["residual_block"] = int(block) if block else 1
-        elif tok.startswith("scale="):
+        elif tok.startswith(("scale=", "gain=", "sb=")):
+            key, _, value = tok.partition("=")
             try:
-                kw["residual_scale"] = float(tok[6:])
+                kw[{"scale": "residual_scale", "gain": "gain", "sb": "sb"}[key]] = float(value)
             except ValueError:
-                raise ValueError(f"{fn}: {tok!r} in {spec!r}: expected scale=<number>") from None
+                raise ValueError(f"{fn}: {tok!r} in {spec!r}: expected {key}=<number>") from None
         else:
             kw["init"] = canonical(tok, fn)
     return "+".join(tokens), kw
@@ -164,14 +189,18 @@ def compare(
     seed: int = 0,
     metric: str = "W",
     dtype=np.float64,
+    loss: str = "mse",
 ) -> Comparison:
     """Run several configurations on the same network shape, data and seed.
 
     Parameters
     ----------
     configs : sequence of str or dict
-        See :func:`parse_config`. Default: plain sigmoid (xavier), ReLU + He,
-        sigmoid + batch norm, sigmoid + residual.
+        See :func:`parse_config`. Default: every recipe of :data:`RECIPES` —
+        the tutorial's sigmoid + xavier, ReLU + He, ReLU + He + batch norm, the
+        ResNet recipe (+ residual), the transformer recipe (pre-LayerNorm
+        residual blocks with GELU) and dynamical isometry (tanh at the
+        mean-field critical point with orthogonal weights).
     x, t : array_like, optional
         Inputs ``(B, n_0)`` and targets ``(B, n_L)``; default ``N(0, 1)``
         draws from ``seed``.
@@ -183,13 +212,19 @@ def compare(
     metric : {"W", "h", "z", "b"}
         The per-layer column of the table: ``|dL/dW_l|`` (default),
         ``|dL/dh_l|``, ``|dL/dz_l|`` or ``|dL/db_l|``.
+    dtype : float32 or float64
+    loss : str
+        Every network's loss (:data:`pyvanish.LOSSES`); the default data's
+        targets follow it (:func:`pyvanish.architecture.default_data`).
 
     Examples
     --------
     >>> import pyvanish
     >>> cmp = pyvanish.compare(depth=20, width=32, batch=32)
-    >>> [cmp[n].verdict for n in cmp.names]
-    ['vanishing', 'healthy', 'healthy', 'vanishing']
+    >>> cmp.names
+    ('tutorial', 'relu+he', 'relu+he+bn', 'resnet', 'transformer', 'isometry')
+    >>> [cmp[n].verdict for n in cmp.names]     # batch norm alone explodes with depth at this width
+    ['vanishing', 'healthy', 'exploding', 'healthy', 'healthy', 'healthy']
     """
     if metric not in METRICS and metric not in METRICS.values():
         raise ValueError(f"compare: metric must be one of {', '.join(METRICS)}, got {metric!r}")
@@ -216,11 +251,11 @@ def compare(
         raise ValueError(f"compare: configuration names must differ, got {names}")
     widths = [input_width or width] + [width] * depth + [output_width]
     if x is None or t is None:
-        x0, t0 = default_data(widths[0], widths[-1], batch, seed)
+        x0, t0 = default_data(widths[0], widths[-1], batch, seed, loss)
         x, t = (x0 if x is None else x), (t0 if t is None else t)
     reports = []
     for _name, kw in parsed:
-        kw = {"init": "xavier", **kw, "seed": seed, "dtype": dtype}
+        kw = {"init": "xavier", "loss": loss, **kw, "seed": seed, "dtype": dtype}
         net = Network(widths, **kw)
         reports.append(net.gradient_report(x, t))
     return Comparison(tuple(names), tuple(reports), metric, tuple(widths), int(reports[0].batch), int(seed))

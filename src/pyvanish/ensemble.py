@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _engine
 from ._text import format_table
-from ._validate import as_arrays, check_seed
+from ._validate import as_arrays, check_seed, class_targets
 from .architecture import Architecture, ArchitectureProperties
 from .init import check_init_args, init_weight, weight_variance
 from .network import Network, architecture_of
@@ -32,8 +32,9 @@ class Ensemble(ArchitectureProperties):
     :meth:`run` evaluates every member on one batch in one C++ call, laid
     out member-innermost so that narrow networks vectorise across members,
     split over threads (:func:`pyvanish.set_num_threads`); results do not
-    depend on the thread count. Batch-norm ensembles run member by member
-    through the single-network engine.
+    depend on the thread count. Ensembles with batch or layer norm run member
+    by member through the single-network engine (their normalisation
+    parameters start at ``gamma = 1``, ``beta = 0``).
 
     Examples
     --------
@@ -66,6 +67,10 @@ class Ensemble(ArchitectureProperties):
         residual_scale: float = 1.0,
         seed=0,
         dtype=np.float64,
+        layernorm=False,
+        prenorm=False,
+        ln_eps: float = 1e-5,
+        loss: str = "mse",
     ):
         fn = "Ensemble"
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
@@ -86,8 +91,7 @@ class Ensemble(ArchitectureProperties):
             for l in range(1, L + 1)
         ]
         bs = [rng.normal(0.0, sb, (self._n, w[l])) if sb > 0 else np.zeros((self._n, w[l])) for l in range(1, L + 1)]
-        self._bn = any(arch.batchnorm)
-        if self._bn:  # batch norm: member by member through the single-network engine
+        if any(arch.normed) or any(arch.prenorm):  # member by member through the single-network engine
             self._engine = None
             self._W = tuple(Wl.astype(arch.dtype) for Wl in Ws)
             self._b = tuple(bl.astype(arch.dtype) for bl in bs)
@@ -152,6 +156,7 @@ class Ensemble(ArchitectureProperties):
         ``t`` (B, n_L) or (n, B, n_L)."""
         fn = "Ensemble.run"
         arch, E = self._arch, self._n
+        t = class_targets(t, arch.loss, arch.widths[-1], fn, members=True)
         x, t = as_arrays(fn, False, x=x, t=t)
         with np.errstate(over="ignore"):  # beyond float32's range: inf, refused by the engine's check
             x, t = x.astype(arch.dtype, copy=False), t.astype(arch.dtype, copy=False)
@@ -169,7 +174,7 @@ class Ensemble(ArchitectureProperties):
                 raise type(exc)(f"{fn}: {exc}") from None
             except MemoryError as exc:
                 raise MemoryError(f"{fn}: out of memory for a batch of {B} ({exc})") from None
-        else:  # batch norm: member by member through the single-network engine
+        else:  # batch or layer norm: member by member through the single-network engine
             net = Network(arch, init="constant")
             loss, grad_x = np.empty(E), np.empty(E)
             stats = np.empty((E, arch.depth, len(STAT)))

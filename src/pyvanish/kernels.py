@@ -35,6 +35,9 @@ __all__ = [
     "dense_act_backward",
     "mse_forward",
     "mse_backward",
+    "loss_forward_backward",
+    "layernorm_forward",
+    "layernorm_backward",
     "batchnorm_forward",
     "batchnorm_backward",
     "residual_forward",
@@ -223,6 +226,69 @@ def mse_backward(pred, target, *, check_finite: bool = False) -> np.ndarray:
     """
     p, t = as_arrays("mse_backward", check_finite, pred=pred, target=target)
     return _engine.mse_backward(p, t)
+
+
+def loss_forward_backward(name: str, pred, target, *, check_finite: bool = False):
+    """A loss and its gradient, ``(L, dL/dpred)``, over (B, N) arrays.
+
+    ``name`` is one of :data:`pyvanish.LOSSES`: ``"mse"`` (:func:`mse_forward`),
+    ``"cross_entropy"`` (softmax over the N outputs fused with the negative
+    log-likelihood, mean over the batch; ``target`` rows are probabilities,
+    one-hot for a class) or ``"bce"`` (sigmoid fused with binary cross-entropy,
+    mean over all B N outputs). Stable for logits of +-1e300; summed in float64.
+    The formulas are in :func:`pyvanish.reference.loss_forward_backward`.
+
+    Examples
+    --------
+    >>> from pyvanish import kernels
+    >>> L, d = kernels.loss_forward_backward("cross_entropy", [[1e300, -1e300]], [[0.0, 1.0]])
+    >>> L, d.tolist()
+    (2e+300, [[1.0, -1.0]])
+    """
+    from .architecture import _loss
+
+    kind = _engine.LOSS_CODES[_loss(name, "loss_forward_backward")]
+    p, t = as_arrays("loss_forward_backward", check_finite, pred=pred, target=target)
+    try:
+        return _engine.loss(p, t, kind)
+    except ValueError as exc:
+        raise ValueError(str(exc).replace("loss:", "loss_forward_backward:", 1)) from None
+
+
+def layernorm_forward(inp, gamma, beta, eps: float = 1e-5, *, check_finite: bool = False):
+    """Layer normalisation: returns ``(out, xhat, rstd)``.
+
+    Each row ``b`` of ``inp`` (B, C) is normalised over its C features: the
+    biased variance, ``rstd_b = 1/sqrt(var_b + eps)``, ``xhat = (inp - mean) * rstd``,
+    ``out = gamma * xhat + beta`` (``torch.nn.LayerNorm``). Statistics in float64.
+
+    Examples
+    --------
+    >>> from pyvanish import kernels
+    >>> out, xhat, rstd = kernels.layernorm_forward([[1.0, 3.0]], [2.0, 2.0], [0.5, 0.5], eps=1e-12)
+    >>> out.round(6).tolist()
+    [[-1.5, 2.5]]
+    """
+    x, g, b = as_arrays("layernorm_forward", check_finite, inp=inp, gamma=gamma, beta=beta)
+    return _engine.layernorm_forward(x, g, b, real_number(eps, "layernorm_forward", "eps"))
+
+
+def layernorm_backward(dout, xhat, gamma, rstd, *, check_finite: bool = False):
+    """Gradient of :func:`layernorm_forward`: ``(dinp, dgamma, dbeta)``.
+
+    Per row, with ``g = dout * gamma``: ``dinp = rstd * (g - mean(g) - xhat * mean(g * xhat))``;
+    ``dgamma = sum_b dout * xhat``, ``dbeta = sum_b dout``.
+
+    Examples
+    --------
+    >>> from pyvanish import kernels
+    >>> out, xhat, rstd = kernels.layernorm_forward([[1.0, 3.0]], [1.0, 1.0], [0.0, 0.0])
+    >>> dinp, dgamma, dbeta = kernels.layernorm_backward([[1.0, 1.0]], xhat, [1.0, 1.0], rstd)
+    >>> dinp.tolist(), dbeta.tolist()          # a shift of every feature changes nothing
+    ([[0.0, 0.0]], [1.0, 1.0])
+    """
+    g, xh, ga, r = as_arrays("layernorm_backward", check_finite, dout=dout, xhat=xhat, gamma=gamma, rstd=rstd)
+    return _engine.layernorm_backward(g, xh, ga, r)
 
 
 def batchnorm_forward(inp, gamma, beta, eps: float = 1e-5, *, check_finite: bool = False):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import _engine
-from ._validate import as_arrays, check_seed
+from ._validate import as_arrays, check_seed, class_targets
 from .architecture import Architecture, ArchitectureProperties
 from .init import check_init_args, init_weight
 from .report import GradientReport
@@ -25,6 +25,10 @@ _ARCH_DEFAULTS = {
     "residual_block": 1,
     "residual_scale": 1.0,
     "dtype": np.float64,
+    "layernorm": False,
+    "prenorm": False,
+    "ln_eps": 1e-5,
+    "loss": "mse",
 }
 
 
@@ -50,10 +54,11 @@ def architecture_of(widths, fn: str, scope: dict) -> Architecture:
 
 
 class Network(ArchitectureProperties):
-    """A dense network ``x -> h_1 -> ... -> h_L = y`` with MSE loss.
+    """A dense network ``x -> h_1 -> ... -> h_L = y`` and its loss.
 
     Layer ``l`` computes ``h_l = phi_l(h_{l-1} W_l^T + b_l)`` with ``W_l`` of
-    shape ``(n_l, n_{l-1})`` like ``torch.nn.Linear``. The forward pass, the
+    shape ``(n_l, n_{l-1})`` like ``torch.nn.Linear`` (with the batch norm,
+    layer norm and residual connections asked for). The forward pass, the
     loss, the backward pass, every per-layer statistic, both ratios and the
     verdict run in one C++ call (:meth:`gradient_report`); the engine owns
     the parameters and its workspace, so repeated calls allocate almost
@@ -102,6 +107,27 @@ class Network(ArchitectureProperties):
         Layers per residual block, ``k`` (default 1).
     residual_scale : float
         The scale of the residual branch (default 1; SkipInit/NFNet-style < 1).
+    layernorm : bool or sequence of bool
+        Layer normalisation after the dense step, before the activation
+        (each sample over the layer's units, ``torch.nn.LayerNorm``; learnable
+        ``gamma = 1``, ``beta = 0`` initially, in :attr:`gammas`/:attr:`betas`).
+        ``True``: every hidden layer ``1..L-1``; or one flag per layer. Not
+        with batch norm on the same layer.
+    prenorm : bool or sequence of bool
+        Layer normalisation of a layer's *input* before its dense step
+        (parameters in :attr:`pre_gammas`/:attr:`pre_betas`). With
+        ``residual=True`` this is the transformer's pre-norm block
+        ``h = h + F(LN(h))``; ``True``: the first layer of every residual block.
+    ln_eps : float
+        Layer-norm epsilon (default 1e-5).
+    loss : str
+        ``"mse"`` (default, ``1/(2B) sum |y - t|^2``), ``"cross_entropy"``
+        (softmax over the outputs with the negative log-likelihood, mean over
+        the batch, as ``torch.nn.functional.cross_entropy``; targets are class
+        indices or probability rows; use ``output_activation="identity"``:
+        the outputs are logits) or ``"bce"`` (sigmoid with binary
+        cross-entropy, mean over every output, as
+        ``binary_cross_entropy_with_logits``). See :data:`pyvanish.LOSSES`.
     seed : int or numpy.random.Generator, optional
         Seeds the initialisation (reproducible).
     dtype : float32 or float64
@@ -137,6 +163,10 @@ class Network(ArchitectureProperties):
         residual_scale: float = 1.0,
         seed=None,
         dtype=np.float64,
+        layernorm=False,
+        prenorm=False,
+        ln_eps: float = 1e-5,
+        loss: str = "mse",
     ):
         fn = "Network"
         arch = architecture_of(widths, fn, locals())
@@ -162,11 +192,14 @@ class Network(ArchitectureProperties):
         self._b = per_layer(params, e.bias_offset, vector)
         self._dW = per_layer(grads, e.weight_offset, matrix)
         self._db = per_layer(grads, e.bias_offset, vector)
-        bn = arch.batchnorm
-        self._gamma = per_layer(params, e.gamma_offset, vector, bn)
-        self._beta = per_layer(params, e.beta_offset, vector, bn)
-        self._dgamma = per_layer(grads, e.gamma_offset, vector, bn)
-        self._dbeta = per_layer(grads, e.beta_offset, vector, bn)
+        bn, normed, pre = arch.batchnorm, arch.normed, arch.prenorm
+        self._gamma = per_layer(params, e.gamma_offset, vector, normed)
+        self._beta = per_layer(params, e.beta_offset, vector, normed)
+        self._dgamma = per_layer(grads, e.gamma_offset, vector, normed)
+        self._dbeta = per_layer(grads, e.beta_offset, vector, normed)
+        inputs = lambda l: (n[l - 1],)  # noqa: E731
+        self._pre_gamma = per_layer(params, e.pre_gamma_offset, inputs, pre)
+        self._pre_beta = per_layer(params, e.pre_beta_offset, inputs, pre)
         self._running = tuple(
             (
                 state[e.state_offset(l) : e.state_offset(l) + n[l]],
@@ -217,13 +250,23 @@ class Network(ArchitectureProperties):
 
     @property
     def gammas(self) -> tuple:
-        """Batch-norm scales per layer (writable views; None where no batch norm)."""
+        """Batch- or layer-norm scales per layer (writable views; None where neither)."""
         return self._gamma
 
     @property
     def betas(self) -> tuple:
-        """Batch-norm shifts per layer (writable views; None where no batch norm)."""
+        """Batch- or layer-norm shifts per layer (writable views; None where neither)."""
         return self._beta
+
+    @property
+    def pre_gammas(self) -> tuple:
+        """Scales of each pre-norm layer's input layer norm, ``(n_{l-1},)`` (writable views; None elsewhere)."""
+        return self._pre_gamma
+
+    @property
+    def pre_betas(self) -> tuple:
+        """Shifts of each pre-norm layer's input layer norm (writable views; None elsewhere)."""
+        return self._pre_beta
 
     @property
     def running_stats(self) -> tuple:
@@ -314,7 +357,9 @@ class Network(ArchitectureProperties):
     # ------------------------------------------------------------ running
     def _inputs(self, x, t, fn):
         """x, t as C-contiguous (B, n_0), (B, n_L) arrays of the network's dtype
-        (the input policy; finiteness is the engine's single check)."""
+        (the input policy; class indices become one-hot rows; finiteness is the
+        engine's single check)."""
+        t = class_targets(t, self._arch.loss, self._arch.widths[-1], fn)
         x, t = as_arrays(fn, False, x=x, t=t)
         dt = self._arch.dtype
         with np.errstate(over="ignore"):  # float64 beyond float32's range: inf, refused by the engine's check
@@ -332,6 +377,16 @@ class Network(ArchitectureProperties):
             )
         return x, t
 
+    def _inputs_given(self, x, g, fn):
+        """x and grad_output under the input policy (grad_output named as such)."""
+        x, g = as_arrays(fn, False, x=x, grad_output=g)
+        dt = self._arch.dtype
+        with np.errstate(over="ignore"):
+            x, g = x.astype(dt, copy=False), g.astype(dt, copy=False)
+        x = _as_batch(x, self._arch.widths[0], "x", fn)
+        g = _batch_shape(g, self._arch.widths[-1], "grad_output", fn, x.shape[0])
+        return np.ascontiguousarray(x), np.ascontiguousarray(g)
+
     def _input(self, x, fn):
         """x alone, as a C-contiguous (B, n_0) array of the network's dtype."""
         (x,) = as_arrays(fn, False, x=x)
@@ -345,7 +400,9 @@ class Network(ArchitectureProperties):
         f = a.flags if type(a) is np.ndarray else None
         return f is not None and a.dtype == self._arch.dtype and a.ndim == 2 and f.c_contiguous and f.aligned
 
-    def gradient_report(self, x, t, *, return_grads: bool = False, check_finite: bool = True) -> GradientReport:
+    def gradient_report(
+        self, x, t=None, *, grad_output=None, return_grads: bool = False, check_finite: bool = True
+    ) -> GradientReport:
         """Forward, loss, backward, per-layer statistics and the verdict on one batch.
 
         Parameters
@@ -353,7 +410,11 @@ class Network(ArchitectureProperties):
         x : array_like, shape (B, n_0)
             Inputs (a 1-d array is one sample, or a column when ``n_0 == 1``).
         t : array_like, shape (B, n_L)
-            Targets.
+            Targets of the network's :attr:`loss` (for ``"cross_entropy"`` also
+            class indices, shape (B,)).
+        grad_output : array_like, shape (B, n_L), optional
+            Instead of ``t``: ``dL/dy`` itself, back-propagated as given (any
+            loss of your own; the report's ``loss`` is then NaN).
         return_grads : bool
             Also return every per-layer gradient (``report.grads``).
         check_finite : bool
@@ -373,11 +434,21 @@ class Network(ArchitectureProperties):
         'vanishing'
         """
         fn = "Network.gradient_report"
+        kind = -1
+        if grad_output is not None:
+            if t is not None:
+                raise TypeError(f"{fn}: give the targets t or grad_output (dL/dy), not both")
+            t, kind = grad_output, _engine.LOSS_CODES["given"]
+        elif t is None:
+            raise TypeError(f"{fn}: t (the targets) is required, or grad_output (dL/dy)")
         if not (self._ready(x) and self._ready(t)):
-            x, t = self._inputs(x, t, fn)
+            x, t = self._inputs(x, t, fn) if kind < 0 else self._inputs_given(x, t, fn)
         try:
-            out = self._engine.run(x, t, check_finite, return_grads)
+            out = self._engine.run(x, t, check_finite, return_grads, kind)
         except ValueError as exc:
+            if kind >= 0:
+                _batch_shape(t, self._arch.widths[-1], "grad_output", fn, x.shape[0])
+                raise ValueError(f"{fn}: {str(exc).replace('t contains', 'grad_output contains')}") from None
             self._batch(x, t, fn)  # a shape problem: the policy's message
             raise ValueError(f"{fn}: {exc}") from None
         except (TypeError, RuntimeError) as exc:
@@ -534,6 +605,14 @@ def _as_batch(a: np.ndarray, n: int, name: str, fn: str) -> np.ndarray:
     return a
 
 
+def _batch_shape(a: np.ndarray, n: int, name: str, fn: str, B: int) -> np.ndarray:
+    """``a`` as (B, n) by the policy's rules, with B samples like x."""
+    a = _as_batch(a, n, name, fn)
+    if a.shape[0] != B:
+        raise ValueError(f"{fn}: x has {B} samples but {name} has {a.shape[0]} (shape {a.shape})")
+    return a
+
+
 def _report(net: Network, batch: int, out: tuple) -> GradientReport:
     """A GradientReport around one engine call's results."""
     loss, stats, grad_x, signal, weight, code = out[:6]
@@ -549,7 +628,7 @@ def _report(net: Network, batch: int, out: tuple) -> GradientReport:
                 for l in range(1, L + 1)
             ]
 
-        vec, bn = (lambda l: (n[l],)), net.batchnorm
+        vec, bn, pre = (lambda l: (n[l],)), net.architecture.normed, net.prenorm
         grads = {
             "W": layer(e.weight_offset, lambda l: (n[l], n[l - 1])),
             "b": layer(e.bias_offset, vec),
@@ -560,6 +639,8 @@ def _report(net: Network, batch: int, out: tuple) -> GradientReport:
             "z_forward": g["z"],
             "gamma": layer(e.gamma_offset, vec, bn),
             "beta": layer(e.beta_offset, vec, bn),
+            "pre_gamma": layer(e.pre_gamma_offset, lambda l: (n[l - 1],), pre),
+            "pre_beta": layer(e.pre_beta_offset, lambda l: (n[l - 1],), pre),
         }
     stats.flags.writeable = False
     return GradientReport._of(

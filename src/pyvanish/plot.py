@@ -18,7 +18,7 @@ Examples
 >>> from pyvanish import plot
 >>> ax = plot.gradient_flow(pyvanish.compare(depth=10, width=16, batch=16))
 >>> ax.get_yscale(), len(ax.get_lines())
-('log', 8)
+('log', 12)
 """
 
 from __future__ import annotations

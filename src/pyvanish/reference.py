@@ -625,6 +625,68 @@ def mse_backward(pred, target):
     return (pred - target) / pred.shape[0]
 
 
+#: The losses a network can have (engine order); see :func:`loss_forward_backward`.
+LOSSES = ("mse", "cross_entropy", "bce")
+
+
+def loss_forward_backward(name, pred, target):
+    """A loss and its gradient ``(L, dL/dpred)`` over the last axis's outputs.
+
+    ``pred`` and ``target`` have shape ``(..., B, N)``; leading axes (ensemble
+    members) are kept: ``L`` has their shape (a float without them).
+
+    * ``"mse"``: ``L = 1/(2B) sum (pred - target)**2``, ``dL/dpred = (pred - target) / B``.
+    * ``"cross_entropy"``: softmax over the ``N`` outputs with the negative
+      log-likelihood, ``L = 1/B sum_b sum_j t_bj (logsumexp(pred_b) - pred_bj)``,
+      ``dL/dpred = (softmax(pred_b) sum_j t_bj - t_b) / B`` (``torch.nn.functional.cross_entropy``
+      with probability targets; a class index is its one-hot row). Terms with
+      ``t = 0`` are left out, so logits of +-1e300 give finite values.
+    * ``"bce"``: ``L = 1/(B N) sum max(pred, 0) - pred t + log(1 + exp(-|pred|))``,
+      ``dL/dpred = (sigmoid(pred) - t) / (B N)`` (``binary_cross_entropy_with_logits``).
+
+    Computed in float64; the gradient is returned in the inputs' dtype.
+
+    Examples
+    --------
+    >>> L, d = loss_forward_backward("cross_entropy", np.array([[0.0, 0.0]]), np.array([[1.0, 0.0]]))
+    >>> round(L, 12), d.tolist()
+    (0.69314718056, [[-0.5, 0.5]])
+    >>> L, d = loss_forward_backward("bce", np.array([[0.0]]), np.array([[1.0]]))
+    >>> round(L, 12), d.tolist()
+    (0.69314718056, [[-0.5]])
+    """
+    dt = pred.dtype
+    y = pred.astype(np.float64)
+    t = np.broadcast_to(target, pred.shape).astype(np.float64)
+    B, N = pred.shape[-2], pred.shape[-1]
+    with np.errstate(all="ignore"):
+        if name == "mse":
+            d = y - t
+            value = np.sum(0.5 * d * d, axis=(-2, -1)) / B
+            grad = (pred - np.broadcast_to(target, pred.shape).astype(dt)) * dt.type(1.0 / B)
+            return _scalar(value), grad
+        if name == "cross_entropy":
+            m = np.max(y, axis=-1, keepdims=True)
+            e = np.exp(y - m)
+            s = e.sum(axis=-1, keepdims=True)
+            lse = m + np.log(s)
+            terms = np.where(t != 0, t * (lse - y), 0.0)
+            value = terms.sum(axis=(-2, -1)) / B
+            grad = (e / s * t.sum(axis=-1, keepdims=True) - t) / B
+            return _scalar(value), grad.astype(dt)
+        if name == "bce":
+            terms = np.maximum(y, 0) - np.where(t != 0, y * t, 0.0) + np.log1p(np.exp(-np.abs(y)))
+            value = terms.sum(axis=(-2, -1)) / (B * N)
+            sig = np.where(y >= 0, 1.0 / (1.0 + np.exp(-y)), np.exp(y) / (1.0 + np.exp(y)))
+            grad = (sig - t) / (B * N)
+            return _scalar(value), grad.astype(dt)
+    raise ValueError(f"loss_forward_backward: name must be one of {LOSSES}, got {name!r}")
+
+
+def _scalar(v):
+    return float(v) if np.ndim(v) == 0 else v
+
+
 # --------------------------------------------------------------------- networks
 
 
@@ -695,6 +757,48 @@ def batchnorm_backward(dout, xhat, gamma, rstd):
     return dinp, dgamma, dbeta
 
 
+def layernorm_forward(inp, gamma, beta, eps=1e-5):
+    """Layer normalisation: ``(out, xhat, rstd)``, each sample normalised over its features.
+
+    Per row ``b``: ``mean_b`` and the biased variance over the last axis,
+    ``rstd_b = 1 / sqrt(var_b + eps)``, ``xhat = (inp - mean) * rstd``,
+    ``out = gamma * xhat + beta`` (``torch.nn.LayerNorm``). Statistics in float64.
+
+    Examples
+    --------
+    >>> out, xhat, rstd = layernorm_forward(np.array([[1.0, 3.0]]), np.ones(2), np.zeros(2), 1e-12)
+    >>> out.round(6).tolist()
+    [[-1.0, 1.0]]
+    """
+    x64 = inp.astype(np.float64)
+    mean = x64.mean(axis=-1, keepdims=True)
+    var = ((x64 - mean) ** 2).mean(axis=-1, keepdims=True)
+    r = 1.0 / np.sqrt(var + eps)
+    dt = inp.dtype
+    xhat = ((x64 - mean) * r).astype(dt)
+    return gamma * xhat + beta, xhat, r[..., 0].astype(dt)
+
+
+def layernorm_backward(dout, xhat, gamma, rstd):
+    """Gradient of :func:`layernorm_forward`: ``(dinp, dgamma, dbeta)``.
+
+    With ``g = dout * gamma``, per row: ``dinp = rstd * (g - mean(g) - xhat * mean(g * xhat))``;
+    ``dgamma = sum_b dout * xhat``, ``dbeta = sum_b dout``.
+
+    Examples
+    --------
+    >>> dinp, dg, db = layernorm_backward(np.ones((1, 2)), np.array([[-1.0, 1.0]]), np.ones(2), np.ones(1))
+    >>> dinp.tolist(), db.tolist()             # a shift of every feature changes nothing
+    ([[0.0, 0.0]], [1.0, 1.0])
+    """
+    g = dout.astype(np.float64) * gamma
+    x = xhat.astype(np.float64)
+    mg = g.mean(axis=-1, keepdims=True)
+    mgx = (g * x).mean(axis=-1, keepdims=True)
+    dinp = (rstd.astype(np.float64)[..., None] * ((g - mg) - x * mgx)).astype(dout.dtype)
+    return dinp, (dout * xhat).sum(axis=0), dout.sum(axis=0)
+
+
 def residual_forward(skip, inp, scale=1.0):
     """``skip + scale * inp``: a residual (skip) connection.
 
@@ -731,17 +835,23 @@ def network_forward_backward(
     scales=None,
     training=True,
     running=None,
+    layernorm=None,
+    prenorm=None,
+    ln_eps=1e-5,
+    loss="mse",
+    grad_output=None,
 ):
-    """Forward, MSE loss, backward and per-layer statistics of a dense network.
+    """Forward, loss, backward and per-layer statistics of a dense network.
 
     The layer loop written plainly in NumPy: the oracle of the C++ network
     engine and the baseline of its benchmarks. Layer ``l = 1..L``::
 
-        z_l = h_{l-1} @ W_l.T + b_l
-        u_l = BN(z_l) if layer l has batch norm, else z_l
+        v_l = LN'(h_{l-1}) if layer l is pre-norm, else h_{l-1}
+        z_l = v_l @ W_l.T + b_l
+        u_l = BN(z_l) or LN(z_l) if layer l has batch or layer norm, else z_l
         a_l = phi_l(u_l)
         h_l = h_{s} + scale_l * a_l if layer l is residual from h_s, else a_l
-        h_0 = x;  y = h_L;  L = 1/(2B) * sum((y - t)**2)
+        h_0 = x;  y = h_L;  the loss of loss_forward_backward (MSE: 1/(2B) * sum((y - t)**2))
 
     Parameters
     ----------
@@ -764,13 +874,23 @@ def network_forward_backward(
         Batch statistics (True) or the given ``running`` ones.
     running : list of (mean, var) or None, optional
         Per batch-norm layer, the statistics used when ``training`` is False.
+    layernorm, prenorm : list of (gamma, beta) or None, optional
+        Per layer: the parameters of a layer norm of ``z_l`` (``layernorm``) or
+        of the layer's input ``h_{l-1}`` (``prenorm``), or None.
+    ln_eps : float
+        Layer-norm epsilon.
+    loss : str
+        ``"mse"``, ``"cross_entropy"`` or ``"bce"`` (:func:`loss_forward_backward`).
+    grad_output : ndarray, optional
+        ``dL/dy`` itself, back-propagated instead of a loss's (then ``loss`` is NaN and ``t`` unused).
 
     Returns
     -------
     dict with
         ``loss``; lists ``z``, ``u`` (L), ``h`` (L+1, ``h[0] = x``), ``dh``
         (L+1, ``dh[0] = dL/dx``), ``dz``, ``dW``, ``db``, ``dgamma``,
-        ``dbeta`` (L; None where no batch norm); ``stats``: a dict of
+        ``dbeta`` (L; None where no batch or layer norm), ``dpre_gamma``,
+        ``dpre_beta`` (L; None where not pre-norm); ``stats``: a dict of
         per-layer arrays (L,) named ``grad_h`` (``|dL/dh_l|``, l = 1..L),
         ``grad_z``, ``grad_W``, ``grad_b``, ``mean_dphi``, ``saturated``
         (fraction of unit-samples with ``|phi'| <= 0.01 * max phi'``),
@@ -793,11 +913,20 @@ def network_forward_backward(
     batchnorm = [None] * L if batchnorm is None else batchnorm
     skips = [None] * L if skips is None else skips
     scales = [1.0] * L if scales is None else scales
+    layernorm = [None] * L if layernorm is None else layernorm
+    prenorm = [None] * L if prenorm is None else prenorm
     h, z, u, a, xhat, rstd = [x], [], [], [], [None] * L, [None] * L
+    v, pxhat, prstd = [None] * L, [None] * L, [None] * L
     with np.errstate(all="ignore"):  # an exploding network is a result, not an error
         for i, (W, b, name, al) in enumerate(zip(weights, biases, activations, alphas)):
-            z.append(dense_forward(h[-1], W, b))
-            if batchnorm[i] is None:
+            v[i] = h[-1]
+            if prenorm[i] is not None:
+                v[i], pxhat[i], prstd[i] = layernorm_forward(h[-1], *prenorm[i], ln_eps)
+            z.append(dense_forward(v[i], W, b))
+            if layernorm[i] is not None:
+                out, xhat[i], rstd[i] = layernorm_forward(z[-1], *layernorm[i], ln_eps)
+                u.append(out)
+            elif batchnorm[i] is None:
                 u.append(z[-1])
             elif training:
                 out, xhat[i], _, rstd[i] = batchnorm_forward(z[-1], *batchnorm[i], eps)
@@ -810,12 +939,14 @@ def network_forward_backward(
             a.append(activation_forward(name, u[-1], al))
             h.append(a[-1] if skips[i] is None else residual_forward(h[skips[i]], a[-1], scales[i]))
         B = x.shape[0]
-        loss = mse_forward(h[-1], t)
         dh = [None] * (L + 1)
-        dh[L] = mse_backward(h[-1], t)
-        pending = [np.zeros_like(v) for v in h]  # skip-path gradients waiting for dh[s]
+        if grad_output is None:
+            loss, dh[L] = loss_forward_backward(loss, h[-1], t)
+        else:
+            loss, dh[L] = math.nan, np.asarray(grad_output, dtype=h[-1].dtype)
+        pending = [np.zeros_like(hl) for hl in h]  # skip-path gradients waiting for dh[s]
         dz, dW, db = [None] * L, [None] * L, [None] * L
-        dgamma, dbeta = [None] * L, [None] * L
+        dgamma, dbeta, dpre_gamma, dpre_beta = [None] * L, [None] * L, [None] * L, [None] * L
         stats = {k: np.zeros(L) for k in STAT_NAMES}
         for l in range(L, 0, -1):
             i = l - 1
@@ -829,14 +960,21 @@ def network_forward_backward(
                 pending[skips[i]] = pending[skips[i]] + dskip
             dphi = activation_derivative(name, u[i], a[i], al)
             du = da * dphi
-            if batchnorm[i] is None:
+            normed = batchnorm[i] is not None or layernorm[i] is not None
+            if layernorm[i] is not None:
+                dz[i], dgamma[i], dbeta[i] = layernorm_backward(du, xhat[i], layernorm[i][0], rstd[i])
+            elif batchnorm[i] is None:
                 dz[i] = du
             elif training:
                 dz[i], dgamma[i], dbeta[i] = batchnorm_backward(du, xhat[i], batchnorm[i][0], rstd[i])
             else:
                 dz[i] = du * batchnorm[i][0] * rstd[i]
                 dgamma[i], dbeta[i] = (du * xhat[i]).sum(axis=0), du.sum(axis=0)
-            dh[l - 1], dW[i], db[i] = dense_backward(dz[i], h[l - 1], weights[i])
+            dh[l - 1], dW[i], db[i] = dense_backward(dz[i], v[i], weights[i])
+            if prenorm[i] is not None:
+                dh[l - 1], dpre_gamma[i], dpre_beta[i] = layernorm_backward(
+                    dh[l - 1], pxhat[i], prenorm[i][0], prstd[i]
+                )
             thr = 0.01 * max_derivative(name, al)
             stats["grad_h"][i] = norm(dh[l])
             stats["grad_z"][i] = norm(dz[i])
@@ -845,9 +983,9 @@ def network_forward_backward(
             stats["mean_dphi"][i] = float(np.mean(dphi.astype(np.float64)))
             stats["saturated"][i] = float(np.mean(np.abs(dphi.astype(np.float64)) <= thr))
             stats["dead"][i] = float(np.mean(np.all(dphi == 0, axis=0)))
-            acts = [z[i], h[l]] + ([u[i]] if batchnorm[i] is not None else [])
+            acts = [z[i], h[l]] + ([u[i]] if normed else [])
             grads = [dh[l], dz[i], dW[i], db[i]]
-            if batchnorm[i] is not None:
+            if normed:
                 grads += [du, dgamma[i], dbeta[i]]
             stats["nonfinite_act"][i] = sum(int(np.sum(~np.isfinite(v))) for v in acts)
             stats["nonfinite_grad"][i] = sum(int(np.sum(~np.isfinite(v))) for v in grads)
@@ -866,6 +1004,8 @@ def network_forward_backward(
         "db": db,
         "dgamma": dgamma,
         "dbeta": dbeta,
+        "dpre_gamma": dpre_gamma,
+        "dpre_beta": dpre_beta,
         "stats": stats,
         "grad_x": norm(dh[0]),
         "batch": B,
@@ -890,7 +1030,7 @@ def _member_norms(v):
     return out
 
 
-def ensemble_forward_backward(weights, biases, activations, x, t, alphas=None, *, skips=None, scales=None):
+def ensemble_forward_backward(weights, biases, activations, x, t, alphas=None, *, skips=None, scales=None, loss="mse"):
     """:func:`network_forward_backward` for ``E`` networks at once, vectorised
     over members (no loop over members): the oracle and the baseline of the
     ensemble engine.
@@ -916,17 +1056,14 @@ def ensemble_forward_backward(weights, biases, activations, x, t, alphas=None, *
     scales = [1.0] * L if scales is None else scales
     x = np.broadcast_to(x, (E,) + x.shape[-2:])
     t = np.broadcast_to(t, (E,) + t.shape[-2:])
-    B = x.shape[1]
     h, z = [x], []
     with np.errstate(all="ignore"):
         for i in range(L):
             z.append(np.matmul(h[-1], np.swapaxes(weights[i], 1, 2)) + biases[i][:, None, :])
             a = activation_forward(activations[i], z[-1], alphas[i])
             h.append(a if skips[i] is None else residual_forward(h[skips[i]], a, scales[i]))
-        d = h[-1].astype(np.float64) - t
-        loss = np.sum(d * d, axis=(1, 2)) / (2.0 * B)
         dh = [None] * (L + 1)
-        dh[L] = (h[-1] - t) * h[-1].dtype.type(1.0 / B)
+        loss, dh[L] = loss_forward_backward(loss, h[-1], t)
         pending = [np.zeros_like(v) for v in h]
         stats = {k: np.zeros((E, L)) for k in STAT_NAMES}
         for l in range(L, 0, -1):
@@ -985,8 +1122,9 @@ def train(
 
     Step ``k`` takes the minibatch ``X[idx[k]], T[idx[k]]``, runs
     :func:`network_forward_backward` and updates every parameter (weights,
-    biases and batch-norm ``gamma``/``beta`` given as ``batchnorm=[(gamma,
-    beta) or None, ...]``, all updated in place) with SGD (``v = momentum v +
+    biases and the ``gamma``/``beta`` of the batch-, layer- and pre-norms
+    given as ``batchnorm=``, ``layernorm=``, ``prenorm=[(gamma, beta) or None,
+    ...]``, all updated in place) with SGD (``v = momentum v +
     g``; ``p -= lr v``) or Adam (bias-corrected). ``weight_decay`` adds
     ``wd * p`` to each gradient. Returns the per-step losses and
     ``|dL/dW_l|`` (steps, L).
@@ -999,8 +1137,11 @@ def train(
     ([0.5, 0.0], [[0.5]], [-0.5])
     """
     L = len(weights)
-    bn = network_kwargs.get("batchnorm") or [None] * L
-    params = list(weights) + list(biases) + [a for pair in bn if pair is not None for a in pair]
+    # every (gamma, beta) pair: batch norm, layer norm, pre-norm, in that order
+    kinds = [("batchnorm", "dgamma", "dbeta"), ("layernorm", "dgamma", "dbeta"), ("prenorm", "dpre_gamma", "dpre_beta")]
+    pairs = [(kind, i, pair) for kind, _, _ in kinds for i, pair in enumerate(network_kwargs.get(kind) or [None] * L)]
+    pairs = [(kind, i, pair) for kind, i, pair in pairs if pair is not None]
+    params = list(weights) + list(biases) + [a for _, _, pair in pairs for a in pair]
     m1 = [np.zeros_like(p) for p in params]
     m2 = [np.zeros_like(p) for p in params]
     losses, grad_W = [], []
@@ -1009,11 +1150,8 @@ def train(
         out = network_forward_backward(weights, biases, activations, X[rows], T[rows], alphas, **network_kwargs)
         losses.append(out["loss"])
         grad_W.append(out["stats"]["grad_W"])
-        grads = (
-            list(out["dW"])
-            + list(out["db"])
-            + [g for i, pair in enumerate(bn) if pair is not None for g in (out["dgamma"][i], out["dbeta"][i])]
-        )
+        names = {kind: (dg, db) for kind, dg, db in kinds}
+        grads = list(out["dW"]) + list(out["db"]) + [out[name][i] for kind, i, _ in pairs for name in names[kind]]
         if not np.isfinite(out["loss"]):
             break
         for p, g, m, v in zip(params, grads, m1, m2):

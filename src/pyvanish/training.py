@@ -12,7 +12,7 @@ import numpy as np
 from . import _engine
 from ._text import format_table
 from ._text import progress as progress_bar
-from ._validate import as_arrays, check_seed, int_seed, real_number
+from ._validate import as_arrays, check_seed, class_targets, int_seed, real_number
 from .architecture import _physical_memory
 from .network import Network
 from .report import fields_equal
@@ -150,7 +150,11 @@ def train(
     check_finite: bool = True,
     progress: bool | None = None,
 ) -> TrainingHistory:
-    """Train ``net`` in place on ``X`` (N, n_0), ``T`` (N, n_L) with the MSE loss.
+    """Train ``net`` in place on ``X`` (N, n_0), ``T`` (N, n_L) with the network's loss.
+
+    ``net.loss`` decides (``"mse"``, ``"cross_entropy"``, ``"bce"``); for
+    cross-entropy ``T`` may also be class indices, shape (N,). Batch-norm,
+    layer-norm and pre-norm scales and shifts are trained with the weights.
 
     The whole loop runs in C++ (one call per chunk of steps; no Python per
     step): minibatches from :func:`minibatch_indices`, forward, backward,
@@ -183,6 +187,7 @@ def train(
     fn = "train"
     if not isinstance(net, Network):
         raise TypeError(f"{fn}: net must be a pyvanish.Network, got {type(net).__name__}")
+    T = class_targets(T, net.loss, net.widths[-1], fn, "T")
     X, T = as_arrays(fn, check_finite, X=X, T=T)
     X = np.ascontiguousarray(X, dtype=net.dtype)
     T = np.ascontiguousarray(T, dtype=net.dtype)
@@ -347,9 +352,22 @@ def teacher_task(
 
 
 def digits_task():
-    """scikit-learn's bundled 8x8 digits (no download) as classification by
-    regression: ``X`` (1797, 64) scaled to [0, 1], ``T`` one-hot (1797, 10).
-    Needs scikit-learn."""
+    """scikit-learn's bundled 8x8 digits (no download): ``X`` (1797, 64) scaled
+    to [0, 1], ``T`` one-hot (1797, 10). Needs scikit-learn.
+
+    Train a classifier with ``loss="cross_entropy"`` (one-hot rows are its
+    probability targets; ``T.argmax(axis=1)`` gives the class indices), or
+    regress on ``T`` with the default MSE.
+
+    Examples
+    --------
+    >>> import pyvanish
+    >>> X, T = pyvanish.digits_task()
+    >>> net = pyvanish.Network([64, 32, 10], activation="relu", init="he", loss="cross_entropy", seed=0)
+    >>> h = pyvanish.train(net, X, T, steps=200, batch_size=64, lr=0.1)
+    >>> bool((net.forward(X).argmax(axis=1) == T.argmax(axis=1)).mean() > 0.9)
+    True
+    """
     try:
         from sklearn.datasets import load_digits
     except ImportError:  # pragma: no cover - depends on the environment
