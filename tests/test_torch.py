@@ -23,7 +23,7 @@ def _layer_modules(model, net):
     _, nn = _torch()
     lin, norm, pre = [], [], []
     pending = None
-    normed = [b or n for b, n in zip(net.batchnorm, getattr(net, "layernorm", (False,) * net.depth))]
+    normed = net.architecture.normed
     for m in model.modules():
         if isinstance(m, nn.Linear):
             lin.append(m); norm.append(None); pre.append(pending); pending = None
@@ -90,7 +90,7 @@ def assert_same_network(a, b):
     assert a.architecture == b.architecture
     assert a.dtype == b.dtype
     for name in ("weights", "biases", "gammas", "betas", "pre_gammas", "pre_betas"):
-        for p, q in zip(getattr(a, name, ()), getattr(b, name, ())):
+        for p, q in zip(getattr(a, name), getattr(b, name)):
             assert (p is None) == (q is None), name
             if p is not None:
                 assert p.dtype == q.dtype and p.tobytes() == q.tobytes(), name

@@ -505,13 +505,11 @@ def _from_torch(module, loss, dtype, fn: str, cls) -> Network:
         "skips": tuple(ly.skip for ly in layers),
         "residual_scale": 1.0 if scale is None else scale,
         "dtype": dtype,
+        "layernorm": tuple(ly.norm is not None and _is(ly.norm[0], nn.LayerNorm) for ly in layers),
+        "prenorm": tuple(ly.pre is not None for ly in layers),
+        "ln_eps": 1e-5 if ln_eps is None else ln_eps,
+        "loss": loss,
     }
-    layernorm = tuple(ly.norm is not None and _is(ly.norm[0], nn.LayerNorm) for ly in layers)
-    prenorm = tuple(ly.pre is not None for ly in layers)
-    if any(layernorm) or any(prenorm):
-        fields.update(layernorm=layernorm, prenorm=prenorm, ln_eps=1e-5 if ln_eps is None else ln_eps)
-    if loss != "mse":
-        fields["loss"] = loss
     arch = Architecture(**fields, fn=fn)
     r.check_softplus(arch.dtype)
     if momentum is not None and not 0 <= momentum <= 1:
@@ -619,9 +617,7 @@ def _to_torch(net, fn: str) -> nn.Sequential:
         raise TypeError(f"{fn}: net must be a pyvanish.Network, got {type(net).__name__}")
     arch = net.architecture
     L, n = arch.depth, arch.widths
-    layernorm = getattr(arch, "layernorm", (False,) * L)
-    prenorm = getattr(arch, "prenorm", (False,) * L)
-    ln_eps = getattr(arch, "ln_eps", 1e-5)
+    layernorm, prenorm, ln_eps = arch.layernorm, arch.prenorm, arch.ln_eps
     kw: dict = {"dtype": torch.float64 if arch.dtype == np.float64 else torch.float32}
     starts: dict = {}  # first layer of a block -> the blocks' last layers
     for l, s in enumerate(arch.skips, start=1):
