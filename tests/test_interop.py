@@ -28,9 +28,11 @@ def test_from_torch_copies_weights_and_matches_autograd():
         np.testing.assert_allclose(gb, lin.bias.grad.numpy(), rtol=1e-10, atol=1e-14)
     # float32 models give float32 networks
     assert pyvanish.Network.from_torch(nn.Sequential(nn.Linear(2, 2), nn.Sigmoid())).dtype == np.float32
-    with pytest.raises(ValueError, match="not supported"):
-        pyvanish.Network.from_torch(nn.Sequential(nn.Linear(2, 2), nn.Dropout()))
-    with pytest.raises(ValueError, match="does not follow a Linear layer"):
+    # Dropout is a no-op (evaluation mode); the rest of the interop is tests/test_torch.py
+    assert pyvanish.Network.from_torch(nn.Sequential(nn.Linear(2, 2), nn.Dropout())).widths == (2, 2)
+    with pytest.raises(ValueError, match=r"^Network\.from_torch: module '1' \(Conv1d\) is not supported"):
+        pyvanish.Network.from_torch(nn.Sequential(nn.Linear(2, 2), nn.Conv1d(2, 2, 1)))
+    with pytest.raises(ValueError, match=r"^Network\.from_torch: module '0' \(ReLU\) comes before any Linear"):
         pyvanish.Network.from_torch(nn.Sequential(nn.ReLU(), nn.Linear(2, 2)))
 
 

@@ -84,8 +84,8 @@ def get_include() -> str:
 
 
 def __getattr__(name):
-    # pyvanish.plot needs matplotlib (the `plot` extra): imported on first use
-    if name == "plot":
+    # pyvanish.plot needs matplotlib (the `plot` extra), pyvanish.torch PyTorch: imported on first use
+    if name in ("plot", "torch"):
         import importlib
 
         return importlib.import_module(".plot", __name__)

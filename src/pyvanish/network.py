@@ -526,67 +526,60 @@ class Network(ArchitectureProperties):
 
     # ------------------------------------------------------------ interop
     @classmethod
-    def from_torch(cls, module, dtype=None) -> Network:
-        """Copy an ``nn.Sequential`` of ``nn.Linear`` and supported activations.
+    def from_torch(cls, module, dtype=None, *, loss: str = "mse") -> Network:
+        """A network equal to a PyTorch model, parameters copied (see :func:`pyvanish.torch.from_torch`).
 
-        Supported: Identity, Sigmoid, Tanh, ReLU, LeakyReLU, ELU, GELU
-        (``approximate="none"``), SiLU, Softplus (``beta=1``). Each Linear may
-        be followed by at most one activation. Needs PyTorch (only here).
+        Reads an ``nn.Sequential`` (nested ones too) of ``Linear``, the
+        supported activations, ``BatchNorm1d``, ``LayerNorm``,
+        :class:`pyvanish.torch.Residual` blocks and the no-ops ``Dropout``
+        (as in evaluation mode), ``Identity`` and ``Flatten``; anything else
+        is refused by its path in the model. Needs PyTorch (only here).
+
+        Parameters
+        ----------
+        module : torch.nn.Module
+        dtype : float32 or float64, optional
+            Default: float64 for a float64 model, else float32.
+        loss : str
+            The network's loss (default ``"mse"``).
+
+        Examples
+        --------
+        >>> import torch, pyvanish
+        >>> model = torch.nn.Sequential(torch.nn.Linear(3, 5), torch.nn.Tanh(), torch.nn.Linear(5, 1))
+        >>> pyvanish.Network.from_torch(model).activations
+        ('tanh', 'identity')
         """
         fn = "Network.from_torch"
         try:
-            import torch.nn as nn
+            from .torch import _from_torch
         except ImportError:  # pragma: no cover - depends on the environment
-            raise ImportError(f"{fn} needs PyTorch") from None
-        simple = {nn.Identity: "identity", nn.Sigmoid: "sigmoid", nn.Tanh: "tanh", nn.ReLU: "relu", nn.SiLU: "silu"}
-        widths: list = []
-        acts: list = []
-        alphas: list = []
-        Ws: list = []
-        bs: list = []
-        pending = None
-        for i, mod in enumerate(module):
-            if isinstance(mod, nn.Linear):
-                if pending is not None:
-                    acts.append("identity")
-                    alphas.append(None)
-                widths.append(mod.in_features) if not widths else None
-                widths.append(mod.out_features)
-                Ws.append(mod.weight.detach().cpu().double().numpy())
-                bs.append(
-                    mod.bias.detach().cpu().double().numpy() if mod.bias is not None else np.zeros(mod.out_features)
-                )
-                pending = i
-                continue
-            if pending is None:
-                raise ValueError(f"{fn}: module {i} ({type(mod).__name__}) does not follow a Linear layer")
-            if type(mod) in simple:
-                name, a = simple[type(mod)], None
-            elif isinstance(mod, nn.LeakyReLU):
-                name, a = "leaky_relu", mod.negative_slope
-            elif isinstance(mod, nn.ELU):
-                name, a = "elu", mod.alpha
-            elif isinstance(mod, nn.GELU) and mod.approximate == "none":
-                name, a = "gelu", None
-            elif isinstance(mod, nn.Softplus) and mod.beta == 1:
-                name, a = "softplus", None
-            else:
-                raise ValueError(f"{fn}: module {i} ({mod!r}) is not supported")
-            acts.append(name)
-            alphas.append(a)
-            pending = None
-        if not Ws:
-            raise ValueError(f"{fn}: the module has no Linear layer")
-        if pending is not None:
-            acts.append("identity")
-            alphas.append(None)
-        if dtype is None:
-            dtype = (
-                np.float32
-                if Ws and module[0].weight.dtype.is_floating_point and module[0].weight.element_size() == 4
-                else np.float64
-            )
-        return cls(widths, activations=acts, alpha=alphas, weights=Ws, biases=bs, dtype=dtype)
+            raise ImportError(f"{fn} needs PyTorch (pip install torch)") from None
+        return _from_torch(module, loss, dtype, fn, cls)
+
+    def to_torch(self):
+        """An equal ``torch.nn.Sequential``, parameters copied (see :func:`pyvanish.torch.to_torch`).
+
+        Residual connections become :class:`pyvanish.torch.Residual` blocks;
+        ``Network.from_torch(net.to_torch(), loss=net.loss)`` rebuilds the
+        network exactly. Needs PyTorch (only here).
+
+        Examples
+        --------
+        >>> import pyvanish
+        >>> pyvanish.Network([2, 3, 1], activation="relu", seed=0).to_torch()
+        Sequential(
+          (0): Linear(in_features=2, out_features=3, bias=True)
+          (1): ReLU()
+          (2): Linear(in_features=3, out_features=1, bias=True)
+        )
+        """
+        fn = "Network.to_torch"
+        try:
+            from .torch import _to_torch
+        except ImportError:  # pragma: no cover - depends on the environment
+            raise ImportError(f"{fn} needs PyTorch (pip install torch)") from None
+        return _to_torch(self, fn)
 
 
 def _unpickle_network(arch: Architecture, state: tuple) -> Network:
