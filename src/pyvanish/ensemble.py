@@ -12,6 +12,7 @@ import numpy as np
 
 from . import _engine
 from ._text import format_table
+from ._text import progress as progress_bar
 from ._validate import as_arrays, check_seed
 from .architecture import Architecture, ArchitectureProperties
 from .init import check_init_args, init_weight, weight_variance
@@ -34,6 +35,11 @@ class Ensemble(ArchitectureProperties):
     split over threads (:func:`pyvanish.set_num_threads`); results do not
     depend on the thread count. Batch-norm ensembles run member by member
     through the single-network engine.
+
+    ``progress`` (construction; :meth:`run` takes its own): a progress bar in
+    layers drawn, tqdm's auto mode (on stderr, or a widget in Jupyter). None
+    (default): on a terminal or in Jupyter, once it has run half a second;
+    True: always; False: never.
 
     Examples
     --------
@@ -66,6 +72,7 @@ class Ensemble(ArchitectureProperties):
         residual_scale: float = 1.0,
         seed=0,
         dtype=np.float64,
+        progress: bool | None = None,
     ):
         fn = "Ensemble"
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
@@ -81,30 +88,36 @@ class Ensemble(ArchitectureProperties):
         L, w = arch.depth, arch.widths
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self._seed = seed if not isinstance(seed, np.random.Generator) else None
-        Ws = [
-            init_weight(rng, self._init, w[l], w[l - 1], sw=sw, gain=gain, value=value, members=self._n)
-            for l in range(1, L + 1)
-        ]
-        bs = [rng.normal(0.0, sb, (self._n, w[l])) if sb > 0 else np.zeros((self._n, w[l])) for l in range(1, L + 1)]
         self._bn = any(arch.batchnorm)
-        if self._bn:  # batch norm: member by member through the single-network engine
-            self._engine = None
-            self._W = tuple(Wl.astype(arch.dtype) for Wl in Ws)
+        e = None if self._bn else _engine.ensemble_engine(arch, self._n)
+        Ws: list = []
+        # each layer drawn and (without batch norm) copied into the engine at once: weights of
+        # every layer, then biases, from one stream, as a network draws them
+        with progress_bar(L, desc=fn, unit="layer", enabled=progress) as bar:
+            for l in range(1, L + 1):
+                Wl = init_weight(rng, self._init, w[l], w[l - 1], sw=sw, gain=gain, value=value, members=self._n)
+                if e is None:
+                    Ws.append(Wl.astype(arch.dtype))
+                else:  # engine layout (n_l, n_{l-1}, E): a view with members first
+                    flat = e.params[e.weight_offset(l) : e.bias_offset(l)]
+                    view = np.moveaxis(flat.reshape(w[l], w[l - 1], self._n), -1, 0)
+                    view[...] = Wl
+                    Ws.append(view)
+                del Wl
+                bar.update(1)
+        bs = [rng.normal(0.0, sb, (self._n, w[l])) if sb > 0 else np.zeros((self._n, w[l])) for l in range(1, L + 1)]
+        self._engine = e
+        self._W = tuple(Ws)
+        if e is None:  # batch norm: member by member through the single-network engine
             self._b = tuple(bl.astype(arch.dtype) for bl in bs)
-        else:
-            self._engine = e = _engine.ensemble_engine(arch, self._n)
-            params = e.params
-            # engine layout (n_l, n_{l-1}, E) and (n_l, E); views with members first
-            self._W = tuple(
-                np.moveaxis(params[e.weight_offset(l) : e.bias_offset(l)].reshape(w[l], w[l - 1], self._n), -1, 0)
-                for l in range(1, L + 1)
-            )
+        else:  # engine layout (n_l, E): views with members first
             self._b = tuple(
-                np.moveaxis(params[e.bias_offset(l) : e.bias_offset(l) + w[l] * self._n].reshape(w[l], self._n), -1, 0)
+                np.moveaxis(
+                    e.params[e.bias_offset(l) : e.bias_offset(l) + w[l] * self._n].reshape(w[l], self._n), -1, 0
+                )
                 for l in range(1, L + 1)
             )
-            for W, Wl, b, bl in zip(self._W, Ws, self._b, bs):
-                W[...] = Wl
+            for b, bl in zip(self._b, bs):
                 b[...] = bl
 
     @property
@@ -147,9 +160,14 @@ class Ensemble(ArchitectureProperties):
             raise IndexError(f"Ensemble.member: m must be in [0, {self._n}), got {m}")
         return Network(self._arch, weights=[W[m] for W in self._W], biases=[b[m] for b in self._b])
 
-    def run(self, x, t, *, check_finite: bool = True) -> EnsembleReport:
+    def run(self, x, t, *, check_finite: bool = True, progress: bool | None = None) -> EnsembleReport:
         """Every member on one batch: ``x`` (B, n_0) shared, or (n, B, n_0) per member;
-        ``t`` (B, n_L) or (n, B, n_L)."""
+        ``t`` (B, n_L) or (n, B, n_L).
+
+        ``progress``: a progress bar in members (see :class:`Ensemble`). Without batch
+        norm the members run in one engine call, so the bar completes when it returns;
+        with batch norm it advances member by member.
+        """
         fn = "Ensemble.run"
         arch, E = self._arch, self._n
         x, t = as_arrays(fn, False, x=x, t=t)
@@ -163,24 +181,28 @@ class Ensemble(ArchitectureProperties):
         if self._engine is not None:
             xe = np.ascontiguousarray(np.moveaxis(x, 0, -1)) if x.ndim == 3 else np.ascontiguousarray(x)
             te = np.ascontiguousarray(np.moveaxis(t, 0, -1)) if t.ndim == 3 else np.ascontiguousarray(t)
-            try:
-                loss, stats, grad_x, codes = self._engine.run(xe, te, check_finite)
-            except (ValueError, RuntimeError) as exc:
-                raise type(exc)(f"{fn}: {exc}") from None
-            except MemoryError as exc:
-                raise MemoryError(f"{fn}: out of memory for a batch of {B} ({exc})") from None
+            with progress_bar(E, desc=fn, unit="member", enabled=progress) as bar:
+                try:
+                    loss, stats, grad_x, codes = self._engine.run(xe, te, check_finite)
+                except (ValueError, RuntimeError) as exc:
+                    raise type(exc)(f"{fn}: {exc}") from None
+                except MemoryError as exc:
+                    raise MemoryError(f"{fn}: out of memory for a batch of {B} ({exc})") from None
+                bar.update(E)
         else:  # batch norm: member by member through the single-network engine
             net = Network(arch, init="constant")
             loss, grad_x = np.empty(E), np.empty(E)
             stats = np.empty((E, arch.depth, len(STAT)))
             codes = np.empty(E, np.int8)
-            for m in range(E):
-                net.set_weights([W[m] for W in self._W])
-                net.set_biases([b[m] for b in self._b])
-                r = net.gradient_report(
-                    x[m] if x.ndim == 3 else x, t[m] if t.ndim == 3 else t, check_finite=check_finite
-                )
-                loss[m], grad_x[m], stats[m], codes[m] = r.loss, r.grad_x, r.stats, VERDICTS.index(r.verdict)
+            with progress_bar(E, desc=fn, unit="member", enabled=progress) as bar:
+                for m in range(E):
+                    net.set_weights([W[m] for W in self._W])
+                    net.set_biases([b[m] for b in self._b])
+                    r = net.gradient_report(
+                        x[m] if x.ndim == 3 else x, t[m] if t.ndim == 3 else t, check_finite=check_finite
+                    )
+                    loss[m], grad_x[m], stats[m], codes[m] = r.loss, r.grad_x, r.stats, VERDICTS.index(r.verdict)
+                    bar.update(1)
         for a in (loss, stats, grad_x, codes):
             a.flags.writeable = False
         return EnsembleReport(
@@ -210,7 +232,7 @@ class Ensemble(ArchitectureProperties):
 
 def _unpickle_ensemble(arch: Architecture, n: int, state: tuple) -> Ensemble:
     init, sw, sb, gain, seed, (Ws, bs) = state
-    ens = Ensemble(arch, n, init="constant")
+    ens = Ensemble(arch, n, init="constant", progress=False)
     ens._init, ens._sw, ens._sb, ens._gain, ens._seed = init, sw, sb, gain, seed
     for W, Wp, b, bp in zip(ens._W, Ws, ens._b, bs):
         W[...] = Wp
@@ -235,13 +257,22 @@ def _batch(a, n, E, name, fn):
 
 
 def ensemble(
-    widths: Sequence[int], n: int = 1000, x=None, t=None, *, batch: int = 1, seed=0, **network_kwargs
+    widths: Sequence[int],
+    n: int = 1000,
+    x=None,
+    t=None,
+    *,
+    batch: int = 1,
+    seed=0,
+    progress: bool | None = None,
+    **network_kwargs,
 ) -> EnsembleReport:
     """Statistics over ``n`` random initialisations of one architecture.
 
     ``network_kwargs`` are those of :class:`Network` (activation, init, sw,
     sb, residual, ...). ``x``/``t`` default to ``N(0, 1)`` draws of ``batch``
-    samples from ``seed``, shared by every member.
+    samples from ``seed``, shared by every member. ``progress`` as in
+    :class:`Ensemble` (construction and run).
 
     Examples
     --------
@@ -252,11 +283,11 @@ def ensemble(
     """
     if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
         raise ValueError(f"ensemble: batch must be a positive integer, got {batch!r}")
-    ens = Ensemble(widths, n, seed=seed, **network_kwargs)
+    ens = Ensemble(widths, n, seed=seed, progress=progress, **network_kwargs)
     if x is None or t is None:
         x0, t0 = ens.architecture.default_batch(batch, seed)
         x, t = (x0 if x is None else x), (t0 if t is None else t)
-    return ens.run(x, t)
+    return ens.run(x, t, progress=progress)
 
 
 def _summary(v: np.ndarray) -> dict:
@@ -474,11 +505,22 @@ class TheoryComparison:
         with np.errstate(divide="ignore", invalid="ignore"):
             return self.measured / self.predicted - 1.0
 
+    @property
+    def depth(self) -> int:
+        """``L``, the network's number of layers (entries ``0..L-1`` are compared)."""
+        return len(self.measured)
+
+    def phase(self) -> str:
+        """The phase in words for this network's depth (see :func:`pyvanish.theory.phase`)."""
+        from .theory import phase
+
+        return phase(self.chi1, self.depth)
+
     def __str__(self) -> str:
         lines = [
             f"mean-field theory: {self.activation}, sigma_w^2 = {self.sigma_w2:.4g}, "
-            f"sigma_b^2 = {self.sigma_b2:.4g}: chi1 = {self.chi1:.6g}"
-            + (f", depth scale xi = {-1 / math.log(self.chi1):.3g} layers" if 0 < self.chi1 < 1 else ""),
+            f"sigma_b^2 = {self.sigma_b2:.4g}: chi1 = {self.chi1:.6g}",
+            f"phase: {self.phase()}",
             f"|dL/dh_l| / |dL/dh_(L-1)|, root-mean-square over {self.members} members; "
             "predicted from chi_l along the length map",
         ]
