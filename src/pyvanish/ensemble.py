@@ -10,7 +10,7 @@ from typing import Optional
 
 import numpy as np
 
-from . import _engine
+from . import _engine, _html
 from ._text import format_table
 from ._text import progress as progress_bar
 from ._validate import as_arrays, check_seed
@@ -373,11 +373,15 @@ class EnsembleReport:
             raise ValueError(f"EnsembleReport.fraction: unknown verdict {verdict!r}")
         return float(np.count_nonzero(self.verdict_codes == VERDICTS.index(verdict))) / self.members
 
-    def summary(self, name: str = "grad_h") -> dict:
-        """Per-layer ``mean, std, q05, q50, q95`` of log10 of a statistic across members."""
+    def summary(self, name: str = "grad_h") -> LogSummary:
+        """Per-layer ``mean, std, q05, q50, q95`` of log10 of a statistic across members.
+
+        A dict ``{"mean": array, "std": array, "q05": ..., "q50": ..., "q95": ...}``, one
+        entry per layer (``grad_h``: layers 0..L, else 1..L); it displays as a table.
+        """
         if name not in ("grad_h", "gain") and name not in STAT:
             raise ValueError(f"EnsembleReport.summary: unknown statistic {name!r}")
-        return _summary(getattr(self, name))
+        return LogSummary(_summary(getattr(self, name)), statistic=name, members=self.members)
 
     def compare_theory(self) -> TheoryComparison:
         """Measured per-layer gradient decay next to mean-field theory's.
@@ -465,10 +469,8 @@ class EnsembleReport:
             return f"{s['q50'][i]:7.2f} [{s['q05'][i]:7.2f}, {s['q95'][i]:7.2f}]"
 
         rows = [["x", fmt(sh, 0), "", ""]] + [[l, fmt(sh, l), fmt(sw, l - 1), fmt(sg, l - 1)] for l in range(1, L + 1)]
-        hidden = "/".join(sorted(set(self.activations[:-1])) or ["-"])
         lines = [
-            f"EnsembleReport: {self.members} networks, widths {_short(self.widths)}, "
-            f"{hidden} hidden, batch {self.batch}, {self.dtype}",
+            self._title(),
             format_table(
                 ["layer", "log10 |dL/dh|", "log10 |dL/dW|", "log10 gain"],
                 rows,
@@ -482,6 +484,80 @@ class EnsembleReport:
             + ", ".join(f"{v} {100 * self.fraction(v):.1f} %" for v in ("vanishing", "exploding", "healthy"))
         )
         return "\n".join(lines)
+
+    def _title(self) -> str:
+        hidden = "/".join(sorted(set(self.activations[:-1])) or ["-"])
+        return (
+            f"EnsembleReport: {self.members} networks, widths {_short(self.widths)}, "
+            f"{hidden} hidden, batch {self.batch}, {self.dtype}"
+        )
+
+    def __repr__(self) -> str:
+        shares = ", ".join(f"{v} {100 * self.fraction(v):.1f} %" for v in ("vanishing", "exploding", "healthy"))
+        return f"<{self._title()}: {shares}>"
+
+    def _repr_html_(self) -> str:
+        """In Jupyter: the share of each verdict (the most common highlighted), a sparkline of the
+        median and 5-95 % band of log10 |dL/dh_l| and the median log10 |dL/dW_l| across members,
+        and the per-layer table (the middle elided for deep networks)."""
+        L = self.depth
+        sh, sw, sg = self.summary("grad_h"), self.summary("grad_W"), self.summary("gain")
+        shares = {v: self.fraction(v) for v in ("vanishing", "exploding", "healthy", "undetermined")}
+        top = max(shares, key=lambda v: shares[v])
+        verdicts = _html.Html(
+            "verdicts: "
+            + ", ".join(
+                f"{_html.badge(v) if v == top else _html.text(v)} {100 * f:.1f} %"
+                for v, f in shares.items()
+                if f > 0 or v != "undetermined"
+            )
+        )
+        labels = ("median log10 |dL/dh_l| (band: 5-95 % of members)", "median log10 |dL/dW_l|")
+        spark = _html.sparkline(
+            [(labels[0], np.arange(L + 1), sh["q50"]), (labels[1], np.arange(1, L + 1), sw["q50"])],
+            band=(np.arange(L + 1), sh["q05"], sh["q95"]),
+        )
+
+        def fmt(s, i):
+            return f"{s['q50'][i]:.2f} [{s['q05'][i]:.2f}, {s['q95'][i]:.2f}]"
+
+        rows = [["x", fmt(sh, 0), "", ""]] + [[l, fmt(sh, l), fmt(sw, l - 1), fmt(sg, l - 1)] for l in range(1, L + 1)]
+        return _html.card(
+            self._title(),
+            verdicts,
+            _html.Html(f"{spark} {_html.legend(labels)}"),
+            "per layer: median [5 %, 95 %] across members",
+            _html.table(["layer", "log10 |dL/dh|", "log10 |dL/dW|", "log10 gain"], _html.elide(rows)),
+        )
+
+
+class LogSummary(dict):
+    """The dict :meth:`EnsembleReport.summary` returns (``mean, std, q05, q50, q95`` -> array per
+    layer), which displays as a table; ``statistic`` and ``members`` say what it summarises."""
+
+    def __init__(self, columns: dict, statistic: str = "", members: int = 0):
+        super().__init__(columns)
+        self.statistic, self.members = statistic, members
+
+    def __reduce__(self):
+        return (LogSummary, (dict(self), self.statistic, self.members))
+
+    def _rows(self) -> list:
+        n = len(self["q50"])
+        first = 0 if self.statistic == "grad_h" else 1
+        return [[("x" if first == 0 and i == 0 else i + first)] + [f"{self[k][i]:.3f}" for k in self] for i in range(n)]
+
+    def _title(self) -> str:
+        return f"log10 {self.statistic} per layer across {self.members} members"
+
+    def __repr__(self) -> str:
+        rows = self._rows()
+        if len(rows) > 12:
+            rows = rows[:6] + [["..."] + [""] * len(self)] + rows[-5:]
+        return format_table(["layer", *self], rows, title=self._title())
+
+    def _repr_html_(self) -> str:
+        return _html.card(self._title(), _html.table(["layer", *self], _html.elide(self._rows())))
 
 
 @dataclass(frozen=True)
@@ -515,6 +591,16 @@ class TheoryComparison:
         from .theory import phase
 
         return phase(self.chi1, self.depth)
+
+    def __repr__(self) -> str:
+        err = np.abs(self.relative_error)
+        err = err[np.isfinite(err)]
+        worst = float(err.max()) if err.size else math.nan
+        return (
+            f"<TheoryComparison {self.activation}, sigma_w^2 = {self.sigma_w2:.4g}, sigma_b^2 = {self.sigma_b2:.4g}, "
+            f"{self.members} members, {self.depth} layers: chi1 = {self.chi1:.6g}, "
+            f"largest relative error {worst:.2%}>"
+        )
 
     def __str__(self) -> str:
         lines = [
