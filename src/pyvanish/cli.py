@@ -452,11 +452,9 @@ def _train(args, out) -> None:
 def _train_figure(plot, results):
     from matplotlib.figure import Figure
 
-    axes = Figure(figsize=(7, 3 + 2.5 * len(results)), layout="constrained").subplots(1 + len(results), 1)
+    axes = Figure(figsize=(9, 3 + 2.5 * len(results)), layout="constrained").subplots(1 + len(results), 1)
     plot.loss_curves(results, ax=axes[0])
-    for ax, (name, h) in zip(axes[1:], results.items()):
-        plot.training_heatmap(h, ax=ax)
-        ax.set_title(name)
+    plot.training_heatmaps(results, axes=axes[1:])  # one colour scale: layers compare across configurations
     return axes
 
 
