@@ -54,6 +54,7 @@ __all__ = [
     "reference",
     "init",
     "theory",
+    "plot",
     "get_simd_path",
     "set_simd_path",
     "simd_paths",
@@ -83,7 +84,7 @@ def get_include() -> str:
 
 
 def __getattr__(name):
-    # pyvanish.plot needs matplotlib (the `plot` extra): imported on first use
+    # pyvanish.plot, imported on first use; it needs matplotlib (the `plot` extra) only when a function is called
     if name == "plot":
         import importlib
 
