@@ -1,6 +1,7 @@
 """The command line: pyvanish seed, pyvanish report, errors."""
 import io
 import json
+import re
 import subprocess
 import sys
 
@@ -105,3 +106,92 @@ def test_cli_sweep_writes_the_table(tmp_path):
     assert len(res.records) == 28 and {r["activation"] for r in res.records} == {"tanh", "relu"}
     assert run(["sweep", "--depth", "x"])[0] == 2
     assert run(["sweep", "--out", "s.txt"])[0] == 2
+
+
+def test_theory_wording_judges_the_phase_against_the_depth():
+    """chi1 = 0.9998 (depth scale 5000 layers): critical for a 20-layer network, not 'ordered'."""
+    code, text = run(["theory", "--sigma-w2", "0.9998", "--depth", "20"])
+    xi = -1 / np.log(0.9998)
+    assert code == 0
+    assert f"  phase: critical: gradients neither vanish nor explode over 20 layers (depth scale xi = {xi:.4g} layers)" \
+        in text.splitlines()
+    code, text = run(["theory", "--sigma-w2", "0.9998", "--depth", "10000"])
+    assert "  phase: ordered: gradients vanish over 10000 layers" in text
+    code, text = run(["theory", "--sigma-w2", "0.9998"])
+    assert f"  phase: ordered (chi1 < 1): gradients vanish in networks deeper than the depth scale xi = {xi:.4g} layers" \
+        in text.splitlines()
+    code, js = run(["theory", "--sigma-w2", "4", "--depth", "20", "--json"])
+    assert json.loads(js)["phase"].startswith("chaotic: gradients explode over 20 layers")
+
+
+def test_ensemble_theory_text_says_critical_for_a_shallow_network():
+    code, text = run(["ensemble", "--depth", "10", "--width", "16", "--sigma-w", "1.2", "-n", "200", "--theory"])
+    chi1 = pyvanish.theory.chi1("tanh", 1.44, 0.0)
+    assert code == 0
+    assert f"phase: critical: gradients neither vanish nor explode over 11 layers (depth scale xi = {1 / np.log(chi1):.4g}" \
+        in text
+
+
+def _subparsers():
+    import argparse
+
+    from pyvanish.cli import build_parser
+
+    (sub,) = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return sub.choices
+
+
+def _shown(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def test_help_texts_state_the_parser_defaults():
+    """Every option with a default says it in its help, and says the value the parser uses."""
+    import re
+
+    checked = 0
+    for name, parser in _subparsers().items():
+        help_text = parser.format_help()
+        assert "%%" not in help_text and "%(" not in help_text, name            # rendered, not literal
+        for action in parser._actions:
+            if action.help is None or action.dest in ("help", "func"):
+                continue
+            default = parser.get_default(action.dest)
+            stated = re.findall(r"default:?\s+([^\s:;,)]+)", action.help)
+            if default is None or isinstance(default, bool):
+                continue
+            assert stated, f"pyvanish {name} {action.option_strings}: help does not state the default {default!r}"
+            assert stated[0] == _shown(default), (name, action.option_strings, stated, default)
+            checked += 1
+    assert checked >= 35
+    assert "batch size (default 1)" in " ".join(_subparsers()["ensemble"].format_help().split())
+
+
+@pytest.mark.parametrize("command,old,new,value", [
+    ("report", "--sw", "--sigma-w", "1.5"), ("report", "--sb", "--sigma-b", "0.2"),
+    ("ensemble", "--sw", "--sigma-w", "1.5"), ("ensemble", "--sb", "--sigma-b", "0.2"),
+    ("theory", "--sw2", "--sigma-w2", "1.5"), ("theory", "--sb2", "--sigma-b2", "0.2"),
+])
+def test_sigma_options_have_unambiguous_names_and_keep_the_old_ones(command, old, new, value):
+    parser = _subparsers()[command]
+    base = ["--sigma-w2", "1"] if command == "theory" and "w2" not in new else []
+    a = parser.parse_args(base + [new, value])
+    b = parser.parse_args(base + [old, value])
+    assert vars(a) == vars(b) and getattr(a, old.lstrip("-")) == float(value)
+    assert f"{new} {old.lstrip('-').upper()}, {old} {old.lstrip('-').upper()}" in parser.format_help()
+    small = {"report": ["--depth", "3", "--width", "4"], "ensemble": ["--depth", "3", "--width", "4", "-n", "20"],
+             "theory": base}[command]
+    code_a, text_a = run([command, *small, new, value])
+    code_b, text_b = run([command, *small, old, value])
+    assert code_a == code_b == 0
+    timing = re.compile(r"\(\d+ networks in [\d.]+ ms\)")
+    assert timing.sub("", text_a) == timing.sub("", text_b)
+
+
+def test_seed_checks_its_arguments_before_printing(capsys):
+    for argv in (["seed", "--weights", "1,2,3,4", "--depth", "6"], ["seed", "--biases", "0,0", "--depth", "3"]):
+        code, text = run(argv)
+        err = capsys.readouterr().err
+        assert code == 2 and text == "" and err.count("\n") == 1 and "needs" in err, (argv, text, err)
+    code, text = run(["seed", "--weights", "1,2,3,4,5,6", "--depth", "6"])
+    assert code == 0 and "dL/dw6" in text

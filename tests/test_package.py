@@ -1,6 +1,8 @@
 """The package itself: stubs match the module, metadata, subnormals."""
 import ast
 import pathlib
+import subprocess
+import sys
 
 import numpy as np
 
@@ -75,3 +77,18 @@ def test_docstring_examples_run():
         res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
         assert res.failed == 0, f"{mod.__name__}: {res.failed} doctest(s) failed"
         assert res.attempted > 0 or mod.__name__ == "pyvanish.report", mod.__name__
+
+
+def test_pyvanish_plot_reachable_without_matplotlib(tmp_path):
+    """After `import pyvanish`, pyvanish.plot and pyvanish.theory are attributes, matplotlib or not."""
+    code = (
+        "import sys; sys.modules['matplotlib'] = None\n"
+        "import pyvanish\n"
+        "print(pyvanish.theory.chi1('relu', 2.0, 0.0))\n"
+        "print(pyvanish.plot.__name__, 'matplotlib.pyplot' in sys.modules)\n"
+        "try:\n    pyvanish.plot.phase_diagram('relu')\nexcept ImportError as e:\n    print(e)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines() == [
+        "1.0", "pyvanish.plot False", "pyvanish.plot needs matplotlib: pip install 'pyvanish[plot]'"]

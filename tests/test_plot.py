@@ -1,6 +1,7 @@
 """pyvanish.plot: every figure renders, and what it draws is the report's data."""
 import doctest
 import importlib
+import io
 import sys
 import warnings
 
@@ -273,8 +274,96 @@ def test_docstring_examples_run():
     assert res.failed == 0 and res.attempted >= 8
 
 
-def test_missing_matplotlib_says_how_to_install(monkeypatch):
+def test_missing_matplotlib_import_works_and_calls_say_how_to_install(monkeypatch):
+    """pyvanish.plot imports without matplotlib; each function names the extra to install when called."""
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     monkeypatch.delitem(sys.modules, "pyvanish.plot")
-    with pytest.raises(ImportError, match=r"pip install 'pyvanish\[plot\]'"):
-        importlib.import_module("pyvanish.plot")
+    monkeypatch.delattr(pyvanish, "plot")          # the import below sets it: restored afterwards
+    bare = importlib.import_module("pyvanish.plot")
+    assert bare is not plot and callable(bare.gradient_flow)
+    for name in ("gradient_flow", "ensemble_bands", "histograms", "training_heatmap", "training_heatmaps",
+                 "loss_curves", "phase_diagram", "jacobian_histogram"):
+        with pytest.raises(ImportError, match=r"pip install 'pyvanish\[plot\]'"):
+            getattr(bare, name)(*[None] * (3 if name == "histograms" else 1))
+
+
+def _overlaps(a, b) -> bool:
+    return a.x0 < b.x1 and b.x0 < a.x1 and a.y0 < b.y1 and b.y0 < a.y1
+
+
+def _legends_clear_of_data(axes, path):
+    """Every legend of these axes is drawn, inside the figure and outside every axes' data area."""
+    axes = list(np.ravel(axes))
+    fig = axes[0].figure
+    fig.savefig(path, dpi=60)
+    legends = [ax.get_legend() for ax in axes if ax.get_legend() is not None]
+    assert legends
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(fig)                 # the layout as saved, measured in pixels
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    figbox = fig.bbox
+    for ax in axes:                               # titles are not cut off either
+        if ax.get_title():
+            box = ax.title.get_window_extent(renderer)
+            assert figbox.x0 - 1 <= box.x0 and box.x1 <= figbox.x1 + 1, ax.get_title()
+    for leg in legends:
+        box = leg.get_window_extent(renderer)
+        assert figbox.x0 - 1 <= box.x0 and box.x1 <= figbox.x1 + 1 and figbox.y0 - 1 <= box.y0 <= box.y1 <= figbox.y1 + 1
+        for ax in axes:
+            assert not _overlaps(box, ax.get_window_extent(renderer)), (leg, ax)
+    return legends
+
+
+def test_legends_are_outside_the_data(cmp, ens, histories, tmp_path):
+    (leg,) = _legends_clear_of_data(plot.ensemble_bands(ens), tmp_path / "b.png")
+    assert [t.get_text() for t in leg.get_texts()][:2] == ["median", "5-95 % of members"]
+    _legends_clear_of_data(plot.gradient_flow(cmp), tmp_path / "f.png")
+    _legends_clear_of_data(plot.loss_curves(histories), tmp_path / "l.png")
+    net = pyvanish.Network([8, 8, 8, 8, 1], activation="tanh", seed=0)
+    x = np.random.default_rng(0).standard_normal((32, 8))
+    (leg,) = _legends_clear_of_data(plot.histograms(net, x, np.zeros((32, 1)), bins=8), tmp_path / "h.png")
+    assert [t.get_text() for t in leg.get_texts()] == ["layer 1", "layer 2", "layer 3"]
+    spectra = {i: pyvanish.Network([8] * 6, init=i, seed=0).jacobian_spectrum(x) for i in ("orthogonal", "xavier_normal")}
+    _legends_clear_of_data(plot.jacobian_histogram(spectra, bins=10), tmp_path / "j.png")
+    # the phase diagram has no legend over its map: the key is in the title and on the colour bar
+    ax = plot.phase_diagram("relu", [1.0, 2.0, 3.0], [0.0, 0.1])
+    assert ax.get_legend() is None and not ax.texts
+    assert "ordered" in ax.get_title() and "chaotic" in ax.get_title() and "critical line" in ax.get_title()
+    _render(ax, tmp_path / "p.png")
+    box = ax.title.get_window_extent()
+    assert ax.figure.bbox.x0 <= box.x0 and box.x1 <= ax.figure.bbox.x1
+    bar_ax = [a for a in ax.figure.axes if a is not ax][0]
+    assert [ln.get_ydata()[0] for ln in bar_ax.get_lines()] == [1.0]       # chi1 = 1 marked on the colour bar
+
+
+def test_training_heatmaps_share_one_colour_scale(histories, tmp_path):
+    axes = plot.training_heatmaps(histories)
+    _render(axes[0], tmp_path / "heats.png")
+    meshes = [ax.collections[0] for ax in axes]
+    for mesh, (name, h), ax in zip(meshes, histories.items(), axes):
+        np.testing.assert_array_equal(np.ma.getdata(mesh.get_array()), h.update_ratio.T)
+        assert ax.get_title() == name
+    allv = np.concatenate([h.update_ratio.ravel() for h in histories.values()])
+    allv = allv[np.isfinite(allv) & (allv > 0)]
+    assert {(m.norm.vmin, m.norm.vmax) for m in meshes} == {(allv.min(), allv.max())}
+    # each history alone has a narrower range: separate scales would differ
+    assert len({(plot.training_heatmap(h).collections[0].norm.vmin) for h in histories.values()}) == 2
+    assert len(axes[0].figure.axes) == len(histories) + 1                  # one colour bar for all panels
+    with pytest.raises(ValueError, match="2 histories"):
+        plot.training_heatmaps(histories, axes=[axes[0]])
+
+
+def test_cli_train_plot_uses_one_colour_scale(tmp_path, monkeypatch):
+    """`pyvanish train --plot`: the heat maps of the configurations share one colour scale."""
+    from pyvanish import cli
+
+    drawn = []
+    real = plot.training_heatmaps
+    monkeypatch.setattr(plot, "training_heatmaps", lambda *a, **k: drawn.append(real(*a, **k)) or drawn[-1])
+    code = cli.main(["train", "--depth", "2", "--width", "4", "--steps", "10", "--samples", "32",
+                     "--plot", str(tmp_path / "t.png")], out=io.StringIO())
+    assert code == 0 and (tmp_path / "t.png").read_bytes()[:8] == PNG
+    (axes,) = drawn
+    assert len(axes) == 4 and len({(ax.collections[0].norm.vmin, ax.collections[0].norm.vmax) for ax in axes}) == 1

@@ -393,3 +393,35 @@ def test_inputs_accepted():
 def test_doctests():
     res = doctest.testmod(th, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
     assert res.failed == 0 and res.attempted > 20
+
+
+# ---------------------------------------------------------------------------
+# the phase in words, against the network's depth
+# ---------------------------------------------------------------------------
+
+def test_phase_is_critical_when_the_depth_scale_exceeds_the_depth():
+    xi = -1 / math.log(0.9998)                                       # 4999.5 layers
+    assert th.phase(0.9998, depth=20) == (
+        f"critical: gradients neither vanish nor explode over 20 layers (depth scale xi = {xi:.4g} layers)")
+    assert th.phase(0.9998, depth=10_000) == (
+        f"ordered: gradients vanish over 10000 layers (depth scale xi = {xi:.4g} layers, shorter than the network)")
+    assert th.phase(1.5, depth=20).startswith("chaotic: gradients explode over 20 layers (depth scale xi = 2.466")
+    assert th.phase(1.5, depth=2).startswith("critical: ")             # 2 layers < xi = 2.47
+    assert th.phase(0.9998) == f"ordered (chi1 < 1): gradients vanish in networks deeper than the depth scale xi = {xi:.4g} layers"
+    assert th.phase(1.0, depth=10**6).startswith("critical: ") and "xi = inf" in th.phase(1.0)
+    assert th.phase(0.0, depth=1).startswith("ordered: ") and th.phase(math.inf, depth=1).startswith("chaotic: ")
+    assert th.phase(math.nan) == "undetermined: chi1 is NaN"
+    with pytest.raises(ValueError, match="^phase: depth must be a non-negative integer"):
+        th.phase(0.5, depth=-1)
+    with pytest.raises(TypeError, match="^phase: chi1 must be a real number"):
+        th.phase("0.5")
+
+
+def test_depth_scales_text_and_phase():
+    d = th.depth_scales("tanh", 0.9998, 0.0)
+    assert d.chi1 == pytest.approx(0.9998, rel=1e-12)
+    assert d.phase(20).startswith("critical: gradients neither vanish nor explode over 20 layers")
+    lines = str(d).splitlines()
+    assert [ln.split()[0] for ln in lines] == ["q*", "chi1", "c*", "chi_c", "xi_q", "xi_c", "xi_grad", "phase:"]
+    assert lines[1].split()[-1] == f"{d.chi1:.6g}"
+    assert lines[-1] == f"  phase: {d.phase()}" and "ordered (chi1 < 1)" in lines[-1]

@@ -50,8 +50,7 @@ def ensemble_bands(out: str) -> None:
                 Line2D([], [], color="0.3", linestyle="none", marker="x", label="root-mean-square"),
                 Line2D([], [], color="0.3", linestyle="--", label="mean-field theory")]
     ax.set_title("Random tanh networks, depth 30, width 32, 500 each: measured vs theory")
-    ax.set_ylim(bottom=1e-8)      # room for the legend below the data
-    ax.legend(handles=handles, fontsize="small", loc="lower right", ncol=2)
+    plot.legend_outside(ax, handles=handles)      # to the right of the data, never over it
     _save(ax, os.path.join(out, "ensemble_bands.png"))
 
 

@@ -55,6 +55,7 @@ __all__ = [
     "reference",
     "init",
     "theory",
+    "plot",
     "get_simd_path",
     "set_simd_path",
     "simd_paths",
@@ -84,7 +85,7 @@ def get_include() -> str:
 
 
 def __getattr__(name):
-    # pyvanish.plot needs matplotlib (the `plot` extra), pyvanish.torch PyTorch: imported on first use
+    # pyvanish.plot (matplotlib only when a function is called) and pyvanish.torch (PyTorch): imported on first use
     if name in ("plot", "torch"):
         import importlib
 

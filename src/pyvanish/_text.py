@@ -97,20 +97,48 @@ class _NoProgress:
         self.close()
 
 
+#: In auto mode (``enabled=None``) a bar appears only once the operation has run this long (seconds),
+#: so short calls stay silent and long ones are never silent.
+AUTO_DELAY = 0.5
+
+
+def _in_jupyter() -> bool:
+    """True inside a Jupyter kernel (IPython imported and its shell has a kernel)."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    try:
+        shell = ipython.get_ipython()
+    except Exception:  # pragma: no cover - a broken IPython
+        return False
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+def progress_enabled(enabled: bool | None) -> bool:
+    """Whether :func:`progress` shows a bar: ``enabled`` if a bool, else (None, auto) when
+    ``sys.stderr`` is a terminal or the code runs in a Jupyter kernel."""
+    if enabled is not None:
+        return bool(enabled)
+    isatty = getattr(sys.stderr, "isatty", None)
+    return bool(isatty and isatty()) or _in_jupyter()
+
+
 def progress(total: int | None, *, desc: str, unit: str, enabled: bool | None = None) -> Any:
-    """A progress bar on stderr, or a no-op with the same interface.
+    """A progress bar (tqdm's auto mode), or a no-op with the same interface.
 
     Parameters
     ----------
     total : int or None
         The number of steps expected (None: unknown).
     desc : str
-        The label shown before the bar.
+        The label shown before the bar (the public function's name).
     unit : str
         What one step is, e.g. ``"step"`` or ``"config"``.
     enabled : bool or None, optional
-        True: always a bar. False: never. None (default): a bar only when
-        ``sys.stderr`` is a terminal.
+        True: always a bar, shown at once. False: never. None (default, auto):
+        a bar when ``sys.stderr`` is a terminal (on stderr) or in a Jupyter
+        kernel (a notebook widget when ipywidgets is installed), shown once
+        the operation has run :data:`AUTO_DELAY` seconds.
 
     Returns
     -------
@@ -123,11 +151,8 @@ def progress(total: int | None, *, desc: str, unit: str, enabled: bool | None = 
     -----
     tqdm is imported only when a bar is shown.
     """
-    if enabled is None:
-        isatty = getattr(sys.stderr, "isatty", None)
-        enabled = bool(isatty and isatty())
-    if not enabled:
+    if not progress_enabled(enabled):
         return _NoProgress()
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=desc, unit=unit)
+    return tqdm(total=total, desc=desc, unit=unit, delay=0.0 if enabled else AUTO_DELAY)

@@ -98,15 +98,15 @@ def _check_writable(path: str, option: str) -> None:
         raise _UsageError(f"pyvanish: error: {option}: cannot write {path!r}")
 
 
-def _shape_args(p: argparse.ArgumentParser, depth: int, width: int) -> None:
-    """The network shape, batch, seed and dtype options shared by report and compare."""
+def _shape_args(p: argparse.ArgumentParser, depth: int, width: int, batch: int = 64) -> None:
+    """The network shape, batch, seed and dtype options shared by report, compare and ensemble."""
     p.add_argument("--depth", type=_depth, default=depth, help=f"number of hidden layers (default {depth})")
     p.add_argument("--width", type=_positive, default=width, help=f"hidden width (default {width})")
     p.add_argument("--input-width", type=_positive, help="input width (default: --width)")
     p.add_argument("--output-width", type=_positive, default=1, help="output width (default 1)")
-    p.add_argument("--batch", type=_positive, default=64, help="batch size (default 64)")
+    p.add_argument("--batch", type=_positive, default=batch, help=f"batch size (default {batch})")
     p.add_argument("--seed", type=int, default=0, help="seed of weights and data (default 0)")
-    p.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    p.add_argument("--dtype", choices=["float32", "float64"], default="float64", help="(default float64)")
     _loss_arg(p, "mse")
 
 
@@ -135,7 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_seed)
     s.add_argument("--weights", type=_floats, help="w1,w2,...: explicit weights (default: w ~ N(0, 1))")
     s.add_argument("--biases", type=_floats, help="b1,b2,...: explicit biases (default 0)")
-    s.add_argument("--depth", type=_depth, default=4, help="weight layers (default 4: x->h1->h2->h3->y)")
+    s.add_argument(
+        "--depth",
+        type=_depth,
+        default=4,
+        help="weight layers (default 4: x->h1->h2->h3->y; --weights and --biases give one per layer)",
+    )
     s.add_argument("--x", type=float, default=1.0, help="the input (default 1)")
     s.add_argument("--t", type=float, default=0.0, help="the target (default 0)")
     s.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
@@ -156,8 +161,17 @@ def build_parser() -> argparse.ArgumentParser:
         default="xavier",
         help=f"initialisation: {', '.join(INITS)} or an alias ({', '.join(sorted(ALIASES))}); default xavier",
     )
-    r.add_argument("--sw", type=float, default=1.0, help="sigma_w for --init normal: Var W = sw^2/fan_in")
-    r.add_argument("--sb", type=float, default=0.0, help="sigma_b: biases ~ N(0, sb^2) (default 0)")
+    r.add_argument(
+        "--sigma-w",
+        "--sw",
+        dest="sw",
+        type=float,
+        default=1.0,
+        help="sigma_w, the weight scale of --init normal: Var W = sigma_w^2/fan_in (default 1)",
+    )
+    r.add_argument(
+        "--sigma-b", "--sb", dest="sb", type=float, default=0.0, help="sigma_b: biases ~ N(0, sigma_b^2) (default 0)"
+    )
     r.add_argument("--batchnorm", action="store_true", help="batch normalisation on every hidden layer")
     r.add_argument("--residual", action="store_true", help="residual connections on the hidden layers")
     r.add_argument("--residual-block", type=_positive, default=1, help="layers per residual block (default 1)")
@@ -185,7 +199,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--metric",
         choices=sorted(METRICS),
         default="W",
-        help="table column: W = |dL/dW_l| (default), h = |dL/dh_l|, z = |dL/dz_l|, b = |dL/db_l|",
+        help="table column (default W): W = |dL/dW_l|, h = |dL/dh_l|, z = |dL/dz_l|, b = |dL/db_l|",
     )
     c.add_argument("--json", action="store_true", help="print the comparison as JSON")
     c.add_argument("--plot", metavar="FILE.png", help="also draw the figure to FILE (needs matplotlib)")
@@ -193,18 +207,22 @@ def build_parser() -> argparse.ArgumentParser:
         "ensemble",
         help="statistics over many random initialisations (and mean-field theory)",
         description="Run n independently initialised networks of one architecture on one "
-        "batch and print, per layer, the median and 5-95 %% range of log10 "
+        "batch and print, per layer, the median and 5-95 % range of log10 "
         "|dL/dh_l|, |dL/dW_l| and the gain across members; --theory adds "
         "mean-field theory's predicted decay next to the measured one.",
     )
-    _shape_args(e, depth=10, width=16)
-    e.set_defaults(batch=1, func=_ensemble)
+    _shape_args(e, depth=10, width=16, batch=1)
+    e.set_defaults(func=_ensemble)
     e.add_argument("-n", "--members", type=_positive, default=10_000, help="networks (default 10000)")
     e.add_argument("--activation", default="tanh", help="hidden activation (default tanh)")
     e.add_argument("--output-activation", default="identity", help="output activation (default identity)")
-    e.add_argument("--init", default="normal", help="initialisation (default normal: Var W = sw^2/fan_in)")
-    e.add_argument("--sw", type=float, default=1.0, help="sigma_w for --init normal (default 1)")
-    e.add_argument("--sb", type=float, default=0.0, help="sigma_b (default 0)")
+    e.add_argument("--init", default="normal", help="initialisation (default normal: Var W = sigma_w^2/fan_in)")
+    e.add_argument(
+        "--sigma-w", "--sw", dest="sw", type=float, default=1.0, help="sigma_w for --init normal (default 1)"
+    )
+    e.add_argument(
+        "--sigma-b", "--sb", dest="sb", type=float, default=0.0, help="sigma_b: biases ~ N(0, sigma_b^2) (default 0)"
+    )
     e.add_argument("--residual", action="store_true", help="residual connections on the hidden layers")
     e.add_argument("--theory", action="store_true", help="compare with mean-field theory")
     e.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -226,18 +244,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--task",
         choices=["teacher", "digits"],
         default="teacher",
-        help="teacher: a random tanh teacher network (16 inputs); digits: scikit-learn's digits",
+        help="(default teacher) teacher: a random tanh teacher network (16 inputs); digits: scikit-learn's digits",
     )
     tr.add_argument("--samples", type=_positive, default=256, help="samples of the teacher task (default 256)")
     tr.add_argument("--steps", type=_positive, default=200, help="optimiser steps (default 200)")
     tr.add_argument("--batch-size", type=_positive, default=32, help="minibatch size (default 32)")
     tr.add_argument("--lr", type=float, default=0.01, help="learning rate (default 0.01)")
-    tr.add_argument("--optimizer", choices=["sgd", "momentum", "adam"], default="sgd")
+    tr.add_argument("--optimizer", choices=["sgd", "momentum", "adam"], default="sgd", help="(default sgd)")
     tr.add_argument("--record-every", type=_positive, default=1, help="record every k steps (default 1)")
-    tr.add_argument("--seed", type=int, default=0)
-    tr.add_argument("--dtype", choices=["float32", "float64"], default="float64")
+    tr.add_argument("--seed", type=int, default=0, help="seed of weights, data and minibatches (default 0)")
+    tr.add_argument("--dtype", choices=["float32", "float64"], default="float64", help="(default float64)")
     _loss_arg(tr, None)
-    tr.add_argument("--json", action="store_true")
+    tr.add_argument("--json", action="store_true", help="print the histories as JSON")
     tr.add_argument("--plot", metavar="FILE.png", help="also draw the figure to FILE (needs matplotlib)")
 
     sw = sub.add_parser(
@@ -262,16 +280,30 @@ def build_parser() -> argparse.ArgumentParser:
         "theory",
         help="mean-field theory: q*, chi1, depth scales, criticality",
         description="Mean-field theory of random networks (Poole et al. 2016; Schoenholz et "
-        "al. 2017): Var W = sw2/fan_in, Var b = sb2.",
+        "al. 2017): Var W = sigma_w^2/fan_in, Var b = sigma_b^2. --sigma-w2 is the weight variance "
+        "sigma_w^2, the square of --sigma-w of report and ensemble.",
     )
     th.set_defaults(func=_theory)
     th.add_argument("--activation", default="tanh", help="activation (default tanh)")
-    th.add_argument("--sw2", type=float, default=None, help="weight variance sigma_w^2 (required unless --critical)")
-    th.add_argument("--sb2", type=float, default=0.0, help="bias variance sigma_b^2 (default 0)")
+    th.add_argument(
+        "--sigma-w2",
+        "--sw2",
+        dest="sw2",
+        type=float,
+        default=None,
+        help="weight variance sigma_w^2 (required unless --critical)",
+    )
+    th.add_argument(
+        "--sigma-b2", "--sb2", dest="sb2", type=float, default=0.0, help="bias variance sigma_b^2 (default 0)"
+    )
     th.add_argument("--alpha", type=float, default=None, help="leaky_relu slope / elu scale")
-    th.add_argument("--critical", action="store_true", help="print the critical sigma_w^2 for --sb2")
-    th.add_argument("--depth", type=_depth, help="also print the predicted |dL/dh_l| profile for this depth")
-    th.add_argument("--json", action="store_true")
+    th.add_argument("--critical", action="store_true", help="print the critical sigma_w^2 for --sigma-b2")
+    th.add_argument(
+        "--depth",
+        type=_depth,
+        help="the network's depth: judge the phase against it and print the predicted |dL/dh_l| profile",
+    )
+    th.add_argument("--json", action="store_true", help="print the results as JSON")
     th.add_argument("--plot", metavar="FILE.png", help="also draw the figure to FILE (needs matplotlib)")
     return p
 
@@ -351,32 +383,24 @@ def _theory(args, out) -> None:
             )
         return
     if args.sw2 is None:
-        raise _UsageError("pyvanish theory: error: --sw2 is required (or use --critical)")
+        raise _UsageError("pyvanish theory: error: --sigma-w2 (--sw2) is required (or use --critical)")
     d = theory.depth_scales(args.activation, args.sw2, args.sb2, alpha=args.alpha)
     if args.json:
         res = dict(vars(d)) if hasattr(d, "__dict__") else d._asdict()  # type: ignore[attr-defined]
         res = {k: (v if np.isfinite(v) else str(v)) for k, v in res.items()}
+        res["phase"] = d.phase(args.depth)
         if args.depth:
             res["gradient_profile"] = theory.gradient_profile(
                 args.activation, args.sw2, args.sb2, args.depth, alpha=args.alpha
             ).tolist()
         print(json.dumps(res), file=out)
         return
-    phase = "ordered (gradients vanish)" if d.chi1 < 1 else "chaotic (gradients explode)" if d.chi1 > 1 else "critical"
     print(
         f"{args.activation}, sigma_w^2 = {args.sw2:g}, sigma_b^2 = {args.sb2:g}  (Var W = sigma_w^2/fan_in)", file=out
     )
-    for name, label in (
-        ("q_star", "q*      length fixed point"),
-        ("chi1", "chi1    gradient factor per layer"),
-        ("c_star", "c*      correlation fixed point"),
-        ("chi_c", "chi_c   correlation slope"),
-        ("xi_q", "xi_q    length depth scale"),
-        ("xi_c", "xi_c    correlation depth scale"),
-        ("xi_grad", "xi_grad = -1/ln chi1, gradient depth scale"),
-    ):
-        print(f"  {label:<44} {getattr(d, name):.6g}", file=out)
-    print(f"  phase: {phase}", file=out)
+    for line in str(d).splitlines()[:-1]:  # the values; the phase judged against --depth when given
+        print(line, file=out)
+    print(f"  phase: {d.phase(args.depth)}", file=out)
     if args.depth:
         prof = theory.gradient_profile(args.activation, args.sw2, args.sb2, args.depth, alpha=args.alpha)
         print(f"\npredicted |dL/dh_l| / |dL/dh_L| over {args.depth} layers:", file=out)
@@ -474,11 +498,9 @@ def _train(args, out) -> None:
 def _train_figure(plot, results):
     from matplotlib.figure import Figure
 
-    axes = Figure(figsize=(7, 3 + 2.5 * len(results)), layout="constrained").subplots(1 + len(results), 1)
+    axes = Figure(figsize=(9, 3 + 2.5 * len(results)), layout="constrained").subplots(1 + len(results), 1)
     plot.loss_curves(results, ax=axes[0])
-    for ax, (name, h) in zip(axes[1:], results.items()):
-        plot.training_heatmap(h, ax=ax)
-        ax.set_title(name)
+    plot.training_heatmaps(results, axes=axes[1:])  # one colour scale: layers compare across configurations
     return axes
 
 
@@ -559,19 +581,21 @@ def _seed(args, out) -> None:
     rng = np.random.default_rng(args.seed)
     w = args.weights if args.weights is not None else list(rng.standard_normal(L))
     b = args.biases if args.biases is not None else [0.0] * L
+    # both networks first: a bad --weights/--biases/--depth fails before anything is printed
+    ex_sig = seed_network(weights=w, biases=b, depth=L).explain(args.x, args.t)
+    he = (
+        np.abs(np.random.default_rng(args.seed).normal(0.0, np.sqrt(2.0), L))
+        if args.weights is None
+        else np.abs(np.asarray(w))
+    )
+    ex_relu = seed_network(weights=he, biases=b, depth=L, activation="relu").explain(args.x, args.t)
     names = " -> ".join(["x"] + [f"h{i}" for i in range(1, L)] + ["y"])
     print(f"The tutorial network {names}: one unit per layer, MSE loss.", file=out)
     print(file=out)
     print(f"1. Sigmoid on every layer, w_i {'given' if args.weights else f'~ N(0, 1) (seed {args.seed})'}.", file=out)
     print("   sigma'(z) <= 1/4, so every factor sigma'(z_i) w_i shrinks the gradient unless |w_i| > 4.", file=out)
     print(file=out)
-    ex_sig = seed_network(weights=w, biases=b, depth=L).explain(args.x, args.t)
     print(_indent(str(ex_sig)), file=out)
-    he = (
-        np.abs(np.random.default_rng(args.seed).normal(0.0, np.sqrt(2.0), L))
-        if args.weights is None
-        else np.abs(np.asarray(w))
-    )
     print(file=out)
     print(
         "2. ReLU hidden layers with He initialisation (w ~ N(0, 2/fan_in), taken positive so every unit is active;",
@@ -580,7 +604,6 @@ def _seed(args, out) -> None:
     print("   a unit with z_i <= 0 would make its factor 0 and stop the chain), sigmoid output.", file=out)
     print("   relu'(z) is 1 or 0, so each hidden factor is w_i itself.", file=out)
     print(file=out)
-    ex_relu = seed_network(weights=he, biases=b, depth=L, activation="relu").explain(args.x, args.t)
     print(_indent(str(ex_relu)), file=out)
     print(file=out)
     r1 = _ratio(ex_sig.grad_w)

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import _html
 from ._activations import ACTIVATIONS, canonical_activation
 from ._text import format_table
 from ._validate import int_seed
@@ -162,6 +163,42 @@ class Comparison:
             f"vanishing if either < 10^-{THRESHOLD_DECADES:g}, else healthy",
         ]
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        L = len(self.widths) - 1
+        shown = ", ".join(f"{n} {r.verdict}" for n, r in zip(self.names[:6], self.reports[:6]))
+        more = f", ... ({len(self.names) - 6} more)" if len(self.names) > 6 else ""
+        return (
+            f"<Comparison {len(self.names)} configurations, {L} layers, widths {_short(self.widths)}, "
+            f"batch {self.batch}, seed {self.seed}: {shown}{more}>"
+        )
+
+    def _repr_html_(self) -> str:
+        """In Jupyter: a row per configuration with its verdict, both log10 ratios and a sparkline
+        of log10 of the per-layer metric."""
+        L = len(self.widths) - 1
+        x = np.arange(L + 1) if self.metric == "grad_h" else np.arange(1, L + 1)  # grad_h: 0 is the input
+        rows = []
+        for name, rep in zip(self.names, self.reports):
+            y = _metric(rep, self.metric)
+            rows.append(
+                [
+                    name,
+                    _html.badge(rep.verdict),
+                    f"{rep.log10_signal_ratio:.2f}",
+                    f"{rep.log10_weight_ratio:.2f}",
+                    _html.sparkline([(f"{name}: log10 {_TITLES[self.metric]}", x, _html.log10(y))], height=24),
+                ]
+            )
+        return _html.card(
+            f"Comparison: {L} layers, widths {_short(self.widths)}, batch {self.batch}, seed {self.seed}",
+            _html.table(
+                ["configuration", "verdict", "log10 signal", "log10 weight", f"log10 {_TITLES[self.metric]} per layer"],
+                rows,
+                align="llrrl",
+            ),
+            "log10 signal = log10 |dL/dh_1| / |dL/dh_L|; log10 weight = log10 |dL/dW_1| / |dL/dW_L|",
+        )
 
 
 def _rows(metric: str, L: int) -> list:

@@ -10,8 +10,9 @@ from typing import Optional
 
 import numpy as np
 
-from . import _engine
+from . import _engine, _html
 from ._text import format_table
+from ._text import progress as progress_bar
 from ._validate import as_arrays, check_seed, class_targets
 from .architecture import Architecture, ArchitectureProperties
 from .init import check_init_args, init_weight, weight_variance
@@ -35,6 +36,11 @@ class Ensemble(ArchitectureProperties):
     depend on the thread count. Ensembles with batch or layer norm run member
     by member through the single-network engine (their normalisation
     parameters start at ``gamma = 1``, ``beta = 0``).
+
+    ``progress`` (construction; :meth:`run` takes its own): a progress bar in
+    layers drawn, tqdm's auto mode (on stderr, or a widget in Jupyter). None
+    (default): on a terminal or in Jupyter, once it has run half a second;
+    True: always; False: never.
 
     Examples
     --------
@@ -71,6 +77,7 @@ class Ensemble(ArchitectureProperties):
         prenorm=False,
         ln_eps: float = 1e-5,
         loss: str = "mse",
+        progress: bool | None = None,
     ):
         fn = "Ensemble"
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
@@ -86,29 +93,36 @@ class Ensemble(ArchitectureProperties):
         L, w = arch.depth, arch.widths
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self._seed = seed if not isinstance(seed, np.random.Generator) else None
-        Ws = [
-            init_weight(rng, self._init, w[l], w[l - 1], sw=sw, gain=gain, value=value, members=self._n)
-            for l in range(1, L + 1)
-        ]
+        by_member = any(arch.normed) or any(arch.prenorm)  # member by member through the single-network engine
+        e = None if by_member else _engine.ensemble_engine(arch, self._n)
+        Ws: list = []
+        # each layer drawn and (without batch norm) copied into the engine at once: weights of
+        # every layer, then biases, from one stream, as a network draws them
+        with progress_bar(L, desc=fn, unit="layer", enabled=progress) as bar:
+            for l in range(1, L + 1):
+                Wl = init_weight(rng, self._init, w[l], w[l - 1], sw=sw, gain=gain, value=value, members=self._n)
+                if e is None:
+                    Ws.append(Wl.astype(arch.dtype))
+                else:  # engine layout (n_l, n_{l-1}, E): a view with members first
+                    flat = e.params[e.weight_offset(l) : e.bias_offset(l)]
+                    view = np.moveaxis(flat.reshape(w[l], w[l - 1], self._n), -1, 0)
+                    view[...] = Wl
+                    Ws.append(view)
+                del Wl
+                bar.update(1)
         bs = [rng.normal(0.0, sb, (self._n, w[l])) if sb > 0 else np.zeros((self._n, w[l])) for l in range(1, L + 1)]
-        if any(arch.normed) or any(arch.prenorm):  # member by member through the single-network engine
-            self._engine = None
-            self._W = tuple(Wl.astype(arch.dtype) for Wl in Ws)
+        self._engine = e
+        self._W = tuple(Ws)
+        if e is None:  # batch or layer norm: member by member through the single-network engine
             self._b = tuple(bl.astype(arch.dtype) for bl in bs)
-        else:
-            self._engine = e = _engine.ensemble_engine(arch, self._n)
-            params = e.params
-            # engine layout (n_l, n_{l-1}, E) and (n_l, E); views with members first
-            self._W = tuple(
-                np.moveaxis(params[e.weight_offset(l) : e.bias_offset(l)].reshape(w[l], w[l - 1], self._n), -1, 0)
-                for l in range(1, L + 1)
-            )
+        else:  # engine layout (n_l, E): views with members first
             self._b = tuple(
-                np.moveaxis(params[e.bias_offset(l) : e.bias_offset(l) + w[l] * self._n].reshape(w[l], self._n), -1, 0)
+                np.moveaxis(
+                    e.params[e.bias_offset(l) : e.bias_offset(l) + w[l] * self._n].reshape(w[l], self._n), -1, 0
+                )
                 for l in range(1, L + 1)
             )
-            for W, Wl, b, bl in zip(self._W, Ws, self._b, bs):
-                W[...] = Wl
+            for b, bl in zip(self._b, bs):
                 b[...] = bl
 
     @property
@@ -151,9 +165,14 @@ class Ensemble(ArchitectureProperties):
             raise IndexError(f"Ensemble.member: m must be in [0, {self._n}), got {m}")
         return Network(self._arch, weights=[W[m] for W in self._W], biases=[b[m] for b in self._b])
 
-    def run(self, x, t, *, check_finite: bool = True) -> EnsembleReport:
+    def run(self, x, t, *, check_finite: bool = True, progress: bool | None = None) -> EnsembleReport:
         """Every member on one batch: ``x`` (B, n_0) shared, or (n, B, n_0) per member;
-        ``t`` (B, n_L) or (n, B, n_L)."""
+        ``t`` (B, n_L) or (n, B, n_L).
+
+        ``progress``: a progress bar in members (see :class:`Ensemble`). Without batch
+        norm the members run in one engine call, so the bar completes when it returns;
+        with batch norm it advances member by member.
+        """
         fn = "Ensemble.run"
         arch, E = self._arch, self._n
         t = class_targets(t, arch.loss, arch.widths[-1], fn, members=True)
@@ -168,24 +187,28 @@ class Ensemble(ArchitectureProperties):
         if self._engine is not None:
             xe = np.ascontiguousarray(np.moveaxis(x, 0, -1)) if x.ndim == 3 else np.ascontiguousarray(x)
             te = np.ascontiguousarray(np.moveaxis(t, 0, -1)) if t.ndim == 3 else np.ascontiguousarray(t)
-            try:
-                loss, stats, grad_x, codes = self._engine.run(xe, te, check_finite)
-            except (ValueError, RuntimeError) as exc:
-                raise type(exc)(f"{fn}: {exc}") from None
-            except MemoryError as exc:
-                raise MemoryError(f"{fn}: out of memory for a batch of {B} ({exc})") from None
+            with progress_bar(E, desc=fn, unit="member", enabled=progress) as bar:
+                try:
+                    loss, stats, grad_x, codes = self._engine.run(xe, te, check_finite)
+                except (ValueError, RuntimeError) as exc:
+                    raise type(exc)(f"{fn}: {exc}") from None
+                except MemoryError as exc:
+                    raise MemoryError(f"{fn}: out of memory for a batch of {B} ({exc})") from None
+                bar.update(E)
         else:  # batch or layer norm: member by member through the single-network engine
             net = Network(arch, init="constant")
             loss, grad_x = np.empty(E), np.empty(E)
             stats = np.empty((E, arch.depth, len(STAT)))
             codes = np.empty(E, np.int8)
-            for m in range(E):
-                net.set_weights([W[m] for W in self._W])
-                net.set_biases([b[m] for b in self._b])
-                r = net.gradient_report(
-                    x[m] if x.ndim == 3 else x, t[m] if t.ndim == 3 else t, check_finite=check_finite
-                )
-                loss[m], grad_x[m], stats[m], codes[m] = r.loss, r.grad_x, r.stats, VERDICTS.index(r.verdict)
+            with progress_bar(E, desc=fn, unit="member", enabled=progress) as bar:
+                for m in range(E):
+                    net.set_weights([W[m] for W in self._W])
+                    net.set_biases([b[m] for b in self._b])
+                    r = net.gradient_report(
+                        x[m] if x.ndim == 3 else x, t[m] if t.ndim == 3 else t, check_finite=check_finite
+                    )
+                    loss[m], grad_x[m], stats[m], codes[m] = r.loss, r.grad_x, r.stats, VERDICTS.index(r.verdict)
+                    bar.update(1)
         for a in (loss, stats, grad_x, codes):
             a.flags.writeable = False
         return EnsembleReport(
@@ -215,7 +238,7 @@ class Ensemble(ArchitectureProperties):
 
 def _unpickle_ensemble(arch: Architecture, n: int, state: tuple) -> Ensemble:
     init, sw, sb, gain, seed, (Ws, bs) = state
-    ens = Ensemble(arch, n, init="constant")
+    ens = Ensemble(arch, n, init="constant", progress=False)
     ens._init, ens._sw, ens._sb, ens._gain, ens._seed = init, sw, sb, gain, seed
     for W, Wp, b, bp in zip(ens._W, Ws, ens._b, bs):
         W[...] = Wp
@@ -240,13 +263,22 @@ def _batch(a, n, E, name, fn):
 
 
 def ensemble(
-    widths: Sequence[int], n: int = 1000, x=None, t=None, *, batch: int = 1, seed=0, **network_kwargs
+    widths: Sequence[int],
+    n: int = 1000,
+    x=None,
+    t=None,
+    *,
+    batch: int = 1,
+    seed=0,
+    progress: bool | None = None,
+    **network_kwargs,
 ) -> EnsembleReport:
     """Statistics over ``n`` random initialisations of one architecture.
 
     ``network_kwargs`` are those of :class:`Network` (activation, init, sw,
     sb, residual, ...). ``x``/``t`` default to ``N(0, 1)`` draws of ``batch``
-    samples from ``seed``, shared by every member.
+    samples from ``seed``, shared by every member. ``progress`` as in
+    :class:`Ensemble` (construction and run).
 
     Examples
     --------
@@ -257,11 +289,11 @@ def ensemble(
     """
     if isinstance(batch, bool) or not isinstance(batch, (int, np.integer)) or batch < 1:
         raise ValueError(f"ensemble: batch must be a positive integer, got {batch!r}")
-    ens = Ensemble(widths, n, seed=seed, **network_kwargs)
+    ens = Ensemble(widths, n, seed=seed, progress=progress, **network_kwargs)
     if x is None or t is None:
         x0, t0 = ens.architecture.default_batch(batch, seed)
         x, t = (x0 if x is None else x), (t0 if t is None else t)
-    return ens.run(x, t)
+    return ens.run(x, t, progress=progress)
 
 
 def _summary(v: np.ndarray) -> dict:
@@ -347,11 +379,15 @@ class EnsembleReport:
             raise ValueError(f"EnsembleReport.fraction: unknown verdict {verdict!r}")
         return float(np.count_nonzero(self.verdict_codes == VERDICTS.index(verdict))) / self.members
 
-    def summary(self, name: str = "grad_h") -> dict:
-        """Per-layer ``mean, std, q05, q50, q95`` of log10 of a statistic across members."""
+    def summary(self, name: str = "grad_h") -> LogSummary:
+        """Per-layer ``mean, std, q05, q50, q95`` of log10 of a statistic across members.
+
+        A dict ``{"mean": array, "std": array, "q05": ..., "q50": ..., "q95": ...}``, one
+        entry per layer (``grad_h``: layers 0..L, else 1..L); it displays as a table.
+        """
         if name not in ("grad_h", "gain") and name not in STAT:
             raise ValueError(f"EnsembleReport.summary: unknown statistic {name!r}")
-        return _summary(getattr(self, name))
+        return LogSummary(_summary(getattr(self, name)), statistic=name, members=self.members)
 
     def compare_theory(self) -> TheoryComparison:
         """Measured per-layer gradient decay next to mean-field theory's.
@@ -439,10 +475,8 @@ class EnsembleReport:
             return f"{s['q50'][i]:7.2f} [{s['q05'][i]:7.2f}, {s['q95'][i]:7.2f}]"
 
         rows = [["x", fmt(sh, 0), "", ""]] + [[l, fmt(sh, l), fmt(sw, l - 1), fmt(sg, l - 1)] for l in range(1, L + 1)]
-        hidden = "/".join(sorted(set(self.activations[:-1])) or ["-"])
         lines = [
-            f"EnsembleReport: {self.members} networks, widths {_short(self.widths)}, "
-            f"{hidden} hidden, batch {self.batch}, {self.dtype}",
+            self._title(),
             format_table(
                 ["layer", "log10 |dL/dh|", "log10 |dL/dW|", "log10 gain"],
                 rows,
@@ -456,6 +490,80 @@ class EnsembleReport:
             + ", ".join(f"{v} {100 * self.fraction(v):.1f} %" for v in ("vanishing", "exploding", "healthy"))
         )
         return "\n".join(lines)
+
+    def _title(self) -> str:
+        hidden = "/".join(sorted(set(self.activations[:-1])) or ["-"])
+        return (
+            f"EnsembleReport: {self.members} networks, widths {_short(self.widths)}, "
+            f"{hidden} hidden, batch {self.batch}, {self.dtype}"
+        )
+
+    def __repr__(self) -> str:
+        shares = ", ".join(f"{v} {100 * self.fraction(v):.1f} %" for v in ("vanishing", "exploding", "healthy"))
+        return f"<{self._title()}: {shares}>"
+
+    def _repr_html_(self) -> str:
+        """In Jupyter: the share of each verdict (the most common highlighted), a sparkline of the
+        median and 5-95 % band of log10 |dL/dh_l| and the median log10 |dL/dW_l| across members,
+        and the per-layer table (the middle elided for deep networks)."""
+        L = self.depth
+        sh, sw, sg = self.summary("grad_h"), self.summary("grad_W"), self.summary("gain")
+        shares = {v: self.fraction(v) for v in ("vanishing", "exploding", "healthy", "undetermined")}
+        top = max(shares, key=lambda v: shares[v])
+        verdicts = _html.Html(
+            "verdicts: "
+            + ", ".join(
+                f"{_html.badge(v) if v == top else _html.text(v)} {100 * f:.1f} %"
+                for v, f in shares.items()
+                if f > 0 or v != "undetermined"
+            )
+        )
+        labels = ("median log10 |dL/dh_l| (band: 5-95 % of members)", "median log10 |dL/dW_l|")
+        spark = _html.sparkline(
+            [(labels[0], np.arange(L + 1), sh["q50"]), (labels[1], np.arange(1, L + 1), sw["q50"])],
+            band=(np.arange(L + 1), sh["q05"], sh["q95"]),
+        )
+
+        def fmt(s, i):
+            return f"{s['q50'][i]:.2f} [{s['q05'][i]:.2f}, {s['q95'][i]:.2f}]"
+
+        rows = [["x", fmt(sh, 0), "", ""]] + [[l, fmt(sh, l), fmt(sw, l - 1), fmt(sg, l - 1)] for l in range(1, L + 1)]
+        return _html.card(
+            self._title(),
+            verdicts,
+            _html.Html(f"{spark} {_html.legend(labels)}"),
+            "per layer: median [5 %, 95 %] across members",
+            _html.table(["layer", "log10 |dL/dh|", "log10 |dL/dW|", "log10 gain"], _html.elide(rows)),
+        )
+
+
+class LogSummary(dict):
+    """The dict :meth:`EnsembleReport.summary` returns (``mean, std, q05, q50, q95`` -> array per
+    layer), which displays as a table; ``statistic`` and ``members`` say what it summarises."""
+
+    def __init__(self, columns: dict, statistic: str = "", members: int = 0):
+        super().__init__(columns)
+        self.statistic, self.members = statistic, members
+
+    def __reduce__(self):
+        return (LogSummary, (dict(self), self.statistic, self.members))
+
+    def _rows(self) -> list:
+        n = len(self["q50"])
+        first = 0 if self.statistic == "grad_h" else 1
+        return [[("x" if first == 0 and i == 0 else i + first)] + [f"{self[k][i]:.3f}" for k in self] for i in range(n)]
+
+    def _title(self) -> str:
+        return f"log10 {self.statistic} per layer across {self.members} members"
+
+    def __repr__(self) -> str:
+        rows = self._rows()
+        if len(rows) > 12:
+            rows = rows[:6] + [["..."] + [""] * len(self)] + rows[-5:]
+        return format_table(["layer", *self], rows, title=self._title())
+
+    def _repr_html_(self) -> str:
+        return _html.card(self._title(), _html.table(["layer", *self], _html.elide(self._rows())))
 
 
 @dataclass(frozen=True)
@@ -479,11 +587,32 @@ class TheoryComparison:
         with np.errstate(divide="ignore", invalid="ignore"):
             return self.measured / self.predicted - 1.0
 
+    @property
+    def depth(self) -> int:
+        """``L``, the network's number of layers (entries ``0..L-1`` are compared)."""
+        return len(self.measured)
+
+    def phase(self) -> str:
+        """The phase in words for this network's depth (see :func:`pyvanish.theory.phase`)."""
+        from .theory import phase
+
+        return phase(self.chi1, self.depth)
+
+    def __repr__(self) -> str:
+        err = np.abs(self.relative_error)
+        err = err[np.isfinite(err)]
+        worst = float(err.max()) if err.size else math.nan
+        return (
+            f"<TheoryComparison {self.activation}, sigma_w^2 = {self.sigma_w2:.4g}, sigma_b^2 = {self.sigma_b2:.4g}, "
+            f"{self.members} members, {self.depth} layers: chi1 = {self.chi1:.6g}, "
+            f"largest relative error {worst:.2%}>"
+        )
+
     def __str__(self) -> str:
         lines = [
             f"mean-field theory: {self.activation}, sigma_w^2 = {self.sigma_w2:.4g}, "
-            f"sigma_b^2 = {self.sigma_b2:.4g}: chi1 = {self.chi1:.6g}"
-            + (f", depth scale xi = {-1 / math.log(self.chi1):.3g} layers" if 0 < self.chi1 < 1 else ""),
+            f"sigma_b^2 = {self.sigma_b2:.4g}: chi1 = {self.chi1:.6g}",
+            f"phase: {self.phase()}",
             f"|dL/dh_l| / |dL/dh_(L-1)|, root-mean-square over {self.members} members; "
             "predicted from chi_l along the length map",
         ]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from . import _engine
+from . import _engine, _html
 from ._validate import as_arrays, check_seed, class_targets
 from .architecture import Architecture, ArchitectureProperties
 from .init import check_init_args, init_weight
@@ -346,6 +346,33 @@ class Network(ArchitectureProperties):
 
     def __repr__(self) -> str:
         return f"Network({self._arch.describe(init=self._init)}, params={self.n_params})"
+
+    def _repr_html_(self) -> str:
+        """In Jupyter: the architecture layer by layer with each weight matrix's Frobenius norm and
+        a sparkline of log10 |W_l|_F (a network has no verdict until it sees data: see
+        :meth:`gradient_report`)."""
+        L, w = self.depth, self.widths
+        norms = np.array([float(np.linalg.norm(np.asarray(W, dtype=np.float64))) for W in self._W])
+        rows = [
+            [
+                l,
+                f"{w[l - 1]} -> {w[l]}",
+                self.activations[l - 1],
+                "yes" if self.batchnorm[l - 1] else "",
+                f"h_{self.skips[l - 1]}" if self.skips[l - 1] is not None else "",
+                f"{norms[l - 1]:.4g}",
+            ]
+            for l in range(1, L + 1)
+        ]
+        label = ("log10 |W_l|_F",)
+        return _html.card(
+            repr(self),
+            _html.Html(
+                f"{_html.sparkline([(label[0], np.arange(1, L + 1), _html.log10(norms))])} {_html.legend(label)}"
+            ),
+            _html.table(["layer", "widths", "activation", "batch norm", "skip from", "|W_l|_F"], _html.elide(rows)),
+            "gradient_report(x, t) runs it: per-layer gradient norms and the verdict",
+        )
 
     def __reduce__(self):
         """Pickles as its Architecture, init name, a copy of its parameters and

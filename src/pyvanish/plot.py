@@ -8,9 +8,12 @@ see it), otherwise it is a bare :class:`matplotlib.figure.Figure`: no GUI
 backend is loaded and nothing is registered globally, which suits scripts,
 servers and the command line.
 
-Needs matplotlib (``pip install 'pyvanish[plot]'``); the rest of pyvanish
-does not. Every function plots the report's own arrays, unchanged (the
-tests read them back from the axes).
+Needs matplotlib (``pip install 'pyvanish[plot]'``) when a function is
+called; ``pyvanish.plot`` itself imports without it, and the rest of pyvanish
+never needs it. Every function plots the report's own arrays, unchanged (the
+tests read them back from the axes). Legends sit outside the axes, to the
+right, so they never cover data; panels that compare configurations share one
+colour scale (:func:`training_heatmaps`).
 
 Examples
 --------
@@ -26,17 +29,10 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Mapping
+from functools import cache
+from types import SimpleNamespace
 
 import numpy as np
-
-try:
-    import matplotlib
-    from matplotlib.colors import LogNorm, Normalize
-    from matplotlib.figure import Figure
-    from matplotlib.lines import Line2D
-    from matplotlib.ticker import LogLocator, MaxNLocator
-except ImportError:  # pragma: no cover - depends on the environment
-    raise ImportError("pyvanish.plot needs matplotlib: pip install 'pyvanish[plot]'") from None
 
 from . import theory as _theory
 
@@ -57,16 +53,61 @@ _LINESTYLES = ("-", "--", ":", "-.")
 
 
 # ---------------------------------------------------------------- helpers
-def _axes(ax, nrows=1, ncols=1, figsize=(7.0, 4.5)):
+@cache
+def _mpl() -> SimpleNamespace:
+    """matplotlib's pieces, imported on the first call of a plotting function (ImportError naming
+    the extra to install when matplotlib is missing)."""
+    try:
+        import matplotlib
+        from matplotlib.colors import FuncNorm, LogNorm, Normalize
+        from matplotlib.figure import Figure
+        from matplotlib.lines import Line2D
+        from matplotlib.ticker import LogLocator, MaxNLocator
+    except ImportError:  # depends on the environment (tested with matplotlib hidden)
+        raise ImportError("pyvanish.plot needs matplotlib: pip install 'pyvanish[plot]'") from None
+
+    class SafeLogLocator(LogLocator):
+        """matplotlib's LogLocator, minus the ticks past the float64 range that it
+        computes (with an overflow warning) when the limits span hundreds of decades."""
+
+        def tick_values(self, vmin, vmax):
+            with np.errstate(over="ignore", under="ignore"):
+                ticks = np.asarray(super().tick_values(vmin, vmax))
+            return ticks[np.isfinite(ticks) & (ticks > 0)]
+
+    return SimpleNamespace(
+        matplotlib=matplotlib,
+        FuncNorm=FuncNorm,
+        LogNorm=LogNorm,
+        Normalize=Normalize,
+        Figure=Figure,
+        Line2D=Line2D,
+        MaxNLocator=MaxNLocator,
+        SafeLogLocator=SafeLogLocator,
+    )
+
+
+def _axes(ax, nrows=1, ncols=1, figsize=(9.0, 4.5)):
     """``ax`` as given, or new axes (pyplot's if pyplot is imported, else a bare Figure's)."""
     if ax is not None:
         return ax
     if "matplotlib.pyplot" in sys.modules:
         _, new = sys.modules["matplotlib.pyplot"].subplots(nrows, ncols, figsize=figsize, layout="constrained")
     else:
-        fig = Figure(figsize=figsize, layout="constrained")
+        fig = _mpl().Figure(figsize=figsize, layout="constrained")
         new = fig.subplots(nrows, ncols)
     return tuple(np.ravel(new)) if nrows * ncols > 1 else new
+
+
+def legend_outside(ax, **kwargs):
+    """The axes' legend outside the data: to the right of the axes, top-aligned.
+
+    ``kwargs`` go to :meth:`matplotlib.axes.Axes.legend` (``handles=...``,
+    ``title=...``). A figure with constrained layout (every figure this module
+    makes) shrinks the axes to make room for it.
+    """
+    kwargs = {"fontsize": "small", "loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "borderaxespad": 0.0, **kwargs}
+    return ax.legend(**kwargs)
 
 
 def _metric(name: str, fn: str) -> str:
@@ -112,27 +153,17 @@ def _log_scale(ax, axis: str = "y") -> None:
         llo, lhi = math.log10(lo), math.log10(hi)
         span = lhi - llo
         if span > 0:
-            base = float(matplotlib.rcParams[f"axes.{axis}margin"])  # type: ignore[index]
+            base = float(_mpl().matplotlib.rcParams[f"axes.{axis}margin"])
             margin = min(base, max(0.0, (307 - lhi) / span), max(0.0, (llo + 307) / span))
             ax.margins(**{axis: margin})
     (ax.set_yscale if axis == "y" else ax.set_xscale)("log")
     target = ax.yaxis if axis == "y" else ax.xaxis
-    target.set_major_locator(_SafeLogLocator())
-    target.set_minor_locator(_SafeLogLocator(subs="auto"))
-
-
-class _SafeLogLocator(LogLocator):
-    """matplotlib's LogLocator, minus the ticks past the float64 range that it
-    computes (with an overflow warning) when the limits span hundreds of decades."""
-
-    def tick_values(self, vmin, vmax):
-        with np.errstate(over="ignore", under="ignore"):
-            ticks = np.asarray(super().tick_values(vmin, vmax))
-        return ticks[np.isfinite(ticks) & (ticks > 0)]
+    target.set_major_locator(_mpl().SafeLogLocator())
+    target.set_minor_locator(_mpl().SafeLogLocator(subs="auto"))
 
 
 def _integer_layers(ax) -> None:
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(_mpl().MaxNLocator(integer=True))
 
 
 # ---------------------------------------------------------------- reports
@@ -169,11 +200,13 @@ def gradient_flow(reports, ax=None, metric=("grad_h", "grad_W")):
     >>> ax.get_lines()[0].get_ydata().tolist() == cmp["sigmoid+xavier"].grad_W.tolist()
     True
     """
+    _mpl()  # matplotlib, or ImportError naming the extra, before any work
     fn = "gradient_flow"
     metrics = [_metric(m, fn) for m in ([metric] if isinstance(metric, str) else metric)]
     if not metrics:
         raise ValueError(f"{fn}: metric is empty")
     named = _named(reports, "GradientReport", fn)
+    Line2D = _mpl().Line2D
     ax = _axes(ax)
     handles = []
     for name, rep in named:
@@ -204,7 +237,7 @@ def gradient_flow(reports, ax=None, metric=("grad_h", "grad_W")):
     ax.set_title("Gradient norm per layer" + (f", {depths.pop()} layers" if len(depths) == 1 else ""))
     _integer_layers(ax)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(handles=handles, fontsize="small")
+    legend_outside(ax, handles=handles)
     return ax
 
 
@@ -254,6 +287,7 @@ def ensemble_bands(rep, ax=None, quantity="grad_h", theory=None, *, label=None, 
     >>> [line.get_label()[:17] for line in ax.get_lines()]
     ['median', 'root-mean-square', 'mean-field theory']
     """
+    _mpl()  # matplotlib, or ImportError naming the extra, before any work
     fn = "ensemble_bands"
     if type(rep).__name__ != "EnsembleReport":
         raise TypeError(f"{fn}: expected an EnsembleReport, got {type(rep).__name__}")
@@ -292,10 +326,10 @@ def ensemble_bands(rep, ax=None, quantity="grad_h", theory=None, *, label=None, 
     ax.set_xlabel("layer $l$" + (" (0 = input $x$, $L$ = output)" if quantity == "grad_h" else ""))
     ax.set_ylabel(f"{LABELS[quantity]} (log scale)")
     acts = "/".join(sorted(set(rep.activations[:-1]))) or "-"
-    ax.set_title(f"{rep.members} random {acts} networks: median and 5-95 % band per layer")
+    ax.set_title(f"{rep.members} random {acts} networks: median and 5-95 % band")
     _integer_layers(ax)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize="small")
+    legend_outside(ax)
     return ax
 
 
@@ -351,6 +385,7 @@ def histograms(net, x, t, axes=None, layers=None, bins=50, *, scale="log"):
     >>> [int(p.get_data().values.sum()) for p in ax_h.patches]   # 32 samples x 8 units
     [256, 256, 256]
     """
+    _mpl()  # matplotlib, or ImportError naming the extra, before any work
     fn = "histograms"
     if scale not in ("linear", "log"):
         raise ValueError(f"{fn}: scale must be 'linear' or 'log', got {scale!r}")
@@ -370,9 +405,9 @@ def histograms(net, x, t, axes=None, layers=None, bins=50, *, scale="log"):
         with np.errstate(divide="ignore"):
             gs = [np.log10(np.abs(g[g != 0])) for g in gs]
     if axes is None:
-        axes = _axes(None, 1, 2, figsize=(11.0, 4.2))
+        axes = _axes(None, 1, 2, figsize=(12.0, 4.2))
     ax_h, ax_g = axes
-    cmap = matplotlib.colormaps["viridis"]
+    cmap = _mpl().matplotlib.colormaps["viridis"]
     colors = [cmap(k / max(1, len(layers) - 1) * 0.9) for k in range(len(layers))]
     for ax, values in ((ax_h, acts), (ax_g, gs)):
         values = [v[np.isfinite(v)] for v in values]
@@ -382,7 +417,7 @@ def histograms(net, x, t, axes=None, layers=None, bins=50, *, scale="log"):
             ax.stairs(counts, edges, color=c, linewidth=1.4, label=f"layer {l}")
         ax.set_ylabel("count (samples x units)")
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize="small")
+    legend_outside(ax_g)  # one key for both panels: the same layers in the same colours
     hidden_acts = "/".join(sorted(set(net.activations[:-1]))) or net.activations[-1]
     ax_h.set_xlabel("activation value $h_l$")
     ax_h.set_title(f"Activations ({hidden_acts}, {L} layers, batch {len(acts[0]) // net.widths[layers[0]]})")
@@ -404,7 +439,51 @@ def _edges(values: np.ndarray, bins: int) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- training
-def training_heatmap(history, ax=None, quantity="update_ratio"):
+_HEAT_QUANTITIES = ("update_ratio", "grad_W", "grad_h", "saturated", "dead")
+
+
+def _heat(history, quantity: str, fn: str):
+    """``(C, x_edges, y_edges, log)``: the masked (layers, R) array of a history and its mesh edges."""
+    if quantity not in _HEAT_QUANTITIES:
+        raise ValueError(f"{fn}: quantity must be update_ratio, grad_W, grad_h, saturated or dead, got {quantity!r}")
+    data = np.asarray(getattr(history, quantity), dtype=np.float64).T  # (layers, R)
+    if data.size == 0:
+        raise ValueError(f"{fn}: the history has no recorded steps")
+    log = quantity in ("update_ratio", "grad_W", "grad_h")
+    bad = ~np.isfinite(data) | ((data <= 0) if log else False)
+    C = np.ma.masked_array(data, mask=bad)
+    first = 0 if quantity == "grad_h" else 1
+    y_edges = np.arange(first, first + data.shape[0] + 1) - 0.5
+    x_edges = _centres_to_edges(np.asarray(history.step, dtype=np.float64))
+    return C, x_edges, y_edges, log
+
+
+def _heat_norm(arrays: list, log: bool):
+    """One colour scale spanning every unmasked value of ``arrays`` (None if all are masked)."""
+    values = np.concatenate([np.ma.compressed(C) for C in arrays])
+    if values.size == 0:
+        return None
+    lo, hi = float(values.min()), float(values.max())
+    mpl = _mpl()
+    if log:
+        return mpl.LogNorm(vmin=lo, vmax=hi) if lo < hi else mpl.LogNorm(lo / 10, hi * 10)
+    return mpl.Normalize(vmin=0.0, vmax=max(1e-12, hi))
+
+
+def _heat_panel(ax, history, C, x_edges, y_edges, norm, quantity: str):
+    mesh = ax.pcolormesh(x_edges, y_edges, C, norm=norm, cmap="magma", shading="flat")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("layer $l$")
+    ax.yaxis.set_major_locator(_mpl().MaxNLocator(integer=True))
+    hidden = "/".join(sorted(set(history.activations[:-1]))) or "-"
+    ax.set_title(
+        f"{LABELS[quantity]}: {hidden}, {history.optimizer} lr {history.lr:g}"
+        + (f" (stopped at step {history.steps_done})" if history.stopped else "")
+    )
+    return mesh
+
+
+def training_heatmap(history, ax=None, quantity="update_ratio", *, norm=None):
     """A layer x recorded-step heat map of a training run (log colour scale).
 
     Parameters
@@ -416,6 +495,9 @@ def training_heatmap(history, ax=None, quantity="update_ratio"):
         ``"grad_W"``, ``"grad_h"`` (layers 0..L) on a log colour scale;
         ``"saturated"`` or ``"dead"`` (fractions) on a linear one. Zero and
         non-finite entries are masked (blank).
+    norm : matplotlib Normalize, optional
+        The colour scale (default: this history's range). To compare runs, use
+        :func:`training_heatmaps`, which gives every panel one scale.
 
     Returns
     -------
@@ -433,37 +515,67 @@ def training_heatmap(history, ax=None, quantity="update_ratio"):
     >>> ax.collections[0].get_array().shape          # layers x recorded steps
     (3, 20)
     """
-    fn = "training_heatmap"
-    if quantity not in ("update_ratio", "grad_W", "grad_h", "saturated", "dead"):
-        raise ValueError(f"{fn}: quantity must be update_ratio, grad_W, grad_h, saturated or dead, got {quantity!r}")
-    data = np.asarray(getattr(history, quantity), dtype=np.float64).T  # (layers, R)
-    steps = np.asarray(history.step, dtype=np.float64)
-    if data.size == 0:
-        raise ValueError(f"{fn}: the history has no recorded steps")
-    log = quantity in ("update_ratio", "grad_W", "grad_h")
-    bad = ~np.isfinite(data) | ((data <= 0) if log else False)
-    C = np.ma.masked_array(data, mask=bad)
-    first = 0 if quantity == "grad_h" else 1
-    y_edges = np.arange(first, first + data.shape[0] + 1) - 0.5
-    x_edges = _centres_to_edges(steps)
-    if bad.all():
-        norm = None
-    elif log:
-        norm = LogNorm(vmin=C.min(), vmax=C.max()) if C.min() < C.max() else LogNorm(C.min() / 10, C.max() * 10)
-    else:
-        norm = Normalize(vmin=0.0, vmax=max(1e-12, float(C.max())))
+    _mpl()  # matplotlib, or ImportError naming the extra, before any work
+    C, x_edges, y_edges, log = _heat(history, quantity, "training_heatmap")
+    norm = norm if norm is not None else _heat_norm([C], log)
     ax = _axes(ax)
-    mesh = ax.pcolormesh(x_edges, y_edges, C, norm=norm, cmap="magma", shading="flat")
+    mesh = _heat_panel(ax, history, C, x_edges, y_edges, norm, quantity)
     ax.figure.colorbar(mesh, ax=ax, label=LABELS[quantity] + (" (log scale)" if log else ""))
-    ax.set_xlabel("training step")
-    ax.set_ylabel("layer $l$")
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-    hidden = "/".join(sorted(set(history.activations[:-1]))) or "-"
-    ax.set_title(
-        f"{LABELS[quantity]}: {hidden}, {history.optimizer} lr {history.lr:g}"
-        + (f" (stopped at step {history.steps_done})" if history.stopped else "")
-    )
     return ax
+
+
+def training_heatmaps(histories, axes=None, quantity="update_ratio"):
+    """Heat maps of several training runs on one shared colour scale, one panel per run.
+
+    The same colour means the same value in every panel, so layers can be
+    compared across configurations (a separate scale per panel would make the
+    plain sigmoid network's frozen first layer look as bright as ReLU's).
+
+    Parameters
+    ----------
+    histories : TrainingHistory or dict name -> TrainingHistory
+    axes : sequence of Axes, optional
+        One per run (default: a new figure, the panels stacked).
+    quantity : str
+        As in :func:`training_heatmap`.
+
+    Returns
+    -------
+    tuple of Axes
+        Each holding one ``QuadMesh`` (the run's ``getattr(history, quantity).T``),
+        titled with the run's name; every mesh has the same ``norm``, spanning
+        all runs, and one colour bar serves them all.
+
+    Examples
+    --------
+    >>> import pyvanish
+    >>> X, T = pyvanish.teacher_task(64, 4, seed=0)
+    >>> runs = {a: pyvanish.train(pyvanish.Network([4, 8, 8, 1], activation=a, seed=0), X, T, steps=10, lr=0.1)
+    ...         for a in ("tanh", "sigmoid")}
+    >>> axes = training_heatmaps(runs)
+    >>> len({(ax.collections[0].norm.vmin, ax.collections[0].norm.vmax) for ax in axes})   # one scale
+    1
+    """
+    _mpl()  # matplotlib, or ImportError naming the extra, before any work
+    fn = "training_heatmaps"
+    named = _named(histories, "TrainingHistory", fn)
+    heats = [_heat(h, quantity, fn) for _, h in named]
+    log = heats[0][3]
+    norm = _heat_norm([C for C, *_ in heats], log)
+    if axes is None:
+        axes = _axes(None, len(named), 1, figsize=(9.0, 1.0 + 2.4 * len(named)))
+    axes = (axes,) if not isinstance(axes, (tuple, list, np.ndarray)) else tuple(np.ravel(axes))
+    if len(axes) != len(named):
+        raise ValueError(f"{fn}: got {len(axes)} axes for {len(named)} histories")
+    mesh = None
+    for ax, (name, h), (C, x_edges, y_edges, _) in zip(axes, named, heats):
+        mesh = _heat_panel(ax, h, C, x_edges, y_edges, norm, quantity)
+        if name:  # the quantity is on the shared colour bar
+            ax.set_title(name + (f" (stopped at step {h.steps_done})" if h.stopped else ""))
+    axes[0].figure.colorbar(
+        mesh, ax=list(axes), label=LABELS[quantity] + (" (log scale, shared)" if log else " (shared)")
+    )
+    return axes
 
 
 def _centres_to_edges(c: np.ndarray) -> np.ndarray:
@@ -496,6 +608,7 @@ def loss_curves(histories, ax=None):
     >>> [line.get_label() for line in loss_curves(runs).get_lines()]
     ['tanh', 'sigmoid']
     """
+    _mpl()  # matplotlib, or ImportError naming the extra, before any work
     named = _named(histories, "TrainingHistory", "loss_curves")
     ax = _axes(ax)
     finite = []
@@ -521,19 +634,21 @@ def loss_curves(histories, ax=None):
     ax.set_ylabel("minibatch loss" + (" (log scale)" if positive else ""))
     ax.set_title("Training loss")
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize="small")
+    legend_outside(ax)
     return ax
 
 
 # ---------------------------------------------------------------- theory
-def phase_diagram(activation="tanh", sw2=None, sb2=None, ax=None, *, alpha=None, critical=True):
+def phase_diagram(activation="tanh", sw2=None, sb2=None, ax=None, *, alpha=None, critical=True, progress=None):
     """Mean-field phase diagram: ``chi1`` over ``(sigma_w^2, sigma_b^2)`` and the critical line.
 
     ``chi1 = sigma_w^2 E[phi'(sqrt(q*) z)^2]`` from
     :func:`pyvanish.theory.phase_diagram` on a diverging colour map centred
     at ``chi1 = 1``, log-scaled on each side (blue: ordered phase, gradients
     vanish; white: critical; red: chaotic phase, gradients explode), with the critical line ``chi1 = 1`` from
-    :func:`pyvanish.theory.critical_line` drawn on top.
+    :func:`pyvanish.theory.critical_line` drawn on top. The key is outside the
+    data: the phases are named in the title, and the critical line is marked
+    on the colour bar at ``chi1 = 1``.
 
     Parameters
     ----------
@@ -546,6 +661,8 @@ def phase_diagram(activation="tanh", sw2=None, sb2=None, ax=None, *, alpha=None,
         ``leaky_relu`` slope / ``elu`` scale.
     critical : bool
         Draw the critical line.
+    progress : bool, optional
+        A progress bar over the grid (see :func:`pyvanish.theory.phase_diagram`).
 
     Returns
     -------
@@ -562,14 +679,15 @@ def phase_diagram(activation="tanh", sw2=None, sb2=None, ax=None, *, alpha=None,
     >>> ax.get_lines()[0].get_xdata().tolist()
     [2.0, 2.0]
     """
+    _mpl()  # matplotlib, or ImportError naming the extra, before any work
     sw2 = np.linspace(0.5, 4.0, 60) if sw2 is None else np.asarray(sw2, dtype=np.float64)
     sb2 = np.linspace(0.0, 0.3, 40) if sb2 is None else np.asarray(sb2, dtype=np.float64)
-    chi = _theory.phase_diagram(activation, sw2, sb2, alpha=alpha)
+    chi = _theory.phase_diagram(activation, sw2, sb2, alpha=alpha, progress=progress)
     ok = np.isfinite(chi) & (chi > 0)
     C = np.ma.masked_array(chi, mask=~ok)
     lo = min(float(C.min()), 0.99) if ok.any() else 0.5
     hi = max(float(C.max()), 1.01) if ok.any() else 2.0
-    ax = _axes(ax, figsize=(7.0, 4.8))
+    ax = _axes(ax, figsize=(8.0, 5.0))
     mesh = ax.pcolormesh(
         sw2,
         sb2,
@@ -584,50 +702,29 @@ def phase_diagram(activation="tanh", sw2=None, sb2=None, ax=None, *, alpha=None,
     ticks = below[:: -(-len(below) // 5) or 1] + [1] + above[:: -(-len(above) // 5) or 1]
     bar.set_ticks(ticks, labels=[f"{v:g}" for v in ticks])
     bar.ax.minorticks_off()
+    phases = []
+    if (C < 1).any():
+        phases.append("blue: ordered (vanish)")
+    if (C > 1).any():
+        phases.append("red: chaotic (explode)")
     if critical:
-        line = _theory.critical_line(activation, sb2, alpha=alpha)
+        line = _theory.critical_line(activation, sb2, alpha=alpha, progress=progress)
         ax.plot(line, sb2, color="k", linewidth=2, label="critical line")
-        ax.legend(
-            loc="lower right",
-            fontsize="small",
-            framealpha=0.85,
-            handles=[Line2D([], [], color="k", linewidth=2, label=r"critical line $\chi_1 = 1$")],
-        )
+        bar.ax.axhline(1.0, color="k", linewidth=2)
+        phases.append(r"black: critical line")
         if len(sw2) > 1:
             ax.set_xlim(sw2.min(), sw2.max())
-    box = dict(boxstyle="round", facecolor="white", alpha=0.8, linewidth=0)
-    if ok[-1, 0] and chi[-1, 0] < 1:
-        ax.text(
-            0.02,
-            0.97,
-            r"ordered, $\chi_1 < 1$: gradients vanish",
-            transform=ax.transAxes,
-            va="top",
-            ha="left",
-            fontsize="small",
-            bbox=box,
-        )
-    if ok[-1, -1] and chi[-1, -1] > 1:
-        ax.text(
-            0.98,
-            0.97,
-            r"chaotic, $\chi_1 > 1$: gradients explode",
-            transform=ax.transAxes,
-            va="top",
-            ha="right",
-            fontsize="small",
-            bbox=box,
-        )
     ax.set_xlabel(r"$\sigma_w^2$  (Var $W_{ij}$ = $\sigma_w^2$ / fan_in)")
     ax.set_ylabel(r"$\sigma_b^2$  (Var $b_i$)")
-    ax.set_title(f"Mean-field phase diagram, {activation}: " + r"$\chi_1$ at the fixed point $q^*$")
+    ax.set_title(
+        f"Mean-field phase diagram, {activation}: " + r"$\chi_1$ at the fixed point $q^*$" + "\n" + "; ".join(phases),
+        fontsize="medium",
+    )
     return ax
 
 
 def _centred_log_norm(lo: float, hi: float):
     """Maps ``[lo, 1]`` and ``[1, hi]`` (``lo < 1 < hi``) each logarithmically onto half the colour map."""
-    from matplotlib.colors import FuncNorm
-
     a, b = -math.log(lo), math.log(hi)
 
     def forward(x):
@@ -638,7 +735,7 @@ def _centred_log_norm(lo: float, hi: float):
     def inverse(y):
         return np.exp(np.where(y < 0, y * a, y * b))
 
-    return FuncNorm((forward, inverse), vmin=lo, vmax=hi)
+    return _mpl().FuncNorm((forward, inverse), vmin=lo, vmax=hi)
 
 
 def jacobian_histogram(spectra, ax=None, bins=50, *, log=True):
@@ -674,6 +771,7 @@ def jacobian_histogram(spectra, ax=None, bins=50, *, log=True):
     >>> [int(p.get_data().values.sum()) for p in ax.patches]   # 16 samples x 8 values
     [128, 128]
     """
+    _mpl()  # matplotlib, or ImportError naming the extra, before any work
     named = _named(spectra, "JacobianSpectrum", "jacobian_histogram")
     values = [np.asarray(s.singular_values, np.float64).ravel() for _, s in named]
     values = [v[np.isfinite(v)] for v in values]
@@ -705,5 +803,5 @@ def jacobian_histogram(spectra, ax=None, bins=50, *, log=True):
     ax.set_ylabel("count (samples x singular values)")
     ax.set_title("Input-output Jacobian spectrum (dynamical isometry: all $s$ near 1)")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
+    legend_outside(ax)
     return ax

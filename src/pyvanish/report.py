@@ -39,6 +39,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from . import _html
 from ._engine import STAT, STAT_NAMES, THRESHOLD_DECADES
 from ._text import format_table
 
@@ -261,7 +262,8 @@ class GradientReport:
         cols.update({name: getattr(self, name) for name in LAYER_FIELDS})
         return pd.DataFrame(cols).set_index("layer")
 
-    def __str__(self) -> str:
+    def _rows(self) -> list:
+        """The text table's rows: the input, then a row per layer (cells formatted)."""
         rows = [["x", self.widths[0], "(input)", f"{self.grad_h[0]:.3e}", "", "", "", "", ""]]
         for l in range(1, self.depth + 1):
             i = l - 1
@@ -278,30 +280,72 @@ class GradientReport:
                     f"{100 * self.dead[i]:.1f}",
                 ]
             )
+        return rows
+
+    def _title(self) -> str:
+        return (
+            f"GradientReport: {self.depth} layers, widths {_widths(self.widths)}, "
+            f"batch {self.batch}, {self.dtype}, loss {self.loss:.6g}"
+        )
+
+    def _ratio_lines(self) -> list:
         lines = [
-            format_table(
-                ["layer", "width", "activation", "|dL/dh|", "|dL/dW|", "gain", MEAN_DPHI, "sat %", "dead %"],
-                rows,
-                align="rrlrrrrrr",
-                title=f"GradientReport: {self.depth} layers, widths {_widths(self.widths)}, "
-                f"batch {self.batch}, {self.dtype}, loss {self.loss:.6g}",
-            )
+            f"signal ratio |dL/dh_1| / |dL/dh_L| = {self.signal_ratio:.3e}  (log10 {self.log10_signal_ratio:+.2f})",
+            f"weight ratio |dL/dW_1| / |dL/dW_L| = {self.weight_ratio:.3e}  (log10 {self.log10_weight_ratio:+.2f})",
         ]
-        lines.append("")
-        lines.append(
-            f"signal ratio |dL/dh_1| / |dL/dh_L| = {self.signal_ratio:.3e}  (log10 {self.log10_signal_ratio:+.2f})"
-        )
-        lines.append(
-            f"weight ratio |dL/dW_1| / |dL/dW_L| = {self.weight_ratio:.3e}  (log10 {self.log10_weight_ratio:+.2f})"
-        )
         nf = int(self.nonfinite.sum())
         tiny = int(self.tiny_grad_W.sum())
         if nf:
             lines.append(f"non-finite values: {nf} (NaN/Inf in activations or gradients)")
         if tiny:
             lines.append(f"underflow: {tiny} weight-gradient entries are exactly 0 or subnormal")
+        return lines
+
+    def __str__(self) -> str:
+        lines = [format_table(_HEADERS, self._rows(), align="rrlrrrrrr", title=self._title()), ""]
+        lines += self._ratio_lines()
         lines.append(f"verdict: {self.verdict}  (threshold: {THRESHOLD_DECADES:g} decades)")
         return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return (
+            f"<GradientReport {self.depth} layers, widths {short_widths(self.widths)}, "
+            f"batch {self.batch}, {self.dtype}: "
+            f"{self.verdict} (log10 signal ratio {self.log10_signal_ratio:+.2f}, "
+            f"log10 weight ratio {self.log10_weight_ratio:+.2f}), loss {self.loss:.6g}>"
+        )
+
+    def _repr_html_(self) -> str:
+        """The report in Jupyter: the verdict, both ratios, a sparkline of log10 |dL/dh_l| and
+        |dL/dW_l| per layer, and the per-layer table (the middle elided for deep networks)."""
+        L = self.depth
+        labels = ("log10 |dL/dh_l|, l = 0..L", "log10 |dL/dW_l|, l = 1..L")
+        spark = _html.sparkline(
+            [
+                (labels[0], np.arange(L + 1), _html.log10(self.grad_h)),
+                (labels[1], np.arange(1, L + 1), _html.log10(self.grad_W)),
+            ]
+        )
+        verdict = _html.Html(
+            f"verdict: {_html.badge(self.verdict)} "
+            f"(exploding if NaN/Inf or either ratio &gt; 10^{THRESHOLD_DECADES:g}, "
+            f"vanishing if either &lt; 10^-{THRESHOLD_DECADES:g})"
+        )
+        return _html.card(
+            self._title(),
+            verdict,
+            *self._ratio_lines(),
+            _html.Html(f"{spark} {_html.legend(labels)}"),
+            _html.table(_HEADERS, _html.elide(self._rows()), align="rrlrrrrrr"),
+        )
+
+
+_HEADERS = ("layer", "width", "activation", "|dL/dh|", "|dL/dW|", "gain", MEAN_DPHI, "sat %", "dead %")
+
+
+def short_widths(w) -> str:
+    """``64-64-...-64-1``: all widths of a shallow network, the first and last two of a deep one."""
+    return "-".join(str(v) for v in w) if len(w) <= 8 else f"{w[0]}-{w[1]}-...-{w[-2]}-{w[-1]}"
 
 
 def _widths(w) -> str:

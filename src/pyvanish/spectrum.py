@@ -11,9 +11,12 @@ networks cannot be isometric at all.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
+
+from . import _html
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,45 @@ class JacobianSpectrum:
         )
 
     __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        B, k = self.singular_values.shape
+        return (
+            f"<JacobianSpectrum {B} samples x {k} singular values: mean s^2 {self.mean_squared:.4g}, "
+            f"condition {'>= ' if self.condition_is_lower_bound else ''}{self.condition:.4g}, "
+            f"normalised variance of s^2 {self.normalised_variance:.4g}>"
+        )
+
+    def _repr_html_(self) -> str:
+        """In Jupyter: the summary (the normalised variance, 0 for an isometric network, highlighted)
+        and a sparkline of log10 s_k against k: the median over samples and the band between the
+        smallest and largest sample."""
+        s = np.asarray(self.singular_values, dtype=np.float64)
+        B, k = s.shape
+        logs = _html.log10(s)
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN columns (non-finite Jacobians)
+            med, lo, hi = (np.nanmedian(logs, axis=0), np.nanmin(logs, axis=0), np.nanmax(logs, axis=0))
+        index = np.arange(1, k + 1)
+        label = ("median log10 s_k over samples (band: min to max)",)
+        low = (
+            f"below the SVD's precision ({self.below_precision} values; smallest measured {self.min_measured:.4g})"
+            if self.below_precision
+            else f"{self.min:.4g}"
+        )
+        rows = [
+            ["mean s^2", f"{self.mean_squared:.4g}"],
+            ["max s", f"{self.max:.4g}"],
+            ["min s", low],
+            ["condition max/min", f"{'>= ' if self.condition_is_lower_bound else ''}{self.condition:.4g}"],
+            ["normalised variance of s^2", _html.strong(f"{self.normalised_variance:.4g}")],
+        ]
+        return _html.card(
+            f"JacobianSpectrum: {B} samples, {k} singular values each",
+            _html.Html(f"{_html.sparkline([(label[0], index, med)], band=(index, lo, hi))} {_html.legend(label)}"),
+            _html.table(["", ""], rows),
+            "normalised variance Var(s^2) / mean(s^2)^2: 0 = dynamically isometric",
+        )
 
     def __str__(self) -> str:
         if self.below_precision:

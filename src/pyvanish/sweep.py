@@ -63,6 +63,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _html
 from ._text import progress as progress_bar
 from .architecture import MAX_DEPTH, default_data
 
@@ -440,8 +441,41 @@ class SweepResult:
         return self.columns == other.columns and repr(self.records) == repr(other.records)
 
     def __repr__(self) -> str:
-        n = len({r["config"] for r in self.records})
-        return f"SweepResult({n} configurations, {len(self.records)} rows, columns {list(self.columns)})"
+        runs = self.runs()
+        n = len({r["config"] for r in runs})
+        counts: dict = {}
+        for r in runs:
+            counts[r["verdict"]] = counts.get(r["verdict"], 0) + 1
+        verdicts = ", ".join(f"{v} {c}" for v, c in counts.items())
+        return f"<SweepResult {n} configurations, {len(runs)} runs, {len(self.records)} rows: {verdicts or 'no runs'}>"
+
+    def _repr_html_(self) -> str:
+        """In Jupyter: a row per configuration x seed with its verdict, both log10 ratios and a
+        sparkline of log10 |dL/dW_l| per layer (the middle runs elided for long sweeps)."""
+        keys = [k for k in self.columns if k not in set(LAYER_COLUMNS) | set(RUN_COLUMNS) | {"config"}]
+        per_run: dict = {}
+        for r in self.records:
+            per_run.setdefault((r["config"], r["seed"]), []).append(r)
+        rows = []
+        for layers in per_run.values():
+            r = layers[0]
+            x = np.array([v["layer"] for v in layers])
+            y = _html.log10([v["grad_W"] for v in layers])
+            rows.append(
+                [r[k] for k in keys]
+                + [
+                    r["seed"],
+                    _html.badge(r["verdict"]),
+                    f"{_log10(r['signal_ratio']):.2f}",
+                    f"{_log10(r['weight_ratio']):.2f}",
+                    _html.sparkline([("log10 |dL/dW_l|", x, y)], width=120, height=20),
+                ]
+            )
+        heads = keys + ["seed", "verdict", "log10 signal", "log10 weight", "log10 |dL/dW_l| per layer"]
+        return _html.card(
+            repr(self)[1:-1],
+            _html.table(heads, _html.elide(rows, 20), align="l" * len(heads)),
+        )
 
     def runs(self) -> list:
         """One dict per configuration x seed: grid values, seed, loss, ratios and verdict."""

@@ -85,6 +85,7 @@ import numpy as np
 
 from . import reference
 from ._activations import DEFAULT_ALPHA, canonical_activation
+from ._text import progress as _progress
 
 __all__ = [
     "DepthScales",
@@ -99,6 +100,7 @@ __all__ = [
     "critical_line",
     "phase_diagram",
     "gradient_profile",
+    "phase",
 ]
 
 # --------------------------------------------------------------------------
@@ -532,6 +534,62 @@ def _xi(chi):
 # --------------------------------------------------------------------------
 
 
+def phase(chi1: float, depth: int | None = None) -> str:
+    """The phase of a random network in words, judged against its depth.
+
+    Through ``L`` layers the mean squared gradient changes by ``chi1^L =
+    exp(-L / xi)`` with the depth scale ``xi = -1 / ln chi1``. A network no
+    deeper than ``|xi|`` is *critical*: its gradients change by at most a
+    factor ``e`` (in the mean square), however far ``chi1`` is from 1 in the
+    phase diagram. Only a network deeper than ``|xi|`` is ordered (``chi1 < 1``,
+    gradients vanish) or chaotic (``chi1 > 1``, gradients explode).
+
+    Parameters
+    ----------
+    chi1 : float
+        The gradient factor per layer (:func:`chi1`).
+    depth : int, optional
+        The network's number of layers ``L``. Without it, the text says from
+        which depth on the gradients vanish or explode.
+
+    Returns
+    -------
+    str
+        ``"critical: ..."``, ``"ordered: ..."`` or ``"chaotic: ..."``, with
+        ``|xi|`` in layers.
+
+    Examples
+    --------
+    >>> phase(0.9998, depth=20)
+    'critical: gradients neither vanish nor explode over 20 layers (depth scale xi = 4999 layers)'
+    >>> phase(0.5, depth=20)
+    'ordered: gradients vanish over 20 layers (depth scale xi = 1.443 layers, shorter than the network)'
+    >>> phase(1.5)
+    'chaotic (chi1 > 1): gradients explode in networks deeper than the depth scale xi = 2.466 layers'
+    """
+    fn = "phase"
+    if isinstance(chi1, numbers.Real) and not isinstance(chi1, (bool, np.bool_)) and math.isnan(chi1):
+        return "undetermined: chi1 is NaN"
+    chi = _real(fn, "chi1", chi1, allow_inf=True)
+    if depth is not None and (
+        isinstance(depth, (bool, np.bool_)) or not isinstance(depth, numbers.Integral) or depth < 0
+    ):
+        raise ValueError(f"{fn}: depth must be a non-negative integer, got {depth!r}")
+    xi = abs(_xi(chi)) if chi != math.inf else 0.0
+    scale = f"depth scale xi = {xi:.4g} layers"
+    if depth is not None:
+        if xi >= depth:
+            return f"critical: gradients neither vanish nor explode over {depth} layers ({scale})"
+        verb = "vanish" if chi < 1 else "explode"
+        name = "ordered" if chi < 1 else "chaotic"
+        return f"{name}: gradients {verb} over {depth} layers ({scale}, shorter than the network)"
+    if chi == 1.0:
+        return f"critical: gradients neither vanish nor explode at any depth ({scale})"
+    if chi < 1:
+        return f"ordered (chi1 < 1): gradients vanish in networks deeper than the {scale}"
+    return f"chaotic (chi1 > 1): gradients explode in networks deeper than the {scale}"
+
+
 def gaussian_expectation(f: Callable, q):
     """Gaussian expectation ``E[f(sqrt(q) z)]``, ``z ~ N(0, 1)``.
 
@@ -811,6 +869,26 @@ class DepthScales:
     xi_c: float
     xi_grad: float
 
+    def phase(self, depth: int | None = None) -> str:
+        """The phase in words, for a network of ``depth`` layers if given (see :func:`phase`)."""
+        return phase(self.chi1, depth)
+
+    def __str__(self) -> str:
+        lines = [f"  {label:<44} {getattr(self, name):.6g}" for name, label in _LABELS]
+        return "\n".join(lines + [f"  phase: {self.phase()}"])
+
+
+#: The fields of :class:`DepthScales` and their labels in text.
+_LABELS = (
+    ("q_star", "q*      length fixed point"),
+    ("chi1", "chi1    gradient factor per layer"),
+    ("c_star", "c*      correlation fixed point"),
+    ("chi_c", "chi_c   correlation slope"),
+    ("xi_q", "xi_q    length depth scale"),
+    ("xi_c", "xi_c    correlation depth scale"),
+    ("xi_grad", "xi_grad = -1/ln chi1, gradient depth scale"),
+)
+
 
 def depth_scales(
     activation: str, sw2: float, sb2: float, alpha: float | None = None, q0: float = 1.0, *, _fn: str = "depth_scales"
@@ -936,7 +1014,9 @@ def _critical_sw2(act, sb2, q0, fn):
     return root
 
 
-def critical_line(activation: str, sb2_values, alpha: float | None = None, q0: float = 1.0) -> np.ndarray:
+def critical_line(
+    activation: str, sb2_values, alpha: float | None = None, q0: float = 1.0, *, progress: bool | None = None
+) -> np.ndarray:
     """Critical ``sw2`` (``chi1 = 1``) for each bias variance in ``sb2_values``.
 
     Parameters
@@ -949,6 +1029,9 @@ def critical_line(activation: str, sb2_values, alpha: float | None = None, q0: f
         ``leaky_relu`` slope / ``elu`` scale.
     q0 : float, optional
         Starting variance for :func:`fixed_point`.
+    progress : bool, optional
+        A progress bar, a step per ``sb2`` value (default: on a terminal or in
+        Jupyter, once the call has run half a second; see :func:`pyvanish._text.progress`).
 
     Returns
     -------
@@ -964,11 +1047,23 @@ def critical_line(activation: str, sb2_values, alpha: float | None = None, q0: f
     act = _activation(fn, activation, alpha)
     sb2 = _reals(fn, "sb2_values", sb2_values)
     q0 = _q0(fn, q0)
-    out = [_critical_sw2(act, float(v), q0, fn) for v in sb2.ravel()]
+    out = []
+    with _progress(sb2.size, desc=fn, unit="point", enabled=progress) as bar:
+        for v in sb2.ravel():
+            out.append(_critical_sw2(act, float(v), q0, fn))
+            bar.update(1)
     return np.array(out, dtype=np.float64).reshape(sb2.shape)
 
 
-def phase_diagram(activation: str, sw2_values, sb2_values, alpha: float | None = None, q0: float = 1.0) -> np.ndarray:
+def phase_diagram(
+    activation: str,
+    sw2_values,
+    sb2_values,
+    alpha: float | None = None,
+    q0: float = 1.0,
+    *,
+    progress: bool | None = None,
+) -> np.ndarray:
     """``chi1`` on a grid: rows are ``sb2`` values, columns ``sw2`` values.
 
     ``out[i, j] = chi1(activation, sw2_values[j], sb2_values[i])``, so
@@ -986,6 +1081,9 @@ def phase_diagram(activation: str, sw2_values, sb2_values, alpha: float | None =
         ``leaky_relu`` slope / ``elu`` scale.
     q0 : float, optional
         Starting variance for :func:`fixed_point`.
+    progress : bool, optional
+        A progress bar, a step per grid point (default: on a terminal or in
+        Jupyter, once the call has run half a second; see :func:`pyvanish._text.progress`).
 
     Returns
     -------
@@ -1007,10 +1105,12 @@ def phase_diagram(activation: str, sw2_values, sb2_values, alpha: float | None =
             raise ValueError(f"{fn}: {name} must be 1-d, got shape {arr.shape}")
     q0 = _q0(fn, q0)
     out = np.empty((sb2.size, sw2.size))
-    for i, b in enumerate(sb2):
-        for j, w in enumerate(sw2):
-            w, b = float(w), float(b)
-            out[i, j] = _chi1_at(act, w, _fixed_point(act, w, b, q0, 1e-12, 200, fn))
+    with _progress(out.size, desc=fn, unit="point", enabled=progress) as bar:
+        for i, b in enumerate(sb2):
+            for j, w in enumerate(sw2):
+                w, b = float(w), float(b)
+                out[i, j] = _chi1_at(act, w, _fixed_point(act, w, b, q0, 1e-12, 200, fn))
+            bar.update(sw2.size)
     return out
 
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import math
-import sys
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import numpy as np
 
-from . import _engine
-from ._text import format_table
+from . import _engine, _html
+from ._text import format_table, progress_enabled
 from ._text import progress as progress_bar
 from ._validate import as_arrays, check_seed, class_targets, int_seed, real_number
 from .architecture import _physical_memory
@@ -113,6 +112,51 @@ class TrainingHistory:
 
     __str__ = summary
 
+    def _title(self) -> str:
+        from .report import short_widths
+
+        return (
+            f"TrainingHistory: {self.steps_done} steps of {self.optimizer} (lr {self.lr:g}, batch {self.batch_size}), "
+            f"{len(self.widths) - 1} layers, widths {short_widths(self.widths)}"
+        )
+
+    def __repr__(self) -> str:
+        L = len(self.widths) - 1
+        loss = f"loss {self.loss[0]:.4g} -> {self.final_loss:.4g}" if len(self.loss) else "no steps"
+        moved = f"layer 1 moved {100 * self.moved[0]:.3g} %, layer {L} {100 * self.moved[-1]:.3g} %"
+        stopped = f"; stopped early: {self.stopped}" if self.stopped else ""
+        return f"<{self._title()}: {loss}, {moved}{stopped}>"
+
+    def _repr_html_(self) -> str:
+        """In Jupyter: whether the run completed (highlighted), sparklines of log10 of the loss per
+        recorded step and of the per-layer log10 distance moved and last |dL/dW_l|, and the
+        per-layer table (the middle elided for deep networks)."""
+        L = len(self.widths) - 1
+        status = (
+            _html.Html(
+                f'<span style="color: #9c1c1c; font-weight: bold">stopped early: {_html.text(self.stopped)}</span>'
+            )
+            if self.stopped
+            else _html.Html('<span style="color: #1b6b2b; font-weight: bold">completed</span>')
+        )
+        loss = f"loss {self.loss[0]:.4g} -> {self.final_loss:.4g}" if len(self.loss) else "no steps recorded"
+        loss_label = ("log10 loss per recorded step",)
+        layer_labels = ("log10 |W_l(end) - W_l(start)| / |W_l(start)|", "log10 |dL/dW_l| at the last record")
+        last = self.grad_W[-1] if len(self.grad_W) else np.full(L, np.nan)
+        layers = np.arange(1, L + 1)
+        med = np.median(self.update_ratio, axis=0) if len(self.update_ratio) else np.full(L, np.nan)
+        per_layer = [(layer_labels[0], layers, _html.log10(self.moved)), (layer_labels[1], layers, _html.log10(last))]
+        rows = [[l + 1, f"{100 * self.moved[l]:.3g}", f"{med[l]:.3e}", f"{last[l]:.3e}"] for l in range(L)]
+        return _html.card(
+            self._title(),
+            _html.Html(f"{status}; {_html.text(loss)}"),
+            _html.Html(
+                f"{_html.sparkline([(loss_label[0], self.step, _html.log10(self.loss))])} {_html.legend(loss_label)}"
+            ),
+            _html.Html(f"{_html.sparkline(per_layer)} {_html.legend(layer_labels)}"),
+            _html.table(["layer", "moved %", "median |dW|/|W| per step", "last |dL/dW|"], _html.elide(rows)),
+        )
+
     def to_frame(self):
         """A long-form pandas DataFrame: a row per recorded step and layer (needs pandas)."""
         import pandas as pd
@@ -172,8 +216,10 @@ def train(
         SGD (heavy-ball ``momentum``; ``"momentum"`` defaults it to 0.9) or
         Adam (``betas``, ``eps``). ``weight_decay`` adds ``wd * p`` to each gradient.
     progress : bool, optional
-        A progress bar on stderr (default: when stderr is a terminal and the
-        run is long).
+        A progress bar (tqdm's auto mode: on stderr, or a widget in Jupyter).
+        Default: on a terminal or in Jupyter, shown once the run has taken half
+        a second; False: none. With a bar the steps run in chunks of about a
+        fiftieth of the run, with the same result.
 
     Examples
     --------
@@ -250,7 +296,7 @@ def train(
         )
     idx = minibatch_indices(N, int(steps), int(batch_size), seed)
     W0 = [w.copy() for w in net.weights]
-    show = bool(progress) if progress is not None else (steps >= 2000 and sys.stderr.isatty())
+    show = progress_enabled(progress)
     chunk = max(record_every, (steps // 50 // record_every) * record_every) if show else steps
     parts, done, stopped = [], 0, None
     cfg = _engine.TrainConfig()
@@ -266,7 +312,7 @@ def train(
     # bar) does not change the result
     m1 = np.zeros(net.n_params, dtype=net.dtype)
     m2 = np.zeros_like(m1)
-    with progress_bar(int(steps), desc="train", unit="step", enabled=show) as bar:
+    with progress_bar(int(steps), desc=fn, unit="step", enabled=progress if show else False) as bar:
         for start in range(0, steps, chunk):
             sub = idx[start : start + chunk]
             cfg.t0 = done
