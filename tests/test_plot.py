@@ -366,4 +366,4 @@ def test_cli_train_plot_uses_one_colour_scale(tmp_path, monkeypatch):
                      "--plot", str(tmp_path / "t.png")], out=io.StringIO())
     assert code == 0 and (tmp_path / "t.png").read_bytes()[:8] == PNG
     (axes,) = drawn
-    assert len(axes) == 4 and len({(ax.collections[0].norm.vmin, ax.collections[0].norm.vmax) for ax in axes}) == 1
+    assert len(axes) == 6 and len({(ax.collections[0].norm.vmin, ax.collections[0].norm.vmax) for ax in axes}) == 1
