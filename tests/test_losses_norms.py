@@ -311,16 +311,40 @@ def test_ensemble_losses_match_reference(loss, simd_path):
         assert per.loss[m] == pytest.approx(one.loss, rel=1e-13)
 
 
-def test_layernorm_ensemble_runs_member_by_member():
-    ens = pyvanish.Ensemble([4, 6, 6, 3], 5, activation="relu", init="he", residual=True, prenorm=True,
-                            loss="cross_entropy", seed=0)
-    x = np.random.default_rng(0).normal(size=(8, 4))
-    t = np.arange(8) % 3
-    rep = ens.run(x, t)
-    for m in range(5):
-        one = ens.member(m).gradient_report(x, t)
-        assert rep.loss[m] == pytest.approx(one.loss, rel=1e-14)
-        np.testing.assert_allclose(rep.grad_h[m], one.grad_h, rtol=1e-14)
+@pytest.mark.parametrize("kw", [{"layernorm": True}, {"residual": True, "prenorm": True},
+                                {"layernorm": [True, False, True, False], "prenorm": [True, True, False, True]}],
+                         ids=["layernorm", "prenorm-residual", "mixed"])
+@pytest.mark.parametrize("loss", LOSSES)
+def test_layernorm_ensemble_engine_equals_its_members(kw, loss, simd_path):
+    """Layer norm in the ensemble engine (lanes = members): each member as its own Network."""
+    ens = pyvanish.Ensemble([5, 6, 6, 6, 4], 37, activation="gelu", loss=loss, seed=2, **kw)
+    assert ens._engine is not None  # the ensemble engine itself, not member by member
+    x, t = data(loss)
+    per_member_x = np.random.default_rng(3).normal(size=(37, 7, 5))
+    for xs in (x, per_member_x):
+        rep = ens.run(xs, t)
+        for m in (0, 16, 36):
+            one = ens.member(m).gradient_report(xs if xs.ndim == 2 else xs[m], t)
+            assert rep.loss[m] == pytest.approx(one.loss, rel=1e-13)
+            np.testing.assert_allclose(rep.stats[m], one.stats, rtol=1e-12, atol=1e-14)
+            assert rep.verdicts[m] == one.verdict
+
+
+def test_layernorm_ensemble_is_the_same_for_any_thread_count():
+    ens = pyvanish.Ensemble([4, 8, 8, 8, 2], 70, activation="relu", init="he", residual=True, prenorm=True,
+                            layernorm=[True, False, False, False], seed=0)
+    x = np.random.default_rng(0).normal(size=(5, 4))
+    t = np.random.default_rng(1).normal(size=(5, 2))
+    before = pyvanish.num_threads()
+    try:
+        pyvanish.set_num_threads(1)
+        one = ens.run(x, t)
+        pyvanish.set_num_threads(2)
+        two = ens.run(x, t)
+    finally:
+        pyvanish.set_num_threads(before)
+    np.testing.assert_array_equal(one.stats, two.stats)
+    np.testing.assert_array_equal(one.loss, two.loss)
 
 
 # ---------------------------------------------------------------- training

@@ -52,11 +52,15 @@ struct PyEnsemble {
   // and the memory the parameters need.
   static PyEnsemble* make(const std::vector<int64_t>& widths, const std::vector<int>& acts,
                           const std::vector<double>& alphas, const std::vector<int64_t>& skip,
-                          const std::vector<double>& scale, int64_t members, int loss) {
+                          const std::vector<double>& scale, int64_t members, int loss, std::vector<bool> layernorm,
+                          std::vector<bool> prenorm, double ln_eps) {
     auto internal = [](const std::string& what) { return py::value_error("Ensemble: internal error: " + what); };
     if (widths.size() < 2) throw internal("widths needs at least 2 entries");
     const size_t L = widths.size() - 1;
-    if (acts.size() != L || alphas.size() != L || skip.size() != L || scale.size() != L)
+    if (layernorm.empty()) layernorm.assign(L, false);
+    if (prenorm.empty()) prenorm.assign(L, false);
+    if (acts.size() != L || alphas.size() != L || skip.size() != L || scale.size() != L || layernorm.size() != L ||
+        prenorm.size() != L)
       throw internal("expected " + std::to_string(L) + " entries per layer");
     if (members < 1) throw internal("members must be >= 1");
     if (loss < 0 || loss >= LOSS_GIVEN) throw internal("unknown loss " + std::to_string(loss));
@@ -66,9 +70,12 @@ struct PyEnsemble {
       if (widths[l] < 1 || widths[l + 1] < 1) throw internal("widths must be >= 1");
       if (skip[l] >= 0 && (skip[l] > int64_t(l) || widths[size_t(skip[l])] != widths[l + 1]))
         throw internal("layer " + std::to_string(l + 1) + " has an invalid residual source");
-      specs[l] = {widths[l], widths[l + 1], act_code(acts[l]), alphas[l], false, 1e-5, skip[l], scale[l]};
+      specs[l] = {widths[l],     widths[l + 1], act_code(acts[l]), alphas[l],        false, ln_eps,
+                  skip[l],       scale[l],      bool(layernorm[l]), bool(prenorm[l]), ln_eps};
+      // W_l, b_l [, gamma_l, beta_l] [, gamma'_l, beta'_l]
       const auto w = mul(widths[l + 1], widths[l]);
-      const auto c = w ? add(*w, widths[l + 1]) : std::nullopt;
+      const auto c0 = w ? add(*w, widths[l + 1] * (layernorm[l] ? 3 : 1)) : std::nullopt;
+      const auto c = c0 ? add(*c0, prenorm[l] ? 2 * widths[l] : 0) : std::nullopt;
       const auto cm = c ? mul(*c, members) : std::nullopt;
       total = total && cm ? add(*total, *cm) : std::nullopt;
     }
@@ -84,7 +91,9 @@ void bind(py::module_& m, const char* name) {
   using PE = PyEnsemble<T>;
   py::class_<PE>(m, name)
       .def(py::init(&PE::make), py::arg("widths"), py::arg("activations"), py::arg("alphas"), py::arg("skip"),
-           py::arg("scale"), py::arg("members"), py::arg("loss") = int(LOSS_MSE))
+           py::arg("scale"), py::arg("members"), py::arg("loss") = int(LOSS_MSE),
+           py::arg("layernorm") = std::vector<bool>{}, py::arg("prenorm") = std::vector<bool>{},
+           py::arg("ln_eps") = 1e-5)
       .def_property_readonly("members", [](PE& self) { return self.ens.members(); })
       .def_property_readonly("loss", [](PE& self) { return self.ens.loss; })
       .def_property("tile", [](PE& self) { return self.ens.tile_; },

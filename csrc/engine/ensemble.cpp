@@ -69,7 +69,7 @@ Ensemble<T>::Ensemble(std::vector<LayerSpec> layers, int64_t members)
   for (size_t i = 0; i < layers_.size(); ++i) {
     const LayerSpec& s = layers_[i];
     w_off_.push_back(n);
-    n += (s.out * s.in + s.out) * E_;
+    n += (s.out * s.in + s.out + (s.layernorm ? 2 * s.out : 0) + (s.prenorm ? 2 * s.in : 0)) * E_;
   }
   // the residual layers whose skip starts at h_s, for s = 0..L-1, flattened
   for (size_t s = 0; s < layers_.size(); ++s)
@@ -85,6 +85,10 @@ Ensemble<T>::Ensemble(std::vector<LayerSpec> layers, int64_t members)
   for (size_t s = 0; s < skip_at_.size(); ++s) skip_begin_[s] = skips_.data() + skip_at_[s];
   params_.assign(size_t(n), T(0));
   grads_.assign(size_t(n), T(0));
+  for (int64_t l = 1; l <= depth(); ++l) {  // gamma = 1, beta = 0
+    if (layer(l).layernorm) std::fill_n(params_.data() + gamma_offset(l), layer(l).out * E_, T(1));
+    if (layer(l).prenorm) std::fill_n(params_.data() + pre_gamma_offset(l), layer(l).in * E_, T(1));
+  }
 }
 
 template <class T>
@@ -102,6 +106,14 @@ void Ensemble<T>::reserve(int64_t B) {
     o.dh = take(m);
     o.da = s.skip >= 0 ? take(m) : o.dh;
     o.dz = take(m);
+    o.u = s.layernorm ? take(m) : o.z;
+    o.xhat = s.layernorm ? take(m) : 0;
+    o.rstd = s.layernorm ? take(B * E_) : 0;
+    o.du = s.layernorm ? take(m) : o.dz;
+    o.pin = s.prenorm ? take(B * s.in * E_) : 0;
+    o.pxhat = s.prenorm ? take(B * s.in * E_) : 0;
+    o.prstd = s.prenorm ? take(B * E_) : 0;
+    o.dpin = s.prenorm ? take(B * s.in * E_) : 0;
     off_.push_back(o);
     widest = std::max(widest, s.out);
   }

@@ -9,9 +9,9 @@
 // across threads in contiguous slices; each member's numbers are computed by
 // the same code in the same order whatever the thread count (bitwise identical).
 //
-// Supports dense layers, every activation, residual connections and every
-// loss; not batch or layer norm (the Python layer runs such ensembles member
-// by member).
+// Supports dense layers, every activation, residual connections, layer norm
+// (after the dense step, and pre-norm on a layer's input) and every loss; not
+// batch norm (the Python layer runs such ensembles member by member).
 #pragma once
 #include <cstdint>
 #include <mutex>
@@ -33,7 +33,10 @@ void log10_summary(const double* v, int64_t E, int64_t C, double* out, int threa
 // Scratch doubles per member for the per-member accumulators (ensemble_impl.inc).
 constexpr int64_t kEnsembleAccPerMember = 8 + LaneStats::kArrays;
 
-struct EnsembleOffsets { int64_t z, a, h, dh, da, dz; };
+// u, xhat, rstd, du: a layer-norm layer's normalised z, its xhat, 1/std per (sample, member)
+// and dL/du; pin, pxhat, prstd, dpin: a pre-norm layer's normalised input, its xhat,
+// 1/std and the gradient reaching it.
+struct EnsembleOffsets { int64_t z, a, h, dh, da, dz, u, xhat, rstd, du, pin, pxhat, prstd, dpin; };
 
 // Everything the per-member work needs, as plain pointers (see ensemble_impl.inc).
 template <class T>
@@ -71,9 +74,14 @@ class Ensemble {
   const LayerSpec& layer(int64_t l) const noexcept { return layers_[size_t(l - 1)]; }
   int64_t num_params() const noexcept { return int64_t(params_.size()); }
   T* params() noexcept { return params_.data(); }
-  // W_l (n_l, n_{l-1}, E) then b_l (n_l, E)
+  // W_l (n_l, n_{l-1}, E), b_l (n_l, E), then [gamma_l, beta_l (n_l, E)] of a layer-norm
+  // layer and [gamma'_l, beta'_l (n_{l-1}, E)] of a pre-norm one (gamma = 1, beta = 0)
   int64_t weight_offset(int64_t l) const noexcept { return w_off_[size_t(l - 1)]; }
   int64_t bias_offset(int64_t l) const noexcept { return w_off_[size_t(l - 1)] + layer(l).out * layer(l).in * E_; }
+  int64_t gamma_offset(int64_t l) const noexcept { return bias_offset(l) + layer(l).out * E_; }
+  int64_t pre_gamma_offset(int64_t l) const noexcept {
+    return bias_offset(l) + layer(l).out * E_ * (layer(l).layernorm ? 3 : 1);
+  }
 
   // x: (B, n_0) shared by all members, or (B, n_0, E) per member; t likewise
   // with n_L. Writes stats (E, L, ST_COUNT), grad_x (E), loss (E) and, if

@@ -123,6 +123,9 @@ class _EnsembleBase:
         scale: list[float],
         members: int,
         loss: int = 0,
+        layernorm: list[bool] = ...,
+        prenorm: list[bool] = ...,
+        ln_eps: float = 1e-5,
     ) -> None: ...
     tile: int  # members per cache tile (0: the default); results do not depend on it
     @property

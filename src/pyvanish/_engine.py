@@ -121,6 +121,17 @@ def network_engine(arch: Architecture) -> Any:
 
 
 def ensemble_engine(arch: Architecture, members: int) -> Any:
-    """An ensemble engine of ``members`` networks of ``arch`` (no batch or layer norm)."""
+    """An ensemble engine of ``members`` networks of ``arch`` (no batch norm; layer norms start at gamma = 1)."""
     widths, codes, alphas, skips, scales = _layer_lists(arch)
-    return _ENSEMBLES[arch.dtype](widths, codes, alphas, skips, scales, members, LOSS_CODES[arch.loss])
+    return _ENSEMBLES[arch.dtype](
+        widths,
+        codes,
+        alphas,
+        skips,
+        scales,
+        members,
+        LOSS_CODES[arch.loss],
+        list(arch.layernorm),
+        list(arch.prenorm),
+        arch.ln_eps,
+    )

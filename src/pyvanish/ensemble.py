@@ -33,9 +33,9 @@ class Ensemble(ArchitectureProperties):
     :meth:`run` evaluates every member on one batch in one C++ call, laid
     out member-innermost so that narrow networks vectorise across members,
     split over threads (:func:`pyvanish.set_num_threads`); results do not
-    depend on the thread count. Ensembles with batch or layer norm run member
-    by member through the single-network engine (their normalisation
-    parameters start at ``gamma = 1``, ``beta = 0``).
+    depend on the thread count. Layer norms (and pre-norms) start at
+    ``gamma = 1``, ``beta = 0`` in every member; ensembles with batch norm run
+    member by member through the single-network engine.
 
     ``progress`` (construction; :meth:`run` takes its own): a progress bar in
     layers drawn, tqdm's auto mode (on stderr, or a widget in Jupyter). None
@@ -93,7 +93,7 @@ class Ensemble(ArchitectureProperties):
         L, w = arch.depth, arch.widths
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self._seed = seed if not isinstance(seed, np.random.Generator) else None
-        by_member = any(arch.normed) or any(arch.prenorm)  # member by member through the single-network engine
+        by_member = any(arch.batchnorm)  # member by member through the single-network engine
         e = None if by_member else _engine.ensemble_engine(arch, self._n)
         Ws: list = []
         # each layer drawn and (without batch norm) copied into the engine at once: weights of
@@ -113,7 +113,7 @@ class Ensemble(ArchitectureProperties):
         bs = [rng.normal(0.0, sb, (self._n, w[l])) if sb > 0 else np.zeros((self._n, w[l])) for l in range(1, L + 1)]
         self._engine = e
         self._W = tuple(Ws)
-        if e is None:  # batch or layer norm: member by member through the single-network engine
+        if e is None:  # batch norm: member by member through the single-network engine
             self._b = tuple(bl.astype(arch.dtype) for bl in bs)
         else:  # engine layout (n_l, E): views with members first
             self._b = tuple(
@@ -195,7 +195,7 @@ class Ensemble(ArchitectureProperties):
                 except MemoryError as exc:
                     raise MemoryError(f"{fn}: out of memory for a batch of {B} ({exc})") from None
                 bar.update(E)
-        else:  # batch or layer norm: member by member through the single-network engine
+        else:  # batch norm: member by member through the single-network engine
             net = Network(arch, init="constant")
             loss, grad_x = np.empty(E), np.empty(E)
             stats = np.empty((E, arch.depth, len(STAT)))
