@@ -330,6 +330,17 @@ def test_layernorm_ensemble_engine_equals_its_members(kw, loss, simd_path):
             assert rep.verdicts[m] == one.verdict
 
 
+def test_theory_comparison_is_refused_beyond_plain_dense_networks():
+    x = np.ones((1, 4))
+    rep = pyvanish.Ensemble([4, 8, 8, 8, 1], 20, residual=True, prenorm=True, seed=0).run(x, [[0.0]])
+    assert rep.extras == ("pre-norm", "residual connections")
+    with pytest.raises(ValueError, match="compare_theory: .*plain dense networks; this ensemble has pre-norm and "
+                                         "residual connections"):
+        rep.compare_theory()
+    plain = pyvanish.Ensemble([4, 8, 8, 8, 1], 20, init="normal", seed=0).run(x, [[0.0]])
+    assert plain.extras == () and plain.compare_theory() is not None
+
+
 def test_layernorm_ensemble_is_the_same_for_any_thread_count():
     ens = pyvanish.Ensemble([4, 8, 8, 8, 2], 70, activation="relu", init="he", residual=True, prenorm=True,
                             layernorm=[True, False, False, False], seed=0)

@@ -223,6 +223,16 @@ class Ensemble(ArchitectureProperties):
             sigma_b2=self.sigma_b2,
             alphas=arch.alphas,
             input_mean_square=_mean_square(x),
+            extras=tuple(
+                name
+                for name, flags in (
+                    ("batch norm", arch.batchnorm),
+                    ("layer norm", arch.layernorm),
+                    ("pre-norm", arch.prenorm),
+                    ("residual connections", arch.residual),
+                )
+                if any(flags)
+            ),
         )
 
     def __repr__(self) -> str:
@@ -330,6 +340,9 @@ class EnsembleReport:
     sigma_b2: float = 0.0
     alphas: tuple = ()
     input_mean_square: float = 1.0
+    #: what the ensemble has beyond dense layers (e.g. ``("residual", "layer norm")``):
+    #: mean-field theory's comparison is for plain dense networks only
+    extras: tuple = ()
 
     __eq__ = fields_equal  # by value: arrays, NaN == NaN (pickle round trips compare equal)
 
@@ -406,6 +419,11 @@ class EnsembleReport:
         """
         from . import reference, theory
 
+        if self.extras:
+            raise ValueError(
+                f"compare_theory: the mean-field theory here is that of plain dense networks; this "
+                f"ensemble has {' and '.join(self.extras)}"
+            )
         hidden = set(self.activations[:-1])
         if len(hidden) != 1 or self.sigma_w2 is None or self.depth < 2:
             raise ValueError(
