@@ -7,6 +7,7 @@ pyvanish.kernels (the same kernels: bit for bit), pyvanish.reference, and the
 engines' Python API (bit for bit). Compiled once per session.
 """
 
+import math
 import os
 import pathlib
 import shutil
@@ -163,6 +164,39 @@ def test_mse(consumer, dt):
     consumer.mse_backward(d.ravel(), p.ravel(), t.ravel(), B, N)
     np.testing.assert_array_equal(d, kernels.mse_backward(p, t))
     _close(d, reference.mse_backward(p, t), dt)
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+@pytest.mark.parametrize("kind", range(3))
+def test_losses(consumer, dt, kind):
+    rng = np.random.default_rng(14)
+    B, N = 5, 4
+    p = (3 * rng.standard_normal((B, N))).astype(dt)
+    t = np.eye(N, dtype=dt)[rng.integers(0, N, B)] if kind == 1 else rng.uniform(size=(B, N)).astype(dt)
+    d = np.empty((B, N), dt)
+    value = consumer.loss(kind, d.ravel(), p.ravel(), t.ravel(), B, N)
+    want, dwant = kernels.loss_forward_backward(pyvanish.LOSSES[kind], p, t)
+    assert value == want
+    np.testing.assert_array_equal(d, dwant)
+    assert math.isnan(consumer.loss(7, d.ravel(), p.ravel(), t.ravel(), B, N))  # unknown kind: NaN
+
+
+@pytest.mark.parametrize("dt", DTYPES)
+def test_layernorm(consumer, dt):
+    rng = np.random.default_rng(15)
+    B, C = 4, 6
+    x, g, b = (rng.standard_normal((B, C)).astype(dt), rng.uniform(0.5, 1.5, C).astype(dt),
+               rng.standard_normal(C).astype(dt))
+    dout = rng.standard_normal((B, C)).astype(dt)
+    out, xhat, rstd = np.empty((B, C), dt), np.empty((B, C), dt), np.empty(B, dt)
+    dinp, dg, db = np.empty((B, C), dt), np.empty(C, dt), np.empty(C, dt)
+    consumer.layernorm(out.ravel(), xhat.ravel(), rstd, x.ravel(), g, b, B, C, 1e-5, dinp.ravel(), dg, db,
+                       dout.ravel())
+    o2, xh2, r2 = kernels.layernorm_forward(x, g, b, 1e-5)
+    np.testing.assert_array_equal(out, o2)
+    np.testing.assert_array_equal(rstd, r2)
+    for mine, theirs in zip((dinp, dg, db), kernels.layernorm_backward(dout, xh2, g, r2)):
+        np.testing.assert_array_equal(mine, theirs)
 
 
 @pytest.mark.parametrize("dt", DTYPES)

@@ -9,6 +9,7 @@
 // engine trampolines do what the run bindings do minus Python: the O(1)
 // checks (B >= 1, batch norm on one sample), the engine's lock without
 // waiting, the call; C++ exceptions become status codes.
+#include <cmath>
 #include <mutex>
 #include <new>
 
@@ -20,6 +21,7 @@
 #include "kernels/batchnorm.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/kernels.hpp"
+#include "kernels/losses.hpp"
 #include "pyvanish_capi.h"
 
 namespace pyvanish {
@@ -29,6 +31,13 @@ namespace {
 static_assert(PV_ACT_COUNT == ACT_COUNT, "pyvanish_capi.h: activation codes out of date");
 static_assert(PV_ST_COUNT == ST_COUNT, "pyvanish_capi.h: statistics columns out of date");
 static_assert(int(PV_UNDETERMINED) == int(VERDICT_UNDETERMINED), "pyvanish_capi.h: verdicts out of date");
+static_assert(int(PV_LOSS_COUNT) == int(LOSS_GIVEN), "pyvanish_capi.h: loss codes out of date");
+
+template <class T>
+double loss_c(int kind, T* dpred, const T* pred, const T* target, int64_t B, int64_t N) noexcept {
+  if (kind < 0 || kind >= LOSS_GIVEN || B < 1) return std::nan("");
+  return loss_batch<T>(kind, dpred, pred, target, B, N);
+}
 
 template <class T>
 void gemm_c(int ta, int tb, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t lda, const T* B,
@@ -128,6 +137,9 @@ pyvanish_capi make_table() {
   PV_BOTH(network_shape, network_shape)
   PV_BOTH(ensemble_run, ensemble_run)
   PV_BOTH(ensemble_shape, ensemble_shape)
+  PV_BOTH(loss, loss_c)
+  PV_BOTH(layernorm_forward, layernorm_forward)
+  PV_BOTH(layernorm_backward, layernorm_backward)
 #undef PV_BOTH
   return c;
 }

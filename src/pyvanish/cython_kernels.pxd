@@ -113,6 +113,24 @@ cdef double mse_forward_f(const float* pred, const float* target, int64_t B, int
 cdef void mse_backward_d(double* dpred, const double* pred, const double* target, int64_t B, int64_t N) noexcept nogil
 cdef void mse_backward_f(float* dpred, const float* pred, const float* target, int64_t B, int64_t N) noexcept nogil
 
+# ---------------------------------------------------------------- any loss (kind: pyvanish.LOSSES order,
+# 0 mse, 1 cross_entropy, 2 bce): returns L, writes dpred (B, N) = dL/dpred; NaN for an unknown kind or B < 1
+cdef double loss_d(int kind, double* dpred, const double* pred, const double* target, int64_t B,
+                   int64_t N) noexcept nogil
+cdef double loss_f(int kind, float* dpred, const float* pred, const float* target, int64_t B, int64_t N) noexcept nogil
+
+# ---------------------------------------------------------------- layer normalisation
+# eps > 0: out, xhat (B, C); rstd (B) written; inp (B, C); gamma, beta (C)
+cdef void layernorm_forward_d(double* out, double* xhat, double* rstd, const double* inp, const double* gamma,
+                              const double* beta, int64_t B, int64_t C, double eps) noexcept nogil
+cdef void layernorm_forward_f(float* out, float* xhat, float* rstd, const float* inp, const float* gamma,
+                              const float* beta, int64_t B, int64_t C, double eps) noexcept nogil
+# dinp (B, C), dgamma, dbeta (C); dout, xhat (B, C); gamma (C); rstd (B)
+cdef void layernorm_backward_d(double* dinp, double* dgamma, double* dbeta, const double* dout, const double* xhat,
+                               const double* gamma, const double* rstd, int64_t B, int64_t C) noexcept nogil
+cdef void layernorm_backward_f(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* xhat,
+                               const float* gamma, const float* rstd, int64_t B, int64_t C) noexcept nogil
+
 # ---------------------------------------------------------------- batch normalisation (training mode)
 # B >= 2, eps > 0: out, xhat (B, C); mean, rstd (C) written; inp (B, C); gamma, beta (C)
 cdef void batchnorm_forward_d(double* out, double* xhat, double* mean, double* rstd, const double* inp,

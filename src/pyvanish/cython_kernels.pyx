@@ -97,6 +97,19 @@ cdef extern from "pyvanish_capi.h":
                               int threads) noexcept nogil
         int64_t (*ensemble_shape_d)(void* engine, int64_t* n_in, int64_t* n_out, int64_t* members) noexcept nogil
         int64_t (*ensemble_shape_f)(void* engine, int64_t* n_in, int64_t* n_out, int64_t* members) noexcept nogil
+        double (*loss_d)(int kind, double* dpred, const double* pred, const double* target, int64_t B,
+                         int64_t N) noexcept nogil
+        double (*loss_f)(int kind, float* dpred, const float* pred, const float* target, int64_t B,
+                         int64_t N) noexcept nogil
+        void (*layernorm_forward_d)(double* out, double* xhat, double* rstd, const double* inp, const double* gamma,
+                                    const double* beta, int64_t B, int64_t C, double eps) noexcept nogil
+        void (*layernorm_forward_f)(float* out, float* xhat, float* rstd, const float* inp, const float* gamma,
+                                    const float* beta, int64_t B, int64_t C, double eps) noexcept nogil
+        void (*layernorm_backward_d)(double* dinp, double* dgamma, double* dbeta, const double* dout,
+                                     const double* xhat, const double* gamma, const double* rstd, int64_t B,
+                                     int64_t C) noexcept nogil
+        void (*layernorm_backward_f)(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* xhat,
+                                     const float* gamma, const float* rstd, int64_t B, int64_t C) noexcept nogil
 
 
 cdef const pyvanish_capi* _load() except NULL:
@@ -119,6 +132,29 @@ CAPI_VERSION = PYVANISH_CAPI_VERSION
 
 
 # ---------------------------------------------------------------- kernels
+cdef double loss_d(int kind, double* dpred, const double* pred, const double* target, int64_t B,
+                   int64_t N) noexcept nogil:
+    return _api.loss_d(kind, dpred, pred, target, B, N)
+
+cdef double loss_f(int kind, float* dpred, const float* pred, const float* target, int64_t B, int64_t N) noexcept nogil:
+    return _api.loss_f(kind, dpred, pred, target, B, N)
+
+cdef void layernorm_forward_d(double* out, double* xhat, double* rstd, const double* inp, const double* gamma,
+                              const double* beta, int64_t B, int64_t C, double eps) noexcept nogil:
+    _api.layernorm_forward_d(out, xhat, rstd, inp, gamma, beta, B, C, eps)
+
+cdef void layernorm_forward_f(float* out, float* xhat, float* rstd, const float* inp, const float* gamma,
+                              const float* beta, int64_t B, int64_t C, double eps) noexcept nogil:
+    _api.layernorm_forward_f(out, xhat, rstd, inp, gamma, beta, B, C, eps)
+
+cdef void layernorm_backward_d(double* dinp, double* dgamma, double* dbeta, const double* dout, const double* xhat,
+                               const double* gamma, const double* rstd, int64_t B, int64_t C) noexcept nogil:
+    _api.layernorm_backward_d(dinp, dgamma, dbeta, dout, xhat, gamma, rstd, B, C)
+
+cdef void layernorm_backward_f(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* xhat,
+                               const float* gamma, const float* rstd, int64_t B, int64_t C) noexcept nogil:
+    _api.layernorm_backward_f(dinp, dgamma, dbeta, dout, xhat, gamma, rstd, B, C)
+
 cdef void activation_forward_d(int act, double alpha, double* out, const double* inp, int64_t N) noexcept nogil:
     _api.activation_forward_d(act, alpha, out, inp, N)
 

@@ -79,6 +79,9 @@ enum pyvanish_stat {
   PV_ST_COUNT = 12
 };
 
+/* Loss codes (pyvanish.LOSSES order): see loss_d below. */
+enum pyvanish_loss { PV_LOSS_MSE = 0, PV_LOSS_CROSS_ENTROPY = 1, PV_LOSS_BCE = 2, PV_LOSS_COUNT = 3 };
+
 /* Verdict codes (pyvanish._engine.VERDICTS order). */
 enum pyvanish_verdict { PV_HEALTHY = 0, PV_VANISHING = 1, PV_EXPLODING = 2, PV_UNDETERMINED = 3 };
 
@@ -166,7 +169,7 @@ typedef struct pyvanish_capi {
   /* ---- engines. `engine` is the pointer inside the capsule of Network64/32._capsule() (the _d / _f
    * functions respectively); the Python object owning it must stay alive during the call.
    *
-   * network_run: one forward + MSE loss + backward + statistics of a network with L layers, exactly
+   * network_run: one forward + the network's loss + backward + statistics of a network with L layers, exactly
    * Network.gradient_report's numbers: x (B, n_0), t (B, n_L), B >= 1. Writes stats (L, PV_ST_COUNT)
    * (row l-1 = layer l, columns enum pyvanish_stat), and where not NULL: grad_x = |dL/dx|, loss,
    * signal_ratio = |dL/dh_0| / |dL/dh_L|, weight_ratio = |dL/dW_1| / |dL/dW_L|, verdict (enum
@@ -194,6 +197,26 @@ typedef struct pyvanish_capi {
   /* ensemble_shape: depth L, writes n_0, n_L and the member count E where not NULL */
   int64_t (*ensemble_shape_d)(void* engine, int64_t* n_in, int64_t* n_out, int64_t* members);
   int64_t (*ensemble_shape_f)(void* engine, int64_t* n_in, int64_t* n_out, int64_t* members);
+
+  /* ---- appended (still version 1; check `size`) ----
+   * loss: returns L and writes dpred (B, N) = dL/dpred for pred, target (B, N), B >= 1 (NaN and
+   * nothing written for an unknown kind or B < 1). kind: enum pyvanish_loss. PV_LOSS_MSE: 1/(2B)
+   * sum (pred - target)^2; PV_LOSS_CROSS_ENTROPY: softmax over the N outputs with the negative
+   * log-likelihood of the probability rows target, mean over B; PV_LOSS_BCE: sigmoid with binary
+   * cross-entropy, mean over B N. Summed in double; stable for logits of +-1e300. */
+  double (*loss_d)(int kind, double* dpred, const double* pred, const double* target, int64_t B, int64_t N);
+  double (*loss_f)(int kind, float* dpred, const float* pred, const float* target, int64_t B, int64_t N);
+  /* ---- layer normalisation (each row over its C features, biased variance), eps > 0:
+   * out, xhat (B, C); rstd (B) written; inp (B, C); gamma, beta (C). Backward:
+   * dinp (B, C), dgamma, dbeta (C) from dout, xhat (B, C), gamma (C), rstd (B). */
+  void (*layernorm_forward_d)(double* out, double* xhat, double* rstd, const double* inp, const double* gamma,
+                              const double* beta, int64_t B, int64_t C, double eps);
+  void (*layernorm_forward_f)(float* out, float* xhat, float* rstd, const float* inp, const float* gamma,
+                              const float* beta, int64_t B, int64_t C, double eps);
+  void (*layernorm_backward_d)(double* dinp, double* dgamma, double* dbeta, const double* dout,
+                               const double* xhat, const double* gamma, const double* rstd, int64_t B, int64_t C);
+  void (*layernorm_backward_f)(float* dinp, float* dgamma, float* dbeta, const float* dout, const float* xhat,
+                               const float* gamma, const float* rstd, int64_t B, int64_t C);
 } pyvanish_capi;
 
 #endif /* PYVANISH_CAPI_H */

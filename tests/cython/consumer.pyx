@@ -16,7 +16,8 @@ from pyvanish.cython_kernels cimport (
     activation_derivative_d, activation_derivative_f,
     dense_forward_d, dense_forward_f, dense_backward_d, dense_backward_f,
     dense_act_forward_d, dense_act_forward_f, dense_act_backward_d, dense_act_backward_f,
-    mse_forward_d, mse_forward_f, mse_backward_d, mse_backward_f,
+    mse_forward_d, mse_forward_f, mse_backward_d, mse_backward_f, loss_d, loss_f,
+    layernorm_forward_d, layernorm_forward_f, layernorm_backward_d, layernorm_backward_f,
     batchnorm_forward_d, batchnorm_forward_f, batchnorm_backward_d, batchnorm_backward_f,
     residual_forward_d, residual_forward_f, residual_backward_d, residual_backward_f,
     gemm_d, gemm_f,
@@ -100,6 +101,24 @@ def mse_backward(real[::1] dpred, real[::1] pred, real[::1] target, int64_t B, i
         mse_backward_d(&dpred[0], &pred[0], &target[0], B, N)
     else:
         mse_backward_f(&dpred[0], &pred[0], &target[0], B, N)
+
+
+def loss(int kind, real[::1] dpred, real[::1] pred, real[::1] target, int64_t B, int64_t N):
+    if real is double:
+        return loss_d(kind, &dpred[0], &pred[0], &target[0], B, N)
+    else:
+        return loss_f(kind, &dpred[0], &pred[0], &target[0], B, N)
+
+
+def layernorm(real[::1] out, real[::1] xhat, real[::1] rstd, real[::1] inp, real[::1] gamma, real[::1] beta,
+              int64_t B, int64_t C, double eps, real[::1] dinp, real[::1] dgamma, real[::1] dbeta, real[::1] dout):
+    """Forward, then backward of dout."""
+    if real is double:
+        layernorm_forward_d(&out[0], &xhat[0], &rstd[0], &inp[0], &gamma[0], &beta[0], B, C, eps)
+        layernorm_backward_d(&dinp[0], &dgamma[0], &dbeta[0], &dout[0], &xhat[0], &gamma[0], &rstd[0], B, C)
+    else:
+        layernorm_forward_f(&out[0], &xhat[0], &rstd[0], &inp[0], &gamma[0], &beta[0], B, C, eps)
+        layernorm_backward_f(&dinp[0], &dgamma[0], &dbeta[0], &dout[0], &xhat[0], &gamma[0], &rstd[0], B, C)
 
 
 def batchnorm_forward(real[::1] out, real[::1] xhat, real[::1] mean, real[::1] rstd, real[::1] inp,
