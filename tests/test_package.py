@@ -70,11 +70,20 @@ def test_public_api_has_docstrings_with_examples():
 def test_docstring_examples_run():
     import doctest
     import importlib
+    import importlib.util
 
     names = ("kernels", "reference", "network", "tutorial", "init", "report", "compare", "ensemble",
              "architecture", "_activations", "_text", "training", "sweep")
+    # examples that need an optional package run where it is installed (CI's main run has all)
+    needs = {"torch": "torch", "digits_task": "sklearn"}
+    missing = {word for word, pkg in needs.items() if importlib.util.find_spec(pkg) is None}
+    finder = doctest.DocTestFinder()
     for mod in [importlib.import_module(f"pyvanish.{n}") for n in names]:
-        res = doctest.testmod(mod, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+        for test in finder.find(mod):
+            if not any(word in ex.source for ex in test.examples for word in missing):
+                runner.run(test)
+        res = runner.summarize(verbose=False)
         assert res.failed == 0, f"{mod.__name__}: {res.failed} doctest(s) failed"
         assert res.attempted > 0 or mod.__name__ == "pyvanish.report", mod.__name__
 
