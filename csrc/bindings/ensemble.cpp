@@ -1,4 +1,5 @@
 // Ensemble32 / Ensemble64: E networks of one architecture in one call.
+#include <algorithm>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -32,6 +33,11 @@ struct PyEnsemble {
       if (!flat_all_finite(xp, x.size())) throw py::value_error("x contains NaN or Inf (pass check_finite=False to allow)");
       if (!flat_all_finite(tp, t.size())) throw py::value_error("t contains NaN or Inf (pass check_finite=False to allow)");
     }
+    // the workspace: one tile per thread, whatever the member count (refused up front)
+    const int threads = num_threads();
+    check_memory("Ensemble.run", ens.workspace_bytes(B), 1, std::min<int64_t>(threads, (E + 15) / 16),
+                 ("workspace for a batch of " + std::to_string(B) + " (one tile of members per thread; a smaller "
+                  "batch, fewer threads or a smaller tile needs less)").c_str());
     std::unique_lock<std::mutex> lock(ens.mutex(), std::try_to_lock);
     if (!lock.owns_lock())
       throw std::runtime_error("Ensemble.run: this ensemble is running in another thread");
@@ -43,7 +49,7 @@ struct PyEnsemble {
     int8_t* cp = codes.mutable_data();
     {
       py::gil_scoped_release nogil;
-      ens.run(xp, xpm, tp, tpm, B, sp, gp, lp, num_threads(), cp);
+      ens.run(xp, xpm, tp, tpm, B, sp, gp, lp, threads, cp);
     }
     return py::make_tuple(std::move(loss), std::move(stats), std::move(grad_x), std::move(codes));
   }
@@ -79,7 +85,7 @@ struct PyEnsemble {
       const auto cm = c ? mul(*c, members) : std::nullopt;
       total = total && cm ? add(*total, *cm) : std::nullopt;
     }
-    check_memory("Ensemble", total, int64_t(sizeof(T)), 2, "parameters and their gradients");
+    check_memory("Ensemble", total, int64_t(sizeof(T)), 1, "parameters (gradients are kept per tile)");
     auto* p = new PyEnsemble(std::move(specs), members);
     p->ens.loss = loss;
     return p;

@@ -84,7 +84,6 @@ Ensemble<T>::Ensemble(std::vector<LayerSpec> layers, int64_t members)
   }
   for (size_t s = 0; s < skip_at_.size(); ++s) skip_begin_[s] = skips_.data() + skip_at_[s];
   params_.assign(size_t(n), T(0));
-  grads_.assign(size_t(n), T(0));
   for (int64_t l = 1; l <= depth(); ++l) {  // gamma = 1, beta = 0
     if (layer(l).layernorm) std::fill_n(params_.data() + gamma_offset(l), layer(l).out * E_, T(1));
     if (layer(l).prenorm) std::fill_n(params_.data() + pre_gamma_offset(l), layer(l).in * E_, T(1));
@@ -92,13 +91,14 @@ Ensemble<T>::Ensemble(std::vector<LayerSpec> layers, int64_t members)
 }
 
 template <class T>
-void Ensemble<T>::reserve(int64_t B) {
-  if (B == B_) return;
-  off_.clear();
-  int64_t n = 0, widest = layers_.front().in;
+int64_t Ensemble<T>::layout(int64_t B, int64_t Es, std::vector<EnsembleOffsets>* off, std::vector<int64_t>* g_off,
+                            int64_t* dx_off, int64_t* n_grads) const {
+  int64_t n = 0, g = 0;
   auto take = [&n](int64_t size) { const int64_t at = n; n += size; return at; };
+  if (off) off->clear();
+  if (g_off) g_off->clear();
   for (const auto& s : layers_) {
-    const int64_t m = B * s.out * E_;
+    const int64_t m = B * s.out * Es;
     EnsembleOffsets o;
     o.z = take(m);
     o.h = take(m);
@@ -108,43 +108,79 @@ void Ensemble<T>::reserve(int64_t B) {
     o.dz = take(m);
     o.u = s.layernorm ? take(m) : o.z;
     o.xhat = s.layernorm ? take(m) : 0;
-    o.rstd = s.layernorm ? take(B * E_) : 0;
+    o.rstd = s.layernorm ? take(B * Es) : 0;
     o.du = s.layernorm ? take(m) : o.dz;
-    o.pin = s.prenorm ? take(B * s.in * E_) : 0;
-    o.pxhat = s.prenorm ? take(B * s.in * E_) : 0;
-    o.prstd = s.prenorm ? take(B * E_) : 0;
-    o.dpin = s.prenorm ? take(B * s.in * E_) : 0;
-    off_.push_back(o);
-    widest = std::max(widest, s.out);
+    o.pin = s.prenorm ? take(B * s.in * Es) : 0;
+    o.pxhat = s.prenorm ? take(B * s.in * Es) : 0;
+    o.prstd = s.prenorm ? take(B * Es) : 0;
+    o.dpin = s.prenorm ? take(B * s.in * Es) : 0;
+    if (off) off->push_back(o);
+    if (g_off) g_off->push_back(g);
+    g += (s.out * s.in + s.out + (s.layernorm ? 2 * s.out : 0) + (s.prenorm ? 2 * s.in : 0)) * Es;
   }
-  dx_off_ = take(B * layers_.front().in * E_);
-  dphi_off_ = take(B * widest * E_);
-  ws_.assign(size_t(n), T(0));
-  acc_.assign(size_t(E_ * kEnsembleAccPerMember), 0.0);
-  alive_.assign(size_t(widest * E_), T(0));
+  const int64_t dx = take(B * layers_.front().in * Es);
+  if (dx_off) *dx_off = dx;
+  if (n_grads) *n_grads = g;
+  return n;
+}
+
+template <class T>
+int64_t Ensemble<T>::tile_for(int64_t B) const noexcept {
+  const int64_t round = 16;  // a vector's worth of lanes for every type and instruction set
+  if (tile_ > 0) return (tile_ + round - 1) / round * round;
+  // as many members as keep one tile's buffers within about half a typical L2 cache
+  int64_t g = 0;
+  const int64_t per = (layout(B, 1, nullptr, nullptr, nullptr, &g) + g) * int64_t(sizeof(T)) +
+                      int64_t(sizeof(double)) * kEnsembleAccPerMember;
+  const int64_t t = (int64_t(512) << 10) / std::max<int64_t>(per, 1) / round * round;
+  const int64_t most = (E_ + round - 1) / round * round;
+  return std::max<int64_t>(round, std::min<int64_t>({t, int64_t(256), most}));
+}
+
+template <class T>
+int64_t Ensemble<T>::workspace_bytes(int64_t B) const noexcept {
+  const int64_t Es = tile_for(B);
+  int64_t g = 0, widest = layers_.front().in;
+  const int64_t w = layout(B, Es, nullptr, nullptr, nullptr, &g);
+  for (const auto& s : layers_) widest = std::max(widest, s.out);
+  return (w + g + widest * Es) * int64_t(sizeof(T)) + Es * kEnsembleAccPerMember * int64_t(sizeof(double));
+}
+
+template <class T>
+void Ensemble<T>::reserve(int64_t B, int64_t Es, int slots) {
+  if (B == B_ && Es == Es_ && slots == slots_) return;
+  int64_t g = 0;
+  ws_size_ = layout(B, Es, &off_, &g_off_, &dx_off_, &g);
+  g_size_ = g;
+  widest_ = layers_.front().in;
+  for (const auto& s : layers_) widest_ = std::max(widest_, s.out);
+  ws_.assign(size_t(slots) * size_t(ws_size_ + g_size_), T(0));
+  acc_.assign(size_t(slots) * size_t(Es * kEnsembleAccPerMember), 0.0);
+  alive_.assign(size_t(slots) * size_t(widest_ * Es), T(0));
   B_ = B;
+  Es_ = Es;
+  slots_ = slots;
 }
 
 template <class T>
 void Ensemble<T>::run(const T* x, bool xpm, const T* t, bool tpm, int64_t B, double* stats,
                       double* grad_x, double* loss, int threads, int8_t* verdicts) {
-  reserve(B);
-  // slices of members, 16 at a time (a vector's worth for every type and ISA)
+  const int64_t Es = tile_for(B);
+  const int64_t chunks = (E_ + 15) / 16;  // members go to threads 16 at a time
+  const int slots = int(std::max<int64_t>(1, std::min<int64_t>(threads, chunks)));
+  reserve(B, Es, slots);
   EnsembleSlice<T> S;
   S.layers = layers_.data();
   S.L = depth();
   S.E = E_;
   S.B = B;
+  S.Es = Es;
   S.params = params_.data();
-  S.grads = grads_.data();
-  S.ws = ws_.data();
   S.w_off = w_off_.data();
+  S.g_off = g_off_.data();
   S.off = off_.data();
   S.skip_begin = skip_begin_.data();
   S.dx_off = dx_off_;
-  S.dphi_off = dphi_off_;
-  S.acc = acc_.data();
-  S.alive = alive_.data();
   S.x = x;
   S.t = t;
   S.x_per_member = xpm;
@@ -154,18 +190,24 @@ void Ensemble<T>::run(const T* x, bool xpm, const T* t, bool tpm, int64_t B, dou
   S.grad_x = grad_x;
   S.loss = loss;
   const int path = simd_path();  // one choice for the whole call
-  // Each thread takes a contiguous slice of members (multiples of 16: a
-  // vector's worth for every type and ISA) and runs it through the whole
-  // network in tiles of `tile` members, so that a tile's activations and
-  // weights stay in cache from layer to layer.
-  const int64_t tile = tile_ > 0 ? tile_ : 64;
-  parallel_for(E_, 16, threads, [&](int64_t e0, int64_t e1) {
-    for (int64_t a = e0; a < e1; a += tile) {
-      const int64_t b = std::min(e1, a + tile);
-      [&]() noexcept { PYVANISH_SIMD_DISPATCH_ON(path, ensemble_slice(S, a, b)); }();
-      if (verdicts)
-        for (int64_t e = a; e < b; ++e)
-          verdicts[e] = int8_t(summarize(stats + e * depth() * ST_COUNT, depth()).verdict);
+  // Slot k (a thread) takes members [k per, (k + 1) per), a multiple of 16, and runs
+  // them a tile of Es members at a time in its own workspace.
+  const int64_t per = (chunks + slots - 1) / slots * 16;
+  parallel_for(slots, 1, slots, [&](int64_t k0, int64_t k1) {
+    for (int64_t k = k0; k < k1; ++k) {
+      EnsembleSlice<T> Sk = S;
+      Sk.ws = ws_.data() + size_t(k) * size_t(ws_size_ + g_size_);
+      Sk.grads = Sk.ws + ws_size_;
+      Sk.acc = acc_.data() + size_t(k) * size_t(Es * kEnsembleAccPerMember);
+      Sk.alive = alive_.data() + size_t(k) * size_t(widest_ * Es);
+      const int64_t m1 = std::min(E_, (k + 1) * per);
+      for (int64_t a = k * per; a < m1; a += Es) {
+        const int64_t b = std::min(m1, a + Es);
+        [&]() noexcept { PYVANISH_SIMD_DISPATCH_ON(path, ensemble_slice(Sk, a, b)); }();
+        if (verdicts)
+          for (int64_t e = a; e < b; ++e)
+            verdicts[e] = int8_t(summarize(stats + e * depth() * ST_COUNT, depth()).verdict);
+      }
     }
   });
 }

@@ -3,11 +3,15 @@
 // (engine/stats.hpp, the same as Network's) for each member, in one call.
 //
 // Layout: the member index is innermost. Layer l's weight is (n_l, n_{l-1}, E),
-// its bias (n_l, E), activations (B, n_l, E): every scalar operation of one
-// network becomes a contiguous vector operation across members, so narrow
-// networks (widths 1-16) vectorise however small they are. Members are split
-// across threads in contiguous slices; each member's numbers are computed by
-// the same code in the same order whatever the thread count (bitwise identical).
+// its bias (n_l, E): every scalar operation of one network becomes a contiguous
+// vector operation across members, so narrow networks (widths 1-16) vectorise
+// however small they are, and the products of wider ones run as register-blocked
+// GEMMs with members as lanes (lane_gemm). Members are split across threads in
+// contiguous slices, each slice run a tile of Es members at a time in the thread's
+// own workspace: activations (B, n_l, Es), gradients (n_l, n_{l-1}, Es), so the
+// workspace is bounded by threads x tile, not by the members. Each member's numbers
+// are computed by the same code in the same order whatever the thread count or
+// tile (bitwise identical).
 //
 // Supports dense layers, every activation, residual connections, layer norm
 // (after the dense step, and pre-norm on a layer's input) and every loss; not
@@ -43,16 +47,17 @@ template <class T>
 struct EnsembleSlice {
   const LayerSpec* layers;
   int64_t L, E, B;
+  int64_t Es;  // lane stride of the tile workspace (members per tile)
   const T* params;
-  T* grads;
-  T* ws;
+  T* grads;  // the tile's parameter gradients, layer l's at g_off[l - 1]
+  T* ws;     // the tile's activations and their gradients (off, dx_off)
   const int64_t* w_off;
+  const int64_t* g_off;
   const EnsembleOffsets* off;
   const int64_t* const* skip_begin;  // skip_begin[s] .. skip_begin[s + 1]: layers with skip s
   int64_t dx_off;
-  int64_t dphi_off;
-  double* acc;
-  T* alive;
+  double* acc;  // kEnsembleAccPerMember doubles per lane of the tile
+  T* alive;     // (widest, Es)
   const T* x;
   const T* t;
   bool x_per_member, t_per_member;
@@ -91,10 +96,18 @@ class Ensemble {
 
   std::mutex& mutex() noexcept { return mu_; }
   int loss = LOSS_MSE;  // enum Loss (kernels/losses.hpp)
-  int64_t tile_ = 0;  // members per cache tile (0: the default); results do not depend on it
+  int64_t tile_ = 0;  // members per tile (0: chosen by size; rounded up to 16); results do not depend on it
+
+  // The members per tile for batch B (a multiple of 16), and the bytes of workspace
+  // one thread needs for it: what a run allocates per thread, whatever E.
+  int64_t tile_for(int64_t B) const noexcept;
+  int64_t workspace_bytes(int64_t B) const noexcept;
 
  private:
-  void reserve(int64_t B);
+  // per member of a tile: workspace and gradient entries, and the offsets for Es lanes
+  int64_t layout(int64_t B, int64_t Es, std::vector<EnsembleOffsets>* off, std::vector<int64_t>* g_off,
+                 int64_t* dx_off, int64_t* n_grads) const;
+  void reserve(int64_t B, int64_t Es, int slots);
 
   std::vector<LayerSpec> layers_;
   int64_t E_;
@@ -102,13 +115,16 @@ class Ensemble {
   std::vector<int64_t> skips_;
   std::vector<size_t> skip_at_;
   std::vector<const int64_t*> skip_begin_;
-  std::vector<T> params_, grads_;
-  int64_t B_ = -1;  // no workspace yet (a batch of 0 must still build the offsets)
-  std::vector<T> ws_;
+  std::vector<T> params_;
+  int64_t B_ = -1, Es_ = 0;  // the workspace's batch and tile (none yet)
+  int slots_ = 0;
+  int64_t ws_size_ = 0, g_size_ = 0, widest_ = 0;  // per slot
+  std::vector<T> ws_;        // slots x (activations and their gradients, then parameter gradients)
   std::vector<EnsembleOffsets> off_;
-  int64_t dx_off_ = 0, dphi_off_ = 0;
-  std::vector<double> acc_;          // per-member accumulators (E x kEnsembleAccPerMember)
-  std::vector<T> alive_;             // (widest, E)
+  std::vector<int64_t> g_off_;
+  int64_t dx_off_ = 0;
+  std::vector<double> acc_;  // slots x Es x kEnsembleAccPerMember
+  std::vector<T> alive_;     // slots x (widest, Es)
   std::mutex mu_;
 };
 

@@ -357,17 +357,19 @@ class Architecture:
         """
         return default_data(self.widths[0], self.widths[-1], batch, seed, self.loss)
 
-    def check_memory(self, fn: str, copies: int = 1, extra_bytes: int = 0) -> None:
+    def check_memory(self, fn: str, copies: int = 1, extra_bytes: int = 0, gradients: bool = True) -> None:
         """Refuse up front (``MemoryError`` naming ``fn`` and the bytes) what cannot fit in memory.
 
-        ``copies`` networks' parameters, gradients (and optimiser state, for
-        training: the caller counts it in ``extra_bytes``).
+        ``copies`` networks' parameters and (``gradients``) their gradients, and
+        ``extra_bytes`` more (optimiser state for training, the draws of an
+        ensemble's layer: the caller counts them).
         """
-        need = 2 * copies * self.n_params * self.dtype.itemsize + extra_bytes
+        need = (2 if gradients else 1) * copies * self.n_params * self.dtype.itemsize + extra_bytes
         have = _physical_memory()
         if need > have:
+            what = "the parameters and gradients" if gradients else "the parameters"
             raise MemoryError(
-                f"{fn}: the parameters and gradients need {need:,} bytes ({need / 2**30:.3g} GiB), "
+                f"{fn}: {what} need {need:,} bytes ({need / 2**30:.3g} GiB), "
                 f"more than this machine's {have / 2**30:.3g} GiB of memory"
             )
 

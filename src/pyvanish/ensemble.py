@@ -89,7 +89,10 @@ class Ensemble(ArchitectureProperties):
         self._sw, self._sb, self._gain = float(sw), float(sb), gain
         seed = check_seed(seed, fn)
         # the float64 draws, the engine's parameters and gradients
-        arch.check_memory(fn, copies=self._n, extra_bytes=8 * self._n * arch.n_params)
+        # the parameters (the engine keeps gradients per tile only) and one layer's float64 draws
+        w = arch.widths
+        draws = 8 * self._n * max(w[l] * w[l - 1] for l in range(1, len(w)))
+        arch.check_memory(fn, copies=self._n, extra_bytes=draws, gradients=False)
         L, w = arch.depth, arch.widths
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self._seed = seed if not isinstance(seed, np.random.Generator) else None
