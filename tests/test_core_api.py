@@ -90,8 +90,9 @@ def test_ensemble_run_returns_verdict_codes():
         ens = pyvanish.Ensemble([2, 6, 6, 6, 6, 6, 1], 40, activation=act, sw=sw, seed=0)
         x, t = np.random.default_rng(3).normal(size=(8, 2)), np.zeros((8, 1))
         rep = ens.run(x, t)
-        *_, codes = ens._engine.run(x, t)
+        _, _, _, codes, moments = ens._engine.run(x, t)
         assert codes.dtype == np.int8 and codes.shape == (40,)
+        assert moments.shape == (3, 7, 2) and np.isnan(moments[1:, 0]).all()  # no dL/dW_0, dL/db_0
         np.testing.assert_array_equal(codes, rep.verdict_codes)
         seen |= set(codes.tolist())
     assert len(seen) >= 2

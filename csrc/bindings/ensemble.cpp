@@ -20,7 +20,8 @@ struct PyEnsemble {
   PyEnsemble(std::vector<LayerSpec> specs, int64_t E) : ens(std::move(specs), E) {}
 
   // x (B, n_0) or (B, n_0, E), t likewise -> (loss (E), stats (E, L, ST_COUNT),
-  // grad_x (E), verdict_codes (E, int8)).
+  // grad_x (E), verdict_codes (E, int8), moments (3, L + 1, 2): mean and std of
+  // log10 |dL/dh_l|, |dL/dW_l|, |dL/db_l| over the members).
   py::tuple run(const py::array& x, const py::array& t, bool check_finite) {
     const char* fn = "Ensemble.run";
     const int64_t E = ens.members(), n0 = ens.layer(1).in, nL = ens.layer(ens.depth()).out;
@@ -45,13 +46,15 @@ struct PyEnsemble {
     auto grad_x = alloc<double>({E});
     auto loss = alloc<double>({E});
     auto codes = alloc<int8_t>({E});
+    auto moments = alloc<double>({kMomentColumns, ens.depth() + 1, 2});
     double *sp = stats.mutable_data(), *gp = grad_x.mutable_data(), *lp = loss.mutable_data();
     int8_t* cp = codes.mutable_data();
     {
       py::gil_scoped_release nogil;
-      ens.run(xp, xpm, tp, tpm, B, sp, gp, lp, threads, cp);
+      ens.run(xp, xpm, tp, tpm, B, sp, gp, lp, threads, cp, moments.mutable_data());
     }
-    return py::make_tuple(std::move(loss), std::move(stats), std::move(grad_x), std::move(codes));
+    return py::make_tuple(std::move(loss), std::move(stats), std::move(grad_x), std::move(codes),
+                          std::move(moments));
   }
 
   // The spec comes validated from Python: only consistency is checked here,
@@ -102,6 +105,7 @@ void bind(py::module_& m, const char* name) {
            py::arg("ln_eps") = 1e-5)
       .def_property_readonly("members", [](PE& self) { return self.ens.members(); })
       .def_property_readonly("loss", [](PE& self) { return self.ens.loss; })
+      .def("workspace_bytes", [](PE& self, int64_t B) { return self.ens.workspace_bytes(B); }, py::arg("batch"))
       .def_property("tile", [](PE& self) { return self.ens.tile_; },
                     [](PE& self, int64_t v) { self.ens.tile_ = v; })
       .def_property_readonly("params", [](py::object self) {

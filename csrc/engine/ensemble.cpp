@@ -164,7 +164,7 @@ void Ensemble<T>::reserve(int64_t B, int64_t Es, int slots) {
 
 template <class T>
 void Ensemble<T>::run(const T* x, bool xpm, const T* t, bool tpm, int64_t B, double* stats,
-                      double* grad_x, double* loss, int threads, int8_t* verdicts) {
+                      double* grad_x, double* loss, int threads, int8_t* verdicts, double* moments) {
   const int64_t Es = tile_for(B);
   const int64_t chunks = (E_ + 15) / 16;  // members go to threads 16 at a time
   const int slots = int(std::max<int64_t>(1, std::min<int64_t>(threads, chunks)));
@@ -189,6 +189,9 @@ void Ensemble<T>::run(const T* x, bool xpm, const T* t, bool tpm, int64_t B, dou
   S.stats = stats;
   S.grad_x = grad_x;
   S.loss = loss;
+  const int64_t L1 = depth() + 1, nchunks = (E_ + kMomentChunk - 1) / kMomentChunk;
+  if (moments) chunk_moments_.assign(size_t(nchunks * kMomentColumns * L1 * 3), 0.0);
+  S.moments = moments ? chunk_moments_.data() : nullptr;
   const int path = simd_path();  // one choice for the whole call
   // Slot k (a thread) takes members [k per, (k + 1) per), a multiple of 16, and runs
   // them a tile of Es members at a time in its own workspace.
@@ -210,6 +213,23 @@ void Ensemble<T>::run(const T* x, bool xpm, const T* t, bool tpm, int64_t B, dou
       }
     }
   });
+  if (!moments) return;
+  // merge the chunks in order: the same numbers for any thread count and tile
+  for (int64_t c = 0; c < kMomentColumns; ++c)
+    for (int64_t l = 0; l < L1; ++l) {
+      double n = 0.0, mean = 0.0, m2 = 0.0;
+      for (int64_t k = 0; k < nchunks; ++k) {
+        const double* p = chunk_moments_.data() + ((k * kMomentColumns + c) * L1 + l) * 3;
+        if (p[0] == 0.0) continue;
+        const double tot = n + p[0], d = p[1] - mean;
+        mean += d * (p[0] / tot);
+        m2 += p[2] + d * d * (n * p[0] / tot);
+        n = tot;
+      }
+      double* o = moments + (c * L1 + l) * 2;
+      o[0] = n > 0.0 ? mean : std::nan("");
+      o[1] = n > 0.0 ? std::sqrt(m2 / n) : std::nan("");
+    }
 }
 
 template class Ensemble<float>;

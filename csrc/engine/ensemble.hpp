@@ -37,6 +37,13 @@ void log10_summary(const double* v, int64_t E, int64_t C, double* out, int threa
 // Scratch doubles per member for the per-member accumulators (ensemble_impl.inc).
 constexpr int64_t kEnsembleAccPerMember = 8 + LaneStats::kArrays;
 
+// The summary run computes with the statistics: per chunk of kMomentChunk members
+// (fixed, whatever the threads or tiles), column (|dL/dh_l| for l = 0..L, |dL/dW_l|,
+// |dL/db_l| for l = 1..L) and layer, the count, mean and M2 of log10 of the finite
+// values; merged in chunk order (Chan et al.) into the mean and (population) std.
+constexpr int64_t kMomentChunk = 16;
+constexpr int64_t kMomentColumns = 3;
+
 // u, xhat, rstd, du: a layer-norm layer's normalised z, its xhat, 1/std per (sample, member)
 // and dL/du; pin, pxhat, prstd, dpin: a pre-norm layer's normalised input, its xhat,
 // 1/std and the gradient reaching it.
@@ -63,6 +70,7 @@ struct EnsembleSlice {
   bool x_per_member, t_per_member;
   int loss_kind;  // enum Loss (kernels/losses.hpp)
   double *stats, *grad_x, *loss;
+  double* moments;  // (chunks, kMomentColumns, L + 1, 3): count, mean, M2 (or null)
 };
 
 // The per-member work on members [e0, e1), once per instruction set (ensemble_impl.inc).
@@ -90,9 +98,12 @@ class Ensemble {
 
   // x: (B, n_0) shared by all members, or (B, n_0, E) per member; t likewise
   // with n_L. Writes stats (E, L, ST_COUNT), grad_x (E), loss (E) and, if
-  // given, each member's verdict code (E, engine/stats.hpp: verdict_code).
+  // given, each member's verdict code (E, engine/stats.hpp: verdict_code) and
+  // the mean and std of log10 |dL/dh_l|, |dL/dW_l|, |dL/db_l| over the members
+  // (moments (kMomentColumns, L + 1, 2); l = 0 of the last two is NaN).
   void run(const T* x, bool x_per_member, const T* t, bool t_per_member, int64_t B,
-           double* stats, double* grad_x, double* loss, int threads, int8_t* verdicts = nullptr);
+           double* stats, double* grad_x, double* loss, int threads, int8_t* verdicts = nullptr,
+           double* moments = nullptr);
 
   std::mutex& mutex() noexcept { return mu_; }
   int loss = LOSS_MSE;  // enum Loss (kernels/losses.hpp)
@@ -125,6 +136,7 @@ class Ensemble {
   int64_t dx_off_ = 0;
   std::vector<double> acc_;  // slots x Es x kEnsembleAccPerMember
   std::vector<T> alive_;     // slots x (widest, Es)
+  std::vector<double> chunk_moments_;  // see EnsembleSlice::moments
   std::mutex mu_;
 };
 

@@ -198,6 +198,19 @@ inline double log1p(double x) noexcept {
   return (x == 0.0 || x != x) ? x : y;  // keeps -0 and NaN
 }
 
+// log10 x: -inf for 0, NaN below 0 or for NaN, inf for inf; subnormals scaled into
+// the normal range first (exact), so every positive double has its logarithm.
+inline double log10(double x) noexcept {
+  constexpr double kLog10e = 0.43429448190325182765;
+  const bool sub = x < 0x1p-1022;
+  const double u = sub ? x * 0x1p54 : x;
+  const double back = sub ? 54.0 * kLn2Hi + 54.0 * kLn2Lo : 0.0;
+  double y = (log1p_core(u, 0.0) - back) * kLog10e;
+  y = x == kInf ? kInf : y;
+  y = x == 0.0 ? -kInf : y;
+  return (x < 0.0 || x != x) ? kNaN : y;
+}
+
 // log(1 + x) for x in [0, 1] (or NaN): log1p without the special cases, for
 // softplus (log1p(e^-|z|)).
 inline double log1p_unit(double x) noexcept {

@@ -128,6 +128,8 @@ class _EnsembleBase:
         ln_eps: float = 1e-5,
     ) -> None: ...
     tile: int  # members per cache tile (0: the default); results do not depend on it
+    def workspace_bytes(self, batch: int) -> int:
+        """Bytes of workspace one thread's tile of members needs for a batch (whatever the members)."""
     @property
     def members(self) -> int: ...
     @property
@@ -136,9 +138,15 @@ class _EnsembleBase:
     def params(self) -> _F: ...
     def weight_offset(self, l: int) -> int: ...
     def bias_offset(self, l: int) -> int: ...
-    def run(
-        self, x: _F, t: _F, check_finite: bool = True
-    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int8]]: ...
+    def run(self, x: _F, t: _F, check_finite: bool = True) -> tuple[
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.float64],
+        npt.NDArray[np.int8],
+        npt.NDArray[np.float64],
+    ]:
+        """(loss, stats, grad_x, verdict_codes, moments): moments (3, L + 1, 2) are the mean and std
+        of log10 |dL/dh_l|, |dL/dW_l|, |dL/db_l| over the members (layer 0 of the last two: NaN)."""
     def _capsule(self) -> Any:
         """The engine pointer for the C API (ensemble_run_d/_f), a capsule named "pyvanish.Ensemble64"/"32"."""
 

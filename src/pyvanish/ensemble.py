@@ -192,13 +192,14 @@ class Ensemble(ArchitectureProperties):
             te = np.ascontiguousarray(np.moveaxis(t, 0, -1)) if t.ndim == 3 else np.ascontiguousarray(t)
             with progress_bar(E, desc=fn, unit="member", enabled=progress) as bar:
                 try:
-                    loss, stats, grad_x, codes = self._engine.run(xe, te, check_finite)
+                    loss, stats, grad_x, codes, moments = self._engine.run(xe, te, check_finite)
                 except (ValueError, RuntimeError) as exc:
                     raise type(exc)(f"{fn}: {exc}") from None
                 except MemoryError as exc:
                     raise MemoryError(f"{fn}: out of memory for a batch of {B} ({exc})") from None
                 bar.update(E)
         else:  # batch norm: member by member through the single-network engine
+            moments = None
             net = Network(arch, init="constant")
             loss, grad_x = np.empty(E), np.empty(E)
             stats = np.empty((E, arch.depth, len(STAT)))
@@ -212,7 +213,7 @@ class Ensemble(ArchitectureProperties):
                     )
                     loss[m], grad_x[m], stats[m], codes[m] = r.loss, r.grad_x, r.stats, VERDICTS.index(r.verdict)
                     bar.update(1)
-        for a in (loss, stats, grad_x, codes):
+        for a in (loss, stats, grad_x, codes) + (() if moments is None else (moments,)):
             a.flags.writeable = False
         return EnsembleReport(
             **arch.labels(),
@@ -226,6 +227,7 @@ class Ensemble(ArchitectureProperties):
             sigma_b2=self.sigma_b2,
             alphas=arch.alphas,
             input_mean_square=_mean_square(x),
+            moments=moments,
             extras=tuple(
                 name
                 for name, flags in (
@@ -346,6 +348,9 @@ class EnsembleReport:
     #: what the ensemble has beyond dense layers (e.g. ``("residual", "layer norm")``):
     #: mean-field theory's comparison is for plain dense networks only
     extras: tuple = ()
+    #: (3, L + 1, 2): mean and std of log10 grad_h, grad_W, grad_b over the members, computed
+    #: by the engine in the same call as the statistics (None: member by member)
+    moments: Optional[np.ndarray] = field(default=None, repr=False)
 
     __eq__ = fields_equal  # by value: arrays, NaN == NaN (pickle round trips compare equal)
 
@@ -395,15 +400,29 @@ class EnsembleReport:
             raise ValueError(f"EnsembleReport.fraction: unknown verdict {verdict!r}")
         return float(np.count_nonzero(self.verdict_codes == VERDICTS.index(verdict))) / self.members
 
-    def summary(self, name: str = "grad_h") -> LogSummary:
+    def summary(self, name: str = "grad_h", quantiles: bool = True) -> LogSummary:
         """Per-layer ``mean, std, q05, q50, q95`` of log10 of a statistic across members.
 
         A dict ``{"mean": array, "std": array, "q05": ..., "q50": ..., "q95": ...}``, one
         entry per layer (``grad_h``: layers 0..L, else 1..L); it displays as a table.
+        Mean and std are over the finite values (population std); for ``grad_h``,
+        ``grad_W`` and ``grad_b`` the engine computed them in the run itself, so
+        ``quantiles=False`` (only ``mean`` and ``std``) costs nothing more.
         """
         if name not in ("grad_h", "gain") and name not in STAT:
             raise ValueError(f"EnsembleReport.summary: unknown statistic {name!r}")
-        return LogSummary(_summary(getattr(self, name)), statistic=name, members=self.members)
+        col = _MOMENT_COLUMNS.get(name)
+        if col is not None and self.moments is not None:
+            m = self.moments[col] if name == "grad_h" else self.moments[col, 1:]
+            columns = {"mean": m[:, 0], "std": m[:, 1]}
+            if quantiles:
+                q = _summary(getattr(self, name))
+                columns.update({k: q[k] for k in ("q05", "q50", "q95")})
+        else:
+            columns = _summary(getattr(self, name))
+            if not quantiles:
+                columns = {k: columns[k] for k in ("mean", "std")}
+        return LogSummary(columns, statistic=name, members=self.members)
 
     def compare_theory(self) -> TheoryComparison:
         """Measured per-layer gradient decay next to mean-field theory's.
@@ -558,6 +577,10 @@ class EnsembleReport:
         )
 
 
+#: The statistics whose log10 mean and std the engine computes in the run (EnsembleReport.moments).
+_MOMENT_COLUMNS = {"grad_h": 0, "grad_W": 1, "grad_b": 2}
+
+
 class LogSummary(dict):
     """The dict :meth:`EnsembleReport.summary` returns (``mean, std, q05, q50, q95`` -> array per
     layer), which displays as a table; ``statistic`` and ``members`` say what it summarises."""
@@ -570,7 +593,7 @@ class LogSummary(dict):
         return (LogSummary, (dict(self), self.statistic, self.members))
 
     def _rows(self) -> list:
-        n = len(self["q50"])
+        n = len(next(iter(self.values())))
         first = 0 if self.statistic == "grad_h" else 1
         return [[("x" if first == 0 and i == 0 else i + first)] + [f"{self[k][i]:.3f}" for k in self] for i in range(n)]
 
