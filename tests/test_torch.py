@@ -609,3 +609,10 @@ def test_losses_against_autograd(loss):
     assert_same_network(net, pyvanish.Network.from_torch(net.to_torch(), loss=loss))
     with pytest.raises(ValueError, match="^from_torch: loss must be one of"):
         pyvanish.torch.from_torch(model, loss="hinge")
+
+
+def test_pyvanish_torch_is_the_torch_module_after_import_pyvanish():
+    pytest.importorskip("torch")
+    import pyvanish.torch as direct
+
+    assert pyvanish.torch is direct and hasattr(pyvanish.torch, "Residual")

@@ -89,5 +89,5 @@ def __getattr__(name):
     if name in ("plot", "torch"):
         import importlib
 
-        return importlib.import_module(".plot", __name__)
+        return importlib.import_module("." + name, __name__)
     raise AttributeError(f"module 'pyvanish' has no attribute {name!r}")

@@ -138,7 +138,9 @@ class _EnsembleBase:
     def params(self) -> _F: ...
     def weight_offset(self, l: int) -> int: ...
     def bias_offset(self, l: int) -> int: ...
-    def run(self, x: _F, t: _F, check_finite: bool = True) -> tuple[
+    def run(
+        self, x: _F, t: _F, check_finite: bool = True
+    ) -> tuple[
         npt.NDArray[np.float64],
         npt.NDArray[np.float64],
         npt.NDArray[np.float64],
