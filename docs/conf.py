@@ -10,7 +10,6 @@ sphinx-gallery) and every ``>>>`` example of the user guide (``_ext/guide_doctes
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
@@ -65,7 +64,7 @@ sphinx_gallery_conf = {
     "gallery_dirs": "auto_examples",
     "filename_pattern": r"/plot_",
     "ignore_pattern": r"__init__\.py|build\.py|run\.py",
-    "within_subsection_order": "FileNameSortKey",
+    "within_subsection_order": "gallery_order.GuideOrder",
     "download_all_examples": False,
     "remove_config_comments": True,
     "show_memory": False,
@@ -74,7 +73,7 @@ sphinx_gallery_conf = {
     "image_scrapers": ("matplotlib",),
     "matplotlib_animations": False,
     "reset_modules": ("matplotlib",),
-    "capture_repr": ("_repr_html_", "__repr__"),
+    "capture_repr": ("_repr_html_",),  # a report's card; printed text as printed
     "min_reported_time": 1,
 }
 
