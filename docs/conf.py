@@ -14,7 +14,13 @@ import sys
 from pathlib import Path
 
 import pyvanish
-import pyvanish.torch  # noqa: F401 - `import pyvanish` alone does not make pyvanish.torch that module (see the API page)
+
+# The PyTorch page and pyvanish.torch's API need PyTorch. Imported here because autosummary reads the
+# attribute pyvanish.torch, which pyvanish.__getattr__ resolves to pyvanish.plot until the submodule is imported.
+try:
+    import pyvanish.torch  # noqa: F401
+except ImportError as exc:
+    raise RuntimeError("building the documentation needs PyTorch: pip install torch (the CPU wheel is enough)") from exc
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "_ext"))
