@@ -89,7 +89,8 @@ guide_doctest_dirs = ["guide", "index"]
 # -- HTML --------------------------------------------------------------------
 html_theme = "pydata_sphinx_theme"
 html_title = f"pyvanish {release}"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
+html_css_files = ["pyvanish.css"]
 html_theme_options = {
     "navigation_with_keys": False,
     "show_toc_level": 2,
@@ -97,7 +98,7 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
-html_sidebars = {"index": []}
+html_sidebars = {"index": [], "guide/*": [], "architecture": []}  # the guide is in the top bar
 html_show_sourcelink = False
 
 
