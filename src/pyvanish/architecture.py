@@ -400,9 +400,10 @@ class Architecture:
 
 
 class ArchitectureProperties:
-    """The read-only structure of an object built on an :class:`Architecture` (kept in ``self._arch``).
+    """The read-only structure of a network or an ensemble, read from its :class:`Architecture`.
 
-    Shared by :class:`pyvanish.Network` and :class:`pyvanish.Ensemble`.
+    Shared by :class:`pyvanish.Network` and :class:`pyvanish.Ensemble` (the
+    architecture is kept in ``self._arch``).
     """
 
     _arch: Architecture

@@ -495,7 +495,7 @@ class EnsembleReport:
         return out
 
     def to_frame(self):
-        """A pandas DataFrame: a row per layer, summary columns for |dL/dh|, |dL/dW| and gain."""
+        """A pandas DataFrame: a row per layer, summary columns for ``|dL/dh|``, ``|dL/dW|`` and gain."""
         import pandas as pd
 
         L = self.depth
@@ -544,7 +544,7 @@ class EnsembleReport:
 
     def _repr_html_(self) -> str:
         """In Jupyter: the share of each verdict (the most common highlighted), a sparkline of the
-        median and 5-95 % band of log10 |dL/dh_l| and the median log10 |dL/dW_l| across members,
+        median and 5-95 % band of ``log10 |dL/dh_l|`` and the median ``log10 |dL/dW_l|`` across members,
         and the per-layer table (the middle elided for deep networks)."""
         L = self.depth
         sh, sw, sg = self.summary("grad_h"), self.summary("grad_W"), self.summary("gain")

@@ -31,6 +31,9 @@ import math
 
 import numpy as np
 
+__all__ = ["INITS", "ALIASES", "canonical", "init_weight", "weight_variance"]
+
+#: Other names of the initialisations (lower case, ``-`` read as ``_``).
 ALIASES = {
     "xavier": "xavier_uniform",
     "glorot": "xavier_uniform",
@@ -43,6 +46,7 @@ ALIASES = {
     "lecun": "lecun_normal",
     "gaussian": "normal",
 }
+#: The initialisations' canonical names (also ``pyvanish.INITS``).
 INITS = (
     "normal",
     "xavier_uniform",

@@ -54,7 +54,7 @@ def architecture_of(widths, fn: str, scope: dict) -> Architecture:
 
 
 class Network(ArchitectureProperties):
-    """A dense network ``x -> h_1 -> ... -> h_L = y`` and its loss.
+    """A dense network ``x -> h_1 -> … -> h_L = y`` and its loss.
 
     Layer ``l`` computes ``h_l = phi_l(h_{l-1} W_l^T + b_l)`` with ``W_l`` of
     shape ``(n_l, n_{l-1})`` like ``torch.nn.Linear`` (with the batch norm,

@@ -186,25 +186,27 @@ class GradientReport:
         out.flags.writeable = False
         return out
 
-    grad_z = property(lambda self: self._col("grad_z"), doc="|dL/dz_l|, layers 1..L")
-    grad_W = property(lambda self: self._col("grad_W"), doc="|dL/dW_l|_F, layers 1..L")
-    grad_b = property(lambda self: self._col("grad_b"), doc="|dL/db_l|, layers 1..L")
-    mean_dphi = property(lambda self: self._col("mean_dphi"), doc="mean phi'(z_l), layers 1..L")
+    grad_z = property(lambda self: self._col("grad_z"), doc="``|dL/dz_l|``, layers 1..L")
+    grad_W = property(lambda self: self._col("grad_W"), doc="``|dL/dW_l|_F``, layers 1..L")
+    grad_b = property(lambda self: self._col("grad_b"), doc="``|dL/db_l|``, layers 1..L")
+    mean_dphi = property(lambda self: self._col("mean_dphi"), doc="mean ``phi'(z_l)``, layers 1..L")
     saturated = property(lambda self: self._col("saturated"), doc="saturated fraction, layers 1..L")
     dead = property(lambda self: self._col("dead"), doc="dead-unit fraction, layers 1..L")
     nonfinite_act = property(
-        lambda self: self._col("nonfinite_act").astype(np.int64), doc="NaN/Inf count in z_l and h_l"
+        lambda self: self._col("nonfinite_act").astype(np.int64), doc="NaN/Inf count in ``z_l`` and ``h_l``"
     )
     nonfinite_grad = property(
         lambda self: self._col("nonfinite_grad").astype(np.int64), doc="NaN/Inf count in the gradients of layer l"
     )
     tiny_grad_W = property(
-        lambda self: self._col("tiny_grad_W").astype(np.int64), doc="entries of dL/dW_l that are 0 or subnormal"
+        lambda self: self._col("tiny_grad_W").astype(np.int64), doc="entries of ``dL/dW_l`` that are 0 or subnormal"
     )
     grad_gamma = property(
-        lambda self: self._col("grad_gamma"), doc="|dL/dgamma_l| of batch-norm layers (NaN elsewhere)"
+        lambda self: self._col("grad_gamma"), doc="``|dL/dgamma_l|`` of batch-norm layers (NaN elsewhere)"
     )
-    grad_beta = property(lambda self: self._col("grad_beta"), doc="|dL/dbeta_l| of batch-norm layers (NaN elsewhere)")
+    grad_beta = property(
+        lambda self: self._col("grad_beta"), doc="``|dL/dbeta_l|`` of batch-norm layers (NaN elsewhere)"
+    )
 
     @property
     def depth(self) -> int:
@@ -316,8 +318,8 @@ class GradientReport:
         )
 
     def _repr_html_(self) -> str:
-        """The report in Jupyter: the verdict, both ratios, a sparkline of log10 |dL/dh_l| and
-        |dL/dW_l| per layer, and the per-layer table (the middle elided for deep networks)."""
+        """The report in Jupyter: the verdict, both ratios, a sparkline of ``log10 |dL/dh_l|`` and
+        ``|dL/dW_l|`` per layer, and the per-layer table (the middle elided for deep networks)."""
         L = self.depth
         labels = ("log10 |dL/dh_l|, l = 0..L", "log10 |dL/dW_l|, l = 1..L")
         spark = _html.sparkline(
