@@ -1,9 +1,10 @@
 """Benchmarks: the C++ core and the NumPy reference side by side.
 
 Each benchmark group holds a ``cpp`` and a ``numpy`` entry computing the same
-thing, and each entry checks its result. NumPy's BLAS is limited to one
-thread so both sides run single-threaded (the targets are single-thread
-ratios). CI runs these once with ``--benchmark-disable`` so they stay correct.
+thing, and each entry checks its result. NumPy's BLAS and pyvanish's own
+threads are both limited to one, so both sides run single-threaded (the
+targets are single-thread ratios). CI runs these once with
+``--benchmark-disable`` so they stay correct.
 """
 import pytest
 
@@ -15,11 +16,18 @@ except ImportError:  # pragma: no cover
 
 @pytest.fixture(scope="session", autouse=True)
 def single_threaded_blas():
-    if threadpool_limits is None:
-        yield
-        return
-    with threadpool_limits(limits=1):
-        yield
+    import pyvanish
+
+    before = pyvanish.num_threads()
+    pyvanish.set_num_threads(1)
+    try:
+        if threadpool_limits is None:
+            yield
+        else:
+            with threadpool_limits(limits=1):
+                yield
+    finally:
+        pyvanish.set_num_threads(before)
 
 
 @pytest.fixture(scope="session", autouse=True)
