@@ -134,7 +134,8 @@ int64_t Ensemble<T>::tile_for(int64_t B) const noexcept {
                       int64_t(sizeof(double)) * kEnsembleAccPerMember;
   const int64_t t = (int64_t(512) << 10) / std::max<int64_t>(per, 1) / round * round;
   const int64_t most = (E_ + round - 1) / round * round;
-  return std::max<int64_t>(round, std::min<int64_t>({t, int64_t(256), most}));
+  // at least two vectors' worth of 16: per-row loop overheads dominate below (W5: 32 measured best)
+  return std::min<int64_t>(most, std::max<int64_t>(2 * round, std::min<int64_t>(t, 256)));
 }
 
 template <class T>
