@@ -1,6 +1,8 @@
 // Ensemble32 / Ensemble64: E networks of one architecture in one call.
 #include <algorithm>
 #include <mutex>
+#include <array>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -8,6 +10,7 @@
 #include "engine/ensemble.hpp"
 #include "engine/stats.hpp"
 #include "engine/threads.hpp"
+#include "kernels/philox.hpp"
 #include "pyvanish_capi.h"
 
 namespace pyvanish {
@@ -17,7 +20,8 @@ namespace {
 template <class T>
 struct PyEnsemble {
   Ensemble<T> ens;
-  PyEnsemble(std::vector<LayerSpec> specs, int64_t E) : ens(std::move(specs), E) {}
+  PyEnsemble(std::vector<LayerSpec> specs, int64_t E, std::vector<GenSpec> gen, uint64_t seed)
+      : ens(std::move(specs), E, std::move(gen), seed) {}
 
   // x (B, n_0) or (B, n_0, E), t likewise -> (loss (E), stats (E, L, ST_COUNT),
   // grad_x (E), verdict_codes (E, int8), moments (3, L + 1, 2): mean and std of
@@ -62,7 +66,8 @@ struct PyEnsemble {
   static PyEnsemble* make(const std::vector<int64_t>& widths, const std::vector<int>& acts,
                           const std::vector<double>& alphas, const std::vector<int64_t>& skip,
                           const std::vector<double>& scale, int64_t members, int loss, std::vector<bool> layernorm,
-                          std::vector<bool> prenorm, double ln_eps) {
+                          std::vector<bool> prenorm, double ln_eps,
+                          const std::vector<std::tuple<int, double, int, double>>& draw, uint64_t seed) {
     auto internal = [](const std::string& what) { return py::value_error("Ensemble: internal error: " + what); };
     if (widths.size() < 2) throw internal("widths needs at least 2 entries");
     const size_t L = widths.size() - 1;
@@ -73,6 +78,13 @@ struct PyEnsemble {
       throw internal("expected " + std::to_string(L) + " entries per layer");
     if (members < 1) throw internal("members must be >= 1");
     if (loss < 0 || loss >= LOSS_GIVEN) throw internal("unknown loss " + std::to_string(loss));
+    if (!draw.empty() && draw.size() != L) throw internal("draw needs one entry per layer");
+    std::vector<GenSpec> gen;
+    for (const auto& d : draw) {
+      GenSpec g{std::get<0>(d), std::get<1>(d), std::get<2>(d), std::get<3>(d)};
+      if (g.wdist < 0 || g.wdist > 2 || g.bdist < 0 || g.bdist > 2) throw internal("unknown distribution");
+      gen.push_back(g);
+    }
     std::vector<LayerSpec> specs(L);
     std::optional<int64_t> total = 0;  // (W_l, b_l) per layer and member, overflow-checked
     for (size_t l = 0; l < L; ++l) {
@@ -88,8 +100,9 @@ struct PyEnsemble {
       const auto cm = c ? mul(*c, members) : std::nullopt;
       total = total && cm ? add(*total, *cm) : std::nullopt;
     }
-    check_memory("Ensemble", total, int64_t(sizeof(T)), 1, "parameters (gradients are kept per tile)");
-    auto* p = new PyEnsemble(std::move(specs), members);
+    if (gen.empty())  // drawn members store nothing
+      check_memory("Ensemble", total, int64_t(sizeof(T)), 1, "parameters (gradients are kept per tile)");
+    auto* p = new PyEnsemble(std::move(specs), members, std::move(gen), seed);
     p->ens.loss = loss;
     return p;
   }
@@ -102,7 +115,15 @@ void bind(py::module_& m, const char* name) {
       .def(py::init(&PE::make), py::arg("widths"), py::arg("activations"), py::arg("alphas"), py::arg("skip"),
            py::arg("scale"), py::arg("members"), py::arg("loss") = int(LOSS_MSE),
            py::arg("layernorm") = std::vector<bool>{}, py::arg("prenorm") = std::vector<bool>{},
-           py::arg("ln_eps") = 1e-5)
+           py::arg("ln_eps") = 1e-5, py::arg("draw") = std::vector<std::tuple<int, double, int, double>>{},
+           py::arg("seed") = uint64_t(0))
+      .def_property_readonly("drawn", [](PE& self) { return self.ens.drawn(); })
+      .def("member_params", [](PE& self, int64_t m) {
+        if (m < 0 || m >= self.ens.members()) throw py::index_error("member out of range");
+        auto out = alloc<T>({self.ens.member_size()});
+        self.ens.member_params(m, out.mutable_data());
+        return out;
+      }, py::arg("m"), "Member m's parameters in one network's layout (W, b [, gamma, beta] per layer)")
       .def_property_readonly("members", [](PE& self) { return self.ens.members(); })
       .def_property_readonly("loss", [](PE& self) { return self.ens.loss; })
       .def("workspace_bytes", [](PE& self, int64_t B) { return self.ens.workspace_bytes(B); }, py::arg("batch"))
@@ -125,6 +146,12 @@ void bind(py::module_& m, const char* name) {
 }  // namespace
 
 void bind_ensemble(py::module_& m) {
+  // For the tests of kernels/philox.hpp: one Philox4x32-10 block, and the normal quantile.
+  m.def("_philox", [](std::array<uint32_t, 4> c, std::array<uint32_t, 2> k) {
+    philox::block(c.data(), k[0], k[1]);
+    return c;
+  }, py::arg("counter"), py::arg("key"));
+  m.def("_normal_quantile", [](double p) { return philox::normal_quantile(p); }, py::arg("p"));
   bind<float>(m, "Ensemble32");
   bind<double>(m, "Ensemble64");
   m.def("log10_summary", [](const py::array& v) {

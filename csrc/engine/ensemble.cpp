@@ -7,6 +7,7 @@
 
 #include "engine/stats.hpp"
 #include "engine/threads.hpp"
+#include "kernels/philox.hpp"
 
 namespace pyvanish {
 namespace {
@@ -63,14 +64,19 @@ void log10_summary(const double* v, int64_t E, int64_t C, double* out, int threa
 }
 
 template <class T>
-Ensemble<T>::Ensemble(std::vector<LayerSpec> layers, int64_t members)
-    : layers_(std::move(layers)), E_(members) {
-  int64_t n = 0;
+Ensemble<T>::Ensemble(std::vector<LayerSpec> layers, int64_t members, std::vector<GenSpec> gen, uint64_t seed)
+    : layers_(std::move(layers)), E_(members), gen_(std::move(gen)), seed_(seed) {
+  int64_t n = 0, one = 0;
   for (size_t i = 0; i < layers_.size(); ++i) {
     const LayerSpec& s = layers_[i];
     w_off_.push_back(n);
-    n += (s.out * s.in + s.out + (s.layernorm ? 2 * s.out : 0) + (s.prenorm ? 2 * s.in : 0)) * E_;
+    p_off1_.push_back(one);
+    const int64_t count = s.out * s.in + s.out + (s.layernorm ? 2 * s.out : 0) + (s.prenorm ? 2 * s.in : 0);
+    n += count * E_;
+    one += count;
   }
+  p_off1_.push_back(one);
+  if (drawn()) n = 0;  // nothing stored: every member is drawn where it is used
   // the residual layers whose skip starts at h_s, for s = 0..L-1, flattened
   for (size_t s = 0; s < layers_.size(); ++s)
     for (size_t i = 0; i < layers_.size(); ++i)
@@ -84,9 +90,39 @@ Ensemble<T>::Ensemble(std::vector<LayerSpec> layers, int64_t members)
   }
   for (size_t s = 0; s < skip_at_.size(); ++s) skip_begin_[s] = skips_.data() + skip_at_[s];
   params_.assign(size_t(n), T(0));
-  for (int64_t l = 1; l <= depth(); ++l) {  // gamma = 1, beta = 0
+  for (int64_t l = 1; l <= depth() && !drawn(); ++l) {  // gamma = 1, beta = 0
     if (layer(l).layernorm) std::fill_n(params_.data() + gamma_offset(l), layer(l).out * E_, T(1));
     if (layer(l).prenorm) std::fill_n(params_.data() + pre_gamma_offset(l), layer(l).in * E_, T(1));
+  }
+}
+
+template <class T>
+void Ensemble<T>::member_params(int64_t m, T* out) const noexcept {
+  for (int64_t l = 1; l <= depth(); ++l) {
+    const LayerSpec& s = layer(l);
+    const int64_t count = p_off1_[size_t(l)] - p_off1_[size_t(l - 1)];
+    T* o = out + p_off1_[size_t(l - 1)];
+    if (!drawn()) {
+      const T* src = params_.data() + w_off_[size_t(l - 1)] + m;
+      for (int64_t q = 0; q < count; ++q) o[q] = src[q * E_];
+      continue;
+    }
+    const GenSpec& g = gen_[size_t(l - 1)];
+    for (int64_t q = 0; q < s.out * s.in; ++q)
+      o[q] = T(philox::draw(g.wdist, g.wscale, seed_, uint64_t(m), uint32_t(l), 0u, uint64_t(q)));
+    o += s.out * s.in;
+    for (int64_t q = 0; q < s.out; ++q)
+      o[q] = T(philox::draw(g.bdist, g.bscale, seed_, uint64_t(m), uint32_t(l), 1u, uint64_t(q)));
+    o += s.out;
+    if (s.layernorm) {
+      std::fill_n(o, s.out, T(1));
+      std::fill_n(o + s.out, s.out, T(0));
+      o += 2 * s.out;
+    }
+    if (s.prenorm) {
+      std::fill_n(o, s.in, T(1));
+      std::fill_n(o + s.in, s.in, T(0));
+    }
   }
 }
 
@@ -127,7 +163,7 @@ int64_t Ensemble<T>::layout(int64_t B, int64_t Es, std::vector<EnsembleOffsets>*
 template <class T>
 int64_t Ensemble<T>::tile_for(int64_t B) const noexcept {
   const int64_t round = 16;  // a vector's worth of lanes for every type and instruction set
-  if (tile_ > 0) return (tile_ + round - 1) / round * round;
+  if (tile_ > 0) return std::min<int64_t>((tile_ + round - 1) / round * round, kMaxTileLanes);
   // as many members as keep one tile's buffers within about half a typical L2 cache
   int64_t g = 0;
   const int64_t per = (layout(B, 1, nullptr, nullptr, nullptr, &g) + g) * int64_t(sizeof(T)) +
@@ -135,7 +171,7 @@ int64_t Ensemble<T>::tile_for(int64_t B) const noexcept {
   const int64_t t = (int64_t(512) << 10) / std::max<int64_t>(per, 1) / round * round;
   const int64_t most = (E_ + round - 1) / round * round;
   // at least two vectors' worth of 16: per-row loop overheads dominate below (W5: 32 measured best)
-  return std::min<int64_t>(most, std::max<int64_t>(2 * round, std::min<int64_t>(t, 256)));
+  return std::min<int64_t>(most, std::max<int64_t>(2 * round, std::min<int64_t>(t, kMaxTileLanes)));
 }
 
 template <class T>
@@ -144,7 +180,8 @@ int64_t Ensemble<T>::workspace_bytes(int64_t B) const noexcept {
   int64_t g = 0, widest = layers_.front().in;
   const int64_t w = layout(B, Es, nullptr, nullptr, nullptr, &g);
   for (const auto& s : layers_) widest = std::max(widest, s.out);
-  return (w + g + widest * Es) * int64_t(sizeof(T)) + Es * kEnsembleAccPerMember * int64_t(sizeof(double));
+  return (w + g + widest * Es + (drawn() ? member_size() * Es : 0)) * int64_t(sizeof(T)) +
+         Es * kEnsembleAccPerMember * int64_t(sizeof(double));
 }
 
 template <class T>
@@ -158,6 +195,7 @@ void Ensemble<T>::reserve(int64_t B, int64_t Es, int slots) {
   ws_.assign(size_t(slots) * size_t(ws_size_ + g_size_), T(0));
   acc_.assign(size_t(slots) * size_t(Es * kEnsembleAccPerMember), 0.0);
   alive_.assign(size_t(slots) * size_t(widest_ * Es), T(0));
+  tparams_.assign(drawn() ? size_t(slots) * size_t(member_size() * Es) : 0, T(0));
   B_ = B;
   Es_ = Es;
   slots_ = slots;
@@ -178,6 +216,9 @@ void Ensemble<T>::run(const T* x, bool xpm, const T* t, bool tpm, int64_t B, dou
   S.Es = Es;
   S.params = params_.data();
   S.w_off = w_off_.data();
+  S.p_off1 = p_off1_.data();
+  S.gen = drawn() ? gen_.data() : nullptr;
+  S.seed = seed_;
   S.g_off = g_off_.data();
   S.off = off_.data();
   S.skip_begin = skip_begin_.data();
@@ -204,6 +245,7 @@ void Ensemble<T>::run(const T* x, bool xpm, const T* t, bool tpm, int64_t B, dou
       Sk.grads = Sk.ws + ws_size_;
       Sk.acc = acc_.data() + size_t(k) * size_t(Es * kEnsembleAccPerMember);
       Sk.alive = alive_.data() + size_t(k) * size_t(widest_ * Es);
+      Sk.tparams = drawn() ? tparams_.data() + size_t(k) * size_t(member_size() * Es) : nullptr;
       const int64_t m1 = std::min(E_, (k + 1) * per);
       for (int64_t a = k * per; a < m1; a += Es) {
         const int64_t b = std::min(m1, a + Es);

@@ -42,11 +42,21 @@ constexpr int64_t kEnsembleAccPerMember = 8 + LaneStats::kArrays;
 // |dL/db_l| for l = 1..L) and layer, the count, mean and M2 of log10 of the finite
 // values; merged in chunk order (Chan et al.) into the mean and (population) std.
 constexpr int64_t kMomentChunk = 16;
+// The most members a tile holds (Ensemble::tile_for caps it).
+constexpr int64_t kMaxTileLanes = 256;
 constexpr int64_t kMomentColumns = 3;
 
 // u, xhat, rstd, du: a layer-norm layer's normalised z, its xhat, 1/std per (sample, member)
 // and dL/du; pin, pxhat, prstd, dpin: a pre-norm layer's normalised input, its xhat,
 // 1/std and the gradient reaching it.
+// How one layer of a drawn ensemble is drawn (kernels/philox.hpp: philox::Dist).
+struct GenSpec {
+  int wdist = 0;
+  double wscale = 0.0;
+  int bdist = 2;
+  double bscale = 0.0;
+};
+
 struct EnsembleOffsets { int64_t z, a, h, dh, da, dz, u, xhat, rstd, du, pin, pxhat, prstd, dpin; };
 
 // Everything the per-member work needs, as plain pointers (see ensemble_impl.inc).
@@ -71,6 +81,10 @@ struct EnsembleSlice {
   int loss_kind;  // enum Loss (kernels/losses.hpp)
   double *stats, *grad_x, *loss;
   double* moments;  // (chunks, kMomentColumns, L + 1, 3): count, mean, M2 (or null)
+  const int64_t* p_off1;  // per layer: its parameters' offset in one member's (times the lane stride)
+  const GenSpec* gen;     // per layer, for members drawn where they are used; null: stored
+  uint64_t seed;
+  T* tparams;  // drawn members: the tile's parameters (stride Es)
 };
 
 // The per-member work on members [e0, e1), once per instruction set (ensemble_impl.inc).
@@ -80,7 +94,14 @@ PYVANISH_SIMD_DECLARE(template <class T>
 template <class T>
 class Ensemble {
  public:
-  Ensemble(std::vector<LayerSpec> layers, int64_t members);  // may throw bad_alloc
+  // gen (one per layer): the members are drawn where they are used, from (seed, member,
+  // layer) (kernels/philox.hpp), and no parameters are stored; empty: stored. May throw
+  // bad_alloc.
+  Ensemble(std::vector<LayerSpec> layers, int64_t members, std::vector<GenSpec> gen = {}, uint64_t seed = 0);
+  bool drawn() const noexcept { return !gen_.empty(); }
+  // Member m's parameters in one network's layout (per layer W, b [, gamma, beta] [, gamma', beta']).
+  int64_t member_size() const noexcept { return p_off1_.back(); }
+  void member_params(int64_t m, T* out) const noexcept;
 
   int64_t members() const noexcept { return E_; }
   int64_t depth() const noexcept { return int64_t(layers_.size()); }
@@ -123,6 +144,9 @@ class Ensemble {
   std::vector<LayerSpec> layers_;
   int64_t E_;
   std::vector<int64_t> w_off_;
+  std::vector<int64_t> p_off1_;  // L + 1 entries: cumulative parameters of one member
+  std::vector<GenSpec> gen_;
+  uint64_t seed_ = 0;
   std::vector<int64_t> skips_;
   std::vector<size_t> skip_at_;
   std::vector<const int64_t*> skip_begin_;
@@ -137,6 +161,7 @@ class Ensemble {
   std::vector<double> acc_;  // slots x Es x kEnsembleAccPerMember
   std::vector<T> alive_;     // slots x (widest, Es)
   std::vector<double> chunk_moments_;  // see EnsembleSlice::moments
+  std::vector<T> tparams_;             // drawn members: slots x (member_size, Es)
   std::mutex mu_;
 };
 

@@ -120,8 +120,12 @@ def network_engine(arch: Architecture) -> Any:
     )
 
 
-def ensemble_engine(arch: Architecture, members: int) -> Any:
-    """An ensemble engine of ``members`` networks of ``arch`` (no batch norm; layer norms start at gamma = 1)."""
+def ensemble_engine(arch: Architecture, members: int, draw: list | None = None, seed: int = 0) -> Any:
+    """An ensemble engine of ``members`` networks of ``arch`` (no batch norm; layer norms start at gamma = 1).
+
+    ``draw`` (one ``(weight distribution, scale, bias distribution, scale)`` per layer): the
+    members are drawn by the engine from ``seed`` where they are used, and nothing is stored.
+    """
     widths, codes, alphas, skips, scales = _layer_lists(arch)
     return _ENSEMBLES[arch.dtype](
         widths,
@@ -134,4 +138,6 @@ def ensemble_engine(arch: Architecture, members: int) -> Any:
         list(arch.layernorm),
         list(arch.prenorm),
         arch.ln_eps,
+        draw or [],
+        seed,
     )

@@ -6,16 +6,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 
 from . import _engine, _html
 from ._text import format_table
 from ._text import progress as progress_bar
-from ._validate import as_arrays, check_seed, class_targets
+from ._validate import as_arrays, check_seed, class_targets, int_seed
 from .architecture import Architecture, ArchitectureProperties
-from .init import check_init_args, init_weight, weight_variance
+from .init import DEFAULT_GAIN, check_init_args, init_weight, weight_variance
 from .network import Network, architecture_of
 from .report import _json_float, fields_equal
 
@@ -52,6 +52,10 @@ class Ensemble(ArchitectureProperties):
     ((1000, 5), True)
     """
 
+    _W: Optional[tuple]  # stored members' weights and biases (None: generated)
+    _b: Optional[tuple]
+    _engine: Any
+
     def __init__(
         self,
         widths: Sequence[int] | Architecture,
@@ -78,6 +82,7 @@ class Ensemble(ArchitectureProperties):
         ln_eps: float = 1e-5,
         loss: str = "mse",
         progress: bool | None = None,
+        storage: str = "stored",
     ):
         fn = "Ensemble"
         if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
@@ -87,6 +92,12 @@ class Ensemble(ArchitectureProperties):
         self._arch = arch
         self._init = check_init_args(init, sw, sb, gain, value, fn)
         self._sw, self._sb, self._gain = float(sw), float(sb), gain
+        if storage not in ("stored", "generated"):
+            raise ValueError(f"{fn}: storage must be 'stored' or 'generated', got {storage!r}")
+        self._storage = storage
+        if storage == "generated":
+            self._init_generated(arch, seed, float(sw), float(sb), gain, float(value), fn)
+            return
         seed = check_seed(seed, fn)
         # the float64 draws, the engine's parameters and gradients
         # the parameters (the engine keeps gradients per tile only) and one layer's float64 draws
@@ -128,20 +139,69 @@ class Ensemble(ArchitectureProperties):
             for b, bl in zip(self._b, bs):
                 b[...] = bl
 
+    def _init_generated(self, arch: Architecture, seed, sw: float, sb: float, gain, value: float, fn: str) -> None:
+        """Members drawn by the engine where they are used (see :class:`Ensemble`, ``storage``)."""
+        if self._init == "orthogonal":
+            raise ValueError(
+                f"{fn}: storage='generated' draws each weight on its own; init='orthogonal' "
+                "needs a QR per matrix (use storage='stored')"
+            )
+        if any(arch.batchnorm):
+            raise ValueError(f"{fn}: storage='generated' does not support batch norm (it runs member by member)")
+        self._seed = int_seed(None if seed is None else seed, fn) if not isinstance(seed, np.random.Generator) else None
+        if self._seed is None:
+            raise ValueError(
+                f"{fn}: storage='generated' needs an integer seed (members are drawn from it), got a Generator"
+            )
+        w = arch.widths
+        draw = [_draw_spec(self._init, w[l], w[l - 1], sw, sb, gain, value) for l in range(1, len(w))]
+        self._engine = _engine.ensemble_engine(arch, self._n, draw=draw, seed=self._seed)
+        self._W = self._b = None
+
     @property
     def members(self) -> int:
         """The number of networks."""
         return self._n
 
     @property
+    def storage(self) -> str:
+        """``"stored"`` (every member's parameters in memory) or ``"generated"`` (drawn where used)."""
+        return self._storage
+
+    @property
     def weights(self) -> tuple:
-        """Per layer, every member's weights: shape ``(n, n_l, n_{l-1})`` (writable views)."""
-        return self._W
+        """Per layer, every member's weights: shape ``(n, n_l, n_{l-1})`` (writable views;
+        copies made on demand for ``storage="generated"``)."""
+        return self._W if self._W is not None else self._materialise()[0]
 
     @property
     def biases(self) -> tuple:
-        """Per layer, every member's biases: shape ``(n, n_l)`` (writable views)."""
-        return self._b
+        """Per layer, every member's biases: shape ``(n, n_l)`` (writable views; copies for ``"generated"``)."""
+        return self._b if self._b is not None else self._materialise()[1]
+
+    def _member_params(self, m: int) -> tuple:
+        """Member m's weights and biases, from the engine (generated members)."""
+        flat = self._engine.member_params(m)
+        w, Ws, bs, at = self._arch.widths, [], [], 0
+        for l in range(1, len(w)):
+            Ws.append(flat[at : at + w[l] * w[l - 1]].reshape(w[l], w[l - 1]))
+            at += w[l] * w[l - 1]
+            bs.append(flat[at : at + w[l]])
+            at += (
+                w[l]
+                + (2 * w[l] if self._arch.layernorm[l - 1] else 0)
+                + (2 * w[l - 1] if self._arch.prenorm[l - 1] else 0)
+            )
+        return Ws, bs
+
+    def _materialise(self) -> tuple:
+        self._arch.check_memory("Ensemble.weights", copies=self._n, gradients=False)
+        params = [self._member_params(m) for m in range(self._n)]
+        L = self._arch.depth
+        return (
+            tuple(np.stack([p[0][l] for p in params]) for l in range(L)),
+            tuple(np.stack([p[1][l] for p in params]) for l in range(L)),
+        )
 
     @property
     def sigma_w2(self) -> float | None:
@@ -166,7 +226,10 @@ class Ensemble(ArchitectureProperties):
             raise TypeError(f"Ensemble.member: m must be an integer, got {m!r}") from None
         if not 0 <= m < self._n:
             raise IndexError(f"Ensemble.member: m must be in [0, {self._n}), got {m}")
-        return Network(self._arch, weights=[W[m] for W in self._W], biases=[b[m] for b in self._b])
+        if self._W is None:  # generated: drawn again, bit for bit
+            Ws, bs = self._member_params(m)
+            return Network(self._arch, weights=Ws, biases=bs)
+        return Network(self._arch, weights=[W[m] for W in self.weights], biases=[b[m] for b in self.biases])
 
     def run(self, x, t, *, check_finite: bool = True, progress: bool | None = None) -> EnsembleReport:
         """Every member on one batch: ``x`` (B, n_0) shared, or (n, B, n_0) per member;
@@ -206,8 +269,8 @@ class Ensemble(ArchitectureProperties):
             codes = np.empty(E, np.int8)
             with progress_bar(E, desc=fn, unit="member", enabled=progress) as bar:
                 for m in range(E):
-                    net.set_weights([W[m] for W in self._W])
-                    net.set_biases([b[m] for b in self._b])
+                    net.set_weights([W[m] for W in self.weights])
+                    net.set_biases([b[m] for b in self.biases])
                     r = net.gradient_report(
                         x[m] if x.ndim == 3 else x, t[m] if t.ndim == 3 else t, check_finite=check_finite
                     )
@@ -245,17 +308,44 @@ class Ensemble(ArchitectureProperties):
 
     def __reduce__(self):
         """Pickles as its Architecture, member count, initialisation settings and
-        a copy of every member's parameters (the engine is rebuilt on unpickling)."""
+        a copy of every member's parameters (the engine is rebuilt on unpickling);
+        a generated ensemble as its settings and seed alone."""
+        if self._W is None:
+            kw = dict(init=self._init, sw=self._sw, sb=self._sb, gain=self._gain, seed=self._seed, storage="generated")
+            return (_generated_ensemble, (self._arch, self._n, kw))
         params = (tuple(W.copy() for W in self._W), tuple(b.copy() for b in self._b))
         state = (self._init, self._sw, self._sb, self._gain, self._seed, params)
         return (_unpickle_ensemble, (self._arch, self._n, state))
+
+
+def _generated_ensemble(arch: Architecture, n: int, kw: dict) -> Ensemble:
+    return Ensemble(arch, n, progress=False, **kw)
+
+
+def _draw_spec(init: str, fan_out: int, fan_in: int, sw: float, sb: float, gain, value: float) -> tuple:
+    """How the engine draws one layer (kernels/philox.hpp): (weight distribution, scale, bias
+    distribution, scale); 0 uniform on [-a, a), 1 normal, 2 constant. The scales of init_weight."""
+    g = DEFAULT_GAIN.get(init, 1.0) if gain is None else float(gain)
+    if init == "normal":
+        wd = (1, sw / math.sqrt(fan_in))
+    elif init == "xavier_uniform":
+        wd = (0, g * math.sqrt(6.0 / (fan_in + fan_out)))
+    elif init == "xavier_normal":
+        wd = (1, g * math.sqrt(2.0 / (fan_in + fan_out)))
+    elif init in ("he_normal", "lecun_normal"):
+        wd = (1, g / math.sqrt(fan_in))
+    elif init in ("he_uniform", "lecun_uniform"):
+        wd = (0, g * math.sqrt(3.0 / fan_in))
+    else:  # constant
+        wd = (2, value)
+    return wd + ((1, sb) if sb > 0 else (2, 0.0))
 
 
 def _unpickle_ensemble(arch: Architecture, n: int, state: tuple) -> Ensemble:
     init, sw, sb, gain, seed, (Ws, bs) = state
     ens = Ensemble(arch, n, init="constant", progress=False)
     ens._init, ens._sw, ens._sb, ens._gain, ens._seed = init, sw, sb, gain, seed
-    for W, Wp, b, bp in zip(ens._W, Ws, ens._b, bs):
+    for W, Wp, b, bp in zip(ens.weights, Ws, ens.biases, bs):
         W[...] = Wp
         b[...] = bp
     return ens
