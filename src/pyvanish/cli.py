@@ -214,6 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
     _shape_args(e, depth=10, width=16, batch=1)
     e.set_defaults(func=_ensemble)
     e.add_argument("-n", "--members", type=_positive, default=10_000, help="networks (default 10000)")
+    e.add_argument(
+        "--storage",
+        choices=["stored", "generated"],
+        default="stored",
+        help="stored: every member's parameters in memory; generated: drawn inside the run from "
+        "(seed, member, layer), nothing stored per member (default stored)",
+    )
     e.add_argument("--activation", default="tanh", help="hidden activation (default tanh)")
     e.add_argument("--output-activation", default="identity", help="output activation (default identity)")
     e.add_argument("--init", default="normal", help="initialisation (default normal: Var W = sigma_w^2/fan_in)")
@@ -339,7 +346,7 @@ def _architecture(args, fn: str, widths=None) -> Architecture:
 
 def _ensemble(args, out) -> None:
     arch = _architecture(args, "Ensemble")
-    ens = Ensemble(arch, args.members, init=args.init, sw=args.sw, sb=args.sb, seed=args.seed)
+    ens = Ensemble(arch, args.members, init=args.init, sw=args.sw, sb=args.sb, seed=args.seed, storage=args.storage)
     x, t = arch.default_batch(args.batch, args.seed)
     t0 = time.perf_counter()
     rep = ens.run(x, t)
