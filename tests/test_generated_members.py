@@ -87,6 +87,8 @@ def test_generated_ensembles_pickle_as_their_seed_and_refuse_what_they_cannot_dr
     assert len(blob) < 2000
     back = pickle.loads(blob)
     np.testing.assert_array_equal(back.member(4).weights[1], ens.member(4).weights[1])
+    const = pyvanish.Ensemble([3, 5, 1], 4, init="constant", value=0.25, seed=1, storage="generated")
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(const)).member(2).weights[0], np.full((5, 3), 0.25))
     with pytest.raises(ValueError, match="Ensemble: storage='generated' .* init='orthogonal'"):
         pyvanish.Ensemble([3, 5, 1], 20, init="orthogonal", storage="generated")
     with pytest.raises(ValueError, match="Ensemble: storage='generated' does not support batch norm"):

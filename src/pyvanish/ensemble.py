@@ -37,6 +37,14 @@ class Ensemble(ArchitectureProperties):
     ``gamma = 1``, ``beta = 0`` in every member; ensembles with batch norm run
     member by member through the single-network engine.
 
+    ``storage``: ``"stored"`` (default) keeps every member's parameters in
+    memory, drawn with NumPy from ``seed``. ``"generated"`` stores none: the
+    engine draws each member's weights inside every run from a counter-based
+    generator (Philox4x32-10) keyed by ``(seed, member, layer)``, so memory does
+    not grow with ``n`` and member ``m`` is the same in an ensemble of any size
+    (``weights`` are then copies made on demand; not with orthogonal weights or
+    batch norm).
+
     ``progress`` (construction; :meth:`run` takes its own): a progress bar in
     layers drawn, tqdm's auto mode (on stderr, or a widget in Jupyter). None
     (default): on a terminal or in Jupyter, once it has run half a second;
@@ -91,7 +99,7 @@ class Ensemble(ArchitectureProperties):
         arch = architecture_of(widths, fn, locals())
         self._arch = arch
         self._init = check_init_args(init, sw, sb, gain, value, fn)
-        self._sw, self._sb, self._gain = float(sw), float(sb), gain
+        self._sw, self._sb, self._gain, self._value = float(sw), float(sb), gain, float(value)
         if storage not in ("stored", "generated"):
             raise ValueError(f"{fn}: storage must be 'stored' or 'generated', got {storage!r}")
         self._storage = storage
@@ -311,7 +319,15 @@ class Ensemble(ArchitectureProperties):
         a copy of every member's parameters (the engine is rebuilt on unpickling);
         a generated ensemble as its settings and seed alone."""
         if self._W is None:
-            kw = dict(init=self._init, sw=self._sw, sb=self._sb, gain=self._gain, seed=self._seed, storage="generated")
+            kw = dict(
+                init=self._init,
+                sw=self._sw,
+                sb=self._sb,
+                gain=self._gain,
+                value=self._value,
+                seed=self._seed,
+                storage="generated",
+            )
             return (_generated_ensemble, (self._arch, self._n, kw))
         params = (tuple(W.copy() for W in self._W), tuple(b.copy() for b in self._b))
         state = (self._init, self._sw, self._sb, self._gain, self._seed, params)
