@@ -174,12 +174,14 @@ py::array mse_bwd(const py::array& pred, const py::array& target) {
 // (loss, dL/dpred) of any loss (kernels/losses.hpp; kind LOSS_GIVEN is not a loss).
 template <class T>
 py::tuple loss_(const py::array& pred, const py::array& target, int kind) {
-  const char* fn = "loss";
+  const char* fn = "loss_forward_backward";  // pyvanish.kernels' name for it
   const T* p = data<T>(pred, fn, "pred", {-1, -1});
   const int64_t B = pred.shape(0), N = pred.shape(1);
   const T* t = data<T>(target, fn, "target", {B, N});
-  if (kind < 0 || kind >= LOSS_GIVEN) throw py::value_error("loss: unknown loss code " + std::to_string(kind));
-  if (B == 0) throw py::value_error("loss: pred has no rows; the mean over an empty batch is undefined");
+  if (kind < 0 || kind >= LOSS_GIVEN)
+    throw py::value_error("loss_forward_backward: unknown loss code " + std::to_string(kind));
+  if (B == 0)
+    throw py::value_error("loss_forward_backward: pred has no rows; the mean over an empty batch is undefined");
   auto d = alloc<T>({B, N});
   T* dp = d.mutable_data();
   double value = 0.0;
@@ -347,7 +349,7 @@ void bind_kernels(py::module_& m) {
   }, py::arg("pred"), py::arg("target"));
 
   m.def("loss", [](const py::array& pred, const py::array& target, int kind) {
-    return PV_DISPATCH(pred, "loss", "pred", loss_)(pred, target, kind);
+    return PV_DISPATCH(pred, "loss_forward_backward", "pred", loss_)(pred, target, kind);
   }, py::arg("pred"), py::arg("target"), py::arg("kind"));
 
   m.def("layernorm_forward", [](const py::array& inp, const py::array& gamma, const py::array& beta, double eps) {

@@ -156,11 +156,11 @@ class Ensemble(ArchitectureProperties):
             )
         if any(arch.batchnorm):
             raise ValueError(f"{fn}: storage='generated' does not support batch norm (it runs member by member)")
-        self._seed = int_seed(None if seed is None else seed, fn) if not isinstance(seed, np.random.Generator) else None
-        if self._seed is None:
+        if isinstance(seed, np.random.Generator):
             raise ValueError(
                 f"{fn}: storage='generated' needs an integer seed (members are drawn from it), got a Generator"
             )
+        self._seed = int_seed(seed, fn)  # None: a fresh one, recorded
         w = arch.widths
         draw = [_draw_spec(self._init, w[l], w[l - 1], sw, sb, gain, value) for l in range(1, len(w))]
         self._engine = _engine.ensemble_engine(arch, self._n, draw=draw, seed=self._seed)

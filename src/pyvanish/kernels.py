@@ -249,10 +249,7 @@ def loss_forward_backward(name: str, pred, target, *, check_finite: bool = False
 
     kind = _engine.LOSS_CODES[_loss(name, "loss_forward_backward")]
     p, t = as_arrays("loss_forward_backward", check_finite, pred=pred, target=target)
-    try:
-        return _engine.loss(p, t, kind)
-    except ValueError as exc:
-        raise ValueError(str(exc).replace("loss:", "loss_forward_backward:", 1)) from None
+    return _engine.loss(p, t, kind)
 
 
 def layernorm_forward(inp, gamma, beta, eps: float = 1e-5, *, check_finite: bool = False):

@@ -383,37 +383,29 @@ class Network(ArchitectureProperties):
         return (_unpickle_network, (self._arch, state))
 
     # ------------------------------------------------------------ running
-    def _inputs(self, x, t, fn):
+    def _inputs(self, x, t, fn, name="t"):
         """x, t as C-contiguous (B, n_0), (B, n_L) arrays of the network's dtype
         (the input policy; class indices become one-hot rows; finiteness is the
-        engine's single check)."""
-        t = class_targets(t, self._arch.loss, self._arch.widths[-1], fn)
-        x, t = as_arrays(fn, False, x=x, t=t)
+        engine's single check). ``name``: what t is called in messages
+        (``"grad_output"``: dL/dy itself, never class indices)."""
+        if name == "t":
+            t = class_targets(t, self._arch.loss, self._arch.widths[-1], fn)
+        x, t = as_arrays(fn, False, **{"x": x, name: t})
         dt = self._arch.dtype
         with np.errstate(over="ignore"):  # float64 beyond float32's range: inf, refused by the engine's check
             x, t = x.astype(dt, copy=False), t.astype(dt, copy=False)
-        x, t = self._batch(x, t, fn)
+        x, t = self._batch(x, t, fn, name)
         return np.ascontiguousarray(x), np.ascontiguousarray(t)
 
-    def _batch(self, x, t, fn):
+    def _batch(self, x, t, fn, name="t"):
         """The policy's shape rules (and its messages): (B, n_0) and (B, n_L)."""
         x = _as_batch(x, self._arch.widths[0], "x", fn)
-        t = _as_batch(t, self._arch.widths[-1], "t", fn)
+        t = _as_batch(t, self._arch.widths[-1], name, fn)
         if x.shape[0] != t.shape[0]:
             raise ValueError(
-                f"{fn}: x has {x.shape[0]} samples (shape {x.shape}) but t has {t.shape[0]} (shape {t.shape})"
+                f"{fn}: x has {x.shape[0]} samples (shape {x.shape}) but {name} has {t.shape[0]} (shape {t.shape})"
             )
         return x, t
-
-    def _inputs_given(self, x, g, fn):
-        """x and grad_output under the input policy (grad_output named as such)."""
-        x, g = as_arrays(fn, False, x=x, grad_output=g)
-        dt = self._arch.dtype
-        with np.errstate(over="ignore"):
-            x, g = x.astype(dt, copy=False), g.astype(dt, copy=False)
-        x = _as_batch(x, self._arch.widths[0], "x", fn)
-        g = _batch_shape(g, self._arch.widths[-1], "grad_output", fn, x.shape[0])
-        return np.ascontiguousarray(x), np.ascontiguousarray(g)
 
     def _input(self, x, fn):
         """x alone, as a C-contiguous (B, n_0) array of the network's dtype."""
@@ -469,16 +461,14 @@ class Network(ArchitectureProperties):
             t, kind = grad_output, _engine.LOSS_CODES["given"]
         elif t is None:
             raise TypeError(f"{fn}: t (the targets) is required, or grad_output (dL/dy)")
+        name = "t" if kind < 0 else "grad_output"
         if not (self._ready(x) and self._ready(t)):
-            x, t = self._inputs(x, t, fn) if kind < 0 else self._inputs_given(x, t, fn)
+            x, t = self._inputs(x, t, fn, name)
         try:
             out = self._engine.run(x, t, check_finite, return_grads, kind)
         except ValueError as exc:
-            if kind >= 0:
-                _batch_shape(t, self._arch.widths[-1], "grad_output", fn, x.shape[0])
-                raise ValueError(f"{fn}: {str(exc).replace('t contains', 'grad_output contains')}") from None
-            self._batch(x, t, fn)  # a shape problem: the policy's message
-            raise ValueError(f"{fn}: {exc}") from None
+            self._batch(x, t, fn, name)  # a shape problem: the policy's message
+            raise ValueError(f"{fn}: {str(exc).replace('t contains', f'{name} contains', 1)}") from None
         except (TypeError, RuntimeError) as exc:
             raise type(exc)(f"{fn}: {exc}") from None
         except MemoryError as exc:
@@ -630,14 +620,6 @@ def _as_batch(a: np.ndarray, n: int, name: str, fn: str) -> np.ndarray:
             return a.reshape(1, n)
     if a.ndim != 2 or a.shape[1] != n:
         raise ValueError(f"{fn}: {name} has shape {a.shape}, expected (B, {n})")
-    return a
-
-
-def _batch_shape(a: np.ndarray, n: int, name: str, fn: str, B: int) -> np.ndarray:
-    """``a`` as (B, n) by the policy's rules, with B samples like x."""
-    a = _as_batch(a, n, name, fn)
-    if a.shape[0] != B:
-        raise ValueError(f"{fn}: x has {B} samples but {name} has {a.shape[0]} (shape {a.shape})")
     return a
 
 
