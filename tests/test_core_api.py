@@ -35,13 +35,18 @@ def test_run_returns_the_ratios_and_verdict_of_the_report(act):
     net = pyvanish.Network([4] + [8] * 6 + [2], activation=act, seed=1)
     x = np.random.default_rng(0).normal(size=(16, 4))
     t = np.zeros((16, 2))
-    loss, stats, grad_x, sr, wr, code = net._engine.run(x, t)
+    out = net._engine.run(x, t)
+    assert set(out) == {"batch", "loss", "grad_x", "stats", "grad_h", "signal_ratio", "weight_ratio", "verdict", "grads"}
     rep = net.gradient_report(x, t)
-    assert loss == rep.loss and grad_x == rep.grad_x
-    np.testing.assert_array_equal(stats, rep.stats)
-    np.testing.assert_equal(sr, rep.signal_ratio)
-    np.testing.assert_equal(wr, rep.weight_ratio)
-    assert _core.VERDICTS[code] == rep.verdict
+    assert out["batch"] == 16 and out["grads"] is None
+    assert out["loss"] == rep.loss and out["grad_x"] == rep.grad_x
+    np.testing.assert_array_equal(out["stats"], rep.stats)
+    # grad_h: |dL/dx| then the stats' grad_h column; both arrays read-only
+    np.testing.assert_array_equal(out["grad_h"], np.concatenate([[out["grad_x"]], out["stats"][:, 0]]))
+    assert not out["stats"].flags.writeable and not out["grad_h"].flags.writeable
+    np.testing.assert_equal(out["signal_ratio"], rep.signal_ratio)
+    np.testing.assert_equal(out["weight_ratio"], rep.weight_ratio)
+    assert out["verdict"] == rep.verdict and out["verdict"] in _core.VERDICTS
     assert _core.VERDICT_THRESHOLD_DECADES == THRESHOLD_DECADES
     assert _core.VERDICTS == ("healthy", "vanishing", "exploding", "undetermined")
 
@@ -49,7 +54,7 @@ def test_run_returns_the_ratios_and_verdict_of_the_report(act):
 def test_run_grads_are_copies_of_the_buffers():
     net = pyvanish.Network([3, 5, 5, 2], activation="tanh", batchnorm=True, seed=2)
     x, t = np.random.default_rng(1).normal(size=(6, 3)), np.zeros((6, 2))
-    *_, g = net._engine.run(x, t, True, True)
+    g = net._engine.run(x, t, True, True)["grads"]
     assert set(g) == {"params_grad", "dh", "dz", "du", "h", "z"}
     np.testing.assert_array_equal(g["params_grad"], net._engine.grads)
     assert g["params_grad"] is not net._engine.grads

@@ -103,6 +103,15 @@ py::array_t<T> alloc(const Shape& shape) {
 }
 
 // A copy of n values as a new (rows, cols) array.
+// Marks a freshly made result array read-only (results of a run are not to be edited in place).
+inline void read_only(const py::array& a) {
+  py::detail::array_proxy(a.ptr())->flags &= ~py::detail::npy_api::NPY_ARRAY_WRITEABLE_;
+}
+
+// A dict key made once per call site and kept for the process (interned and never
+// freed, so nothing is released after the interpreter has finalised).
+#define PV_KEY(s) ([]() -> py::handle { static PyObject* const k = PyUnicode_InternFromString(s); return k; }())
+
 template <class T>
 py::array_t<T> copy_of(const T* src, int64_t rows, int64_t cols) {
   auto a = alloc<T>({rows, cols});

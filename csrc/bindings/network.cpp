@@ -37,14 +37,16 @@ struct NetworkMethods {
     return out;
   }
 
-  // x (B, n_0), t (B, n_L) -> (loss, stats, grad_x, signal_ratio, weight_ratio,
-  // verdict_code[, grads]). Errors carry no function prefix (Python adds its own).
+  // x (B, n_0), t (B, n_L) -> the fields of a GradientReport as a dict: batch, loss,
+  // grad_x, stats (L, ST_COUNT), grad_h (L + 1: grad_x then each layer's), signal_ratio,
+  // weight_ratio, verdict (its name) and grads (None, or with grads=True a dict of copies).
+  // The arrays are read-only. Errors carry no function prefix (Python adds its own).
   // loss_kind < 0: the network's own loss; LOSS_GIVEN: t is dL/dy.
-  static py::tuple run(PN& self, const py::array& x, const py::array& t, bool check_finite, bool grads,
-                       int loss_kind) {
+  static py::dict run(PN& self, const py::array& x, const py::array& t, bool check_finite, bool grads,
+                      int loss_kind) {
     if (loss_kind >= LOSS_COUNT) throw py::value_error("loss_kind must be < " + std::to_string(LOSS_COUNT));
     Network<T>& net = self.net;
-    const int64_t n0 = net.layer(1).in, nL = net.layer(net.depth()).out;
+    const int64_t L = net.depth(), n0 = net.layer(1).in, nL = net.layer(L).out;
     const T* xp = data<T>(x, nullptr, "x", {-1, n0});
     const int64_t B = x.shape(0);
     const T* tp = data<T>(t, nullptr, "t", {B, nL});
@@ -55,18 +57,36 @@ struct NetworkMethods {
       if (!flat_all_finite(tp, B * nL)) throw py::value_error("t contains NaN or Inf (pass check_finite=False to allow)");
     }
     auto lock = self.lock(nullptr);
-    auto stats = alloc<double>({net.depth(), ST_COUNT});
+    auto stats = alloc<double>({L, ST_COUNT});
+    auto grad_h = alloc<double>({L + 1});
     double* sp = stats.mutable_data();
     double grad_x = 0.0, loss = 0.0;
     Summary sum;
     {
       int64_t work = 0;
-      for (int64_t l = 1; l <= net.depth(); ++l) work += B * net.layer(l).in * net.layer(l).out;
+      for (int64_t l = 1; l <= L; ++l) work += B * net.layer(l).in * net.layer(l).out;
       MaybeRelease r(work);
       loss = net.run(xp, tp, B, sp, &grad_x, &sum, loss_kind);
     }
-    if (!grads)
-      return py::make_tuple(loss, std::move(stats), grad_x, sum.signal_ratio, sum.weight_ratio, sum.verdict);
+    double* gh = grad_h.mutable_data();
+    gh[0] = grad_x;
+    for (int64_t l = 1; l <= L; ++l) gh[l] = sp[(l - 1) * ST_COUNT + ST_GRAD_H];
+    read_only(stats);
+    read_only(grad_h);
+    py::dict out;
+    auto put = [&out](py::handle key, py::object value) { PyDict_SetItem(out.ptr(), key.ptr(), value.ptr()); };
+    put(PV_KEY("batch"), py::int_(B));
+    put(PV_KEY("loss"), py::float_(loss));
+    put(PV_KEY("grad_x"), py::float_(grad_x));
+    put(PV_KEY("stats"), std::move(stats));
+    put(PV_KEY("grad_h"), std::move(grad_h));
+    put(PV_KEY("signal_ratio"), py::float_(sum.signal_ratio));
+    put(PV_KEY("weight_ratio"), py::float_(sum.weight_ratio));
+    put(PV_KEY("verdict"), py::reinterpret_borrow<py::object>(verdict_str(sum.verdict)));
+    if (!grads) {
+      put(PV_KEY("grads"), py::none());
+      return out;
+    }
     py::dict g;
     auto pg = alloc<T>({net.num_params()});
     std::copy(net.grads(), net.grads() + net.num_params(), pg.mutable_data());
@@ -76,8 +96,16 @@ struct NetworkMethods {
     g["du"] = layers(net, "du");
     g["h"] = layers(net, "h");
     g["z"] = layers(net, "z");
-    return py::make_tuple(loss, std::move(stats), grad_x, sum.signal_ratio, sum.weight_ratio, sum.verdict,
-                          std::move(g));
+    put(PV_KEY("grads"), std::move(g));
+    return out;
+  }
+
+  // The verdict's name as an interned str, made once per verdict.
+  static py::handle verdict_str(int v) {
+    static PyObject* names[VERDICT_COUNT + 1] = {};
+    const int i = (v >= 0 && v < VERDICT_COUNT) ? v : VERDICT_COUNT;
+    if (!names[i]) names[i] = PyUnicode_InternFromString(verdict_name(v));
+    return names[i];
   }
 
   // The forward pass alone: [h_1 .. h_L] (copies). Errors carry no prefix.

@@ -454,18 +454,26 @@ class Network(ArchitectureProperties):
         'vanishing'
         """
         fn = "Network.gradient_report"
-        kind = -1
+        kind, name = -1, "t"
         if grad_output is not None:
             if t is not None:
                 raise TypeError(f"{fn}: give the targets t or grad_output (dL/dy), not both")
-            t, kind = grad_output, _engine.LOSS_CODES["given"]
+            t, kind, name = grad_output, _engine.LOSS_CODES["given"], "grad_output"
         elif t is None:
             raise TypeError(f"{fn}: t (the targets) is required, or grad_output (dL/dy)")
-        name = "t" if kind < 0 else "grad_output"
-        if not (self._ready(x) and self._ready(t)):
+        # The engine takes 2-d arrays as they are and refuses (TypeError) another dtype or a
+        # layout that is not C-contiguous and aligned; anything else goes through the policy.
+        # Checking only the cheap part here keeps a tutorial network's report at engine cost.
+        if type(x) is not np.ndarray or type(t) is not np.ndarray or x.ndim != 2 or t.ndim != 2:
             x, t = self._inputs(x, t, fn, name)
         try:
-            out = self._engine.run(x, t, check_finite, return_grads, kind)
+            try:
+                out = self._engine.run(x, t, check_finite, return_grads, kind)
+            except TypeError:
+                if self._ready(x) and self._ready(t):
+                    raise
+                x, t = self._inputs(x, t, fn, name)
+                out = self._engine.run(x, t, check_finite, return_grads, kind)
         except ValueError as exc:
             self._batch(x, t, fn, name)  # a shape problem: the policy's message
             raise ValueError(f"{fn}: {str(exc).replace('t contains', f'{name} contains', 1)}") from None
@@ -473,7 +481,7 @@ class Network(ArchitectureProperties):
             raise type(exc)(f"{fn}: {exc}") from None
         except MemoryError as exc:
             raise MemoryError(f"{fn}: out of memory for a batch of {x.shape[0]} ({exc})") from None
-        return _report(self, x.shape[0], out)
+        return _report(self, out) if return_grads else GradientReport._of(self._arch._labels, out)
 
     def forward(self, x, *, all_layers: bool = False, check_finite: bool = True):
         """The network's output ``y`` (B, n_L) for inputs ``x`` (B, n_0).
@@ -623,12 +631,10 @@ def _as_batch(a: np.ndarray, n: int, name: str, fn: str) -> np.ndarray:
     return a
 
 
-def _report(net: Network, batch: int, out: tuple) -> GradientReport:
-    """A GradientReport around one engine call's results."""
-    loss, stats, grad_x, signal, weight, code = out[:6]
-    grads = None
-    if len(out) > 6:
-        g = out[6]
+def _report(net: Network, out: dict) -> GradientReport:
+    """A GradientReport around one engine call's results (the engine's dict of fields)."""
+    g = out["grads"]
+    if g is not None:
         flat = g["params_grad"]
         e, n, L = net._engine, net.widths, net.depth
 
@@ -639,7 +645,7 @@ def _report(net: Network, batch: int, out: tuple) -> GradientReport:
             ]
 
         vec, bn, pre = (lambda l: (n[l],)), net.architecture.normed, net.prenorm
-        grads = {
+        out["grads"] = {
             "W": layer(e.weight_offset, lambda l: (n[l], n[l - 1])),
             "b": layer(e.bias_offset, vec),
             "h": g["dh"],
@@ -652,7 +658,4 @@ def _report(net: Network, batch: int, out: tuple) -> GradientReport:
             "pre_gamma": layer(e.pre_gamma_offset, lambda l: (n[l - 1],), pre),
             "pre_beta": layer(e.pre_beta_offset, lambda l: (n[l - 1],), pre),
         }
-    stats.flags.writeable = False
-    return GradientReport._of(
-        net._arch._labels, batch, loss, grad_x, stats, signal, weight, _engine.VERDICTS[code], grads
-    )
+    return GradientReport._of(net._arch._labels, out)

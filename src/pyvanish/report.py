@@ -44,9 +44,18 @@ from ._engine import STAT, STAT_NAMES, THRESHOLD_DECADES
 from ._text import format_table
 
 MEAN_DPHI = "mean phi'"
+_new, _set_dict = object.__new__, object.__setattr__
 
 # every per-layer statistic but grad_h (which has L + 1 entries), with the gain after the norms
 LAYER_FIELDS = STAT_NAMES[1:4] + ("gain",) + STAT_NAMES[4:]
+
+
+def _column(name: str, counts: bool, doc: str) -> property:
+    """A report property reading one statistic's column of ``stats`` (as int64 for counts)."""
+    key = (slice(None), STAT[name])
+    if counts:
+        return property(lambda self: self.stats[key].astype(np.int64), doc=doc)
+    return property(lambda self: self.stats[key], doc=doc)
 
 
 def log10_of(r: float) -> float:
@@ -151,22 +160,15 @@ class GradientReport:
     __eq__ = fields_equal  # by value: arrays, NaN == NaN (pickle round trips compare equal)
 
     @classmethod
-    def _of(cls, labels: Mapping[str, Any], batch, loss, grad_x, stats, signal_ratio, weight_ratio, verdict, grads):
-        """The engine's fast path: the same object as the constructor makes, without its
+    def _of(cls, labels: Mapping[str, Any], values: dict) -> GradientReport:
+        """The engine's fast path: ``values`` (the engine's dict: batch, loss, grad_x,
+        stats, grad_h, signal_ratio, weight_ratio, verdict, grads) plus the network's
+        ``labels`` become the report's ``__dict__`` as they are, without the constructor's
         per-field frozen ``__setattr__`` calls (the report of a tutorial network must cost
-        about what its engine call costs)."""
-        rep = cls.__new__(cls)
-        rep.__dict__.update(
-            labels,
-            batch=batch,
-            loss=loss,
-            grad_x=grad_x,
-            stats=stats,
-            signal_ratio=signal_ratio,
-            weight_ratio=weight_ratio,
-            verdict=verdict,
-            grads=grads,
-        )
+        about what its engine call costs). ``grad_h`` arrives computed."""
+        values.update(labels)
+        rep = _new(cls)
+        _set_dict(rep, "__dict__", values)
         return rep
 
     def _col(self, name: str) -> np.ndarray:
@@ -186,27 +188,17 @@ class GradientReport:
         out.flags.writeable = False
         return out
 
-    grad_z = property(lambda self: self._col("grad_z"), doc="``|dL/dz_l|``, layers 1..L")
-    grad_W = property(lambda self: self._col("grad_W"), doc="``|dL/dW_l|_F``, layers 1..L")
-    grad_b = property(lambda self: self._col("grad_b"), doc="``|dL/db_l|``, layers 1..L")
-    mean_dphi = property(lambda self: self._col("mean_dphi"), doc="mean ``phi'(z_l)``, layers 1..L")
-    saturated = property(lambda self: self._col("saturated"), doc="saturated fraction, layers 1..L")
-    dead = property(lambda self: self._col("dead"), doc="dead-unit fraction, layers 1..L")
-    nonfinite_act = property(
-        lambda self: self._col("nonfinite_act").astype(np.int64), doc="NaN/Inf count in ``z_l`` and ``h_l``"
-    )
-    nonfinite_grad = property(
-        lambda self: self._col("nonfinite_grad").astype(np.int64), doc="NaN/Inf count in the gradients of layer l"
-    )
-    tiny_grad_W = property(
-        lambda self: self._col("tiny_grad_W").astype(np.int64), doc="entries of ``dL/dW_l`` that are 0 or subnormal"
-    )
-    grad_gamma = property(
-        lambda self: self._col("grad_gamma"), doc="``|dL/dgamma_l|`` of batch-norm layers (NaN elsewhere)"
-    )
-    grad_beta = property(
-        lambda self: self._col("grad_beta"), doc="``|dL/dbeta_l|`` of batch-norm layers (NaN elsewhere)"
-    )
+    grad_z = _column("grad_z", False, doc="``|dL/dz_l|``, layers 1..L")
+    grad_W = _column("grad_W", False, doc="``|dL/dW_l|_F``, layers 1..L")
+    grad_b = _column("grad_b", False, doc="``|dL/db_l|``, layers 1..L")
+    mean_dphi = _column("mean_dphi", False, doc="mean ``phi'(z_l)``, layers 1..L")
+    saturated = _column("saturated", False, doc="saturated fraction, layers 1..L")
+    dead = _column("dead", False, doc="dead-unit fraction, layers 1..L")
+    nonfinite_act = _column("nonfinite_act", True, doc="NaN/Inf count in ``z_l`` and ``h_l``")
+    nonfinite_grad = _column("nonfinite_grad", True, doc="NaN/Inf count in the gradients of layer l")
+    tiny_grad_W = _column("tiny_grad_W", True, doc="entries of ``dL/dW_l`` that are 0 or subnormal")
+    grad_gamma = _column("grad_gamma", False, doc="``|dL/dgamma_l|`` of batch-norm layers (NaN elsewhere)")
+    grad_beta = _column("grad_beta", False, doc="``|dL/dbeta_l|`` of batch-norm layers (NaN elsewhere)")
 
     @property
     def depth(self) -> int:
