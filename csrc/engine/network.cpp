@@ -4,11 +4,36 @@
 #include <cmath>
 #include <limits>
 
+#include "engine/network_passes.hpp"
 #include "kernels/activations.hpp"
 #include "kernels/batchnorm.hpp"
 #include "kernels/kernels.hpp"
 
 namespace pyvanish {
+
+// ---------------------------------------------------------------- the passes, on simd_path()
+template <class T>
+void derivative_pass(int act, double alpha, double thr, T* dphi, T* du, const T* u, const T* a, const T* da,
+                     int64_t B, int64_t units, double* colsum, int64_t* colsat, unsigned char* alive,
+                     LayerAccumulators& acc) noexcept {
+  PYVANISH_SIMD_DISPATCH(derivative_pass(act, alpha, thr, dphi, du, u, a, da, B, units, colsum, colsat, alive, acc));
+}
+template <class T>
+void layer_statistics(const LayerBuffers<T>& b, LayerAccumulators& acc) noexcept {
+  PYVANISH_SIMD_DISPATCH(layer_statistics(b, acc));
+}
+template <class T>
+double buffer_norm(const T* v, int64_t n) noexcept {
+  PYVANISH_SIMD_DISPATCH(buffer_norm(v, n));
+}
+template <class T>
+void sgd_update(T* p, T* v, const T* g, int64_t n, T lr, T mu, T wd) noexcept {
+  PYVANISH_SIMD_DISPATCH(sgd_update(p, v, g, n, lr, mu, wd));
+}
+template <class T>
+void adam_update(T* p, T* m, T* v, const T* g, int64_t n, T lr, T beta1, T beta2, T c1, T c2, T eps, T wd) noexcept {
+  PYVANISH_SIMD_DISPATCH(adam_update(p, m, v, g, n, lr, beta1, beta2, c1, c2, eps, wd));
+}
 
 template <class T>
 Network<T>::Network(std::vector<LayerSpec> layers) : layers_(std::move(layers)) {
@@ -139,36 +164,10 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
     if (s.skip >= 0)
       for (int64_t i = 0; i < m; ++i) ws[o.da + i] = T(s.scale) * dh_l[i];
     const T* da = ws + o.da;
-    T* dphi = ws + dphi_off_;
     T* du = ws + o.du;
-    activation_derivative<T>(s.act, T(s.alpha), dphi, ws + o.u, ws + o.a, m);
-    const double thr = saturation_threshold(s.act, s.alpha);
-    // du = da * phi', and per unit: sum of phi', saturated count, alive flag.
-    // Accumulated per column (independent, vectorisable), summed in order.
-    double* colsum = colsum_.data();
-    int64_t* colsat = colsat_.data();
-    unsigned char* alive = alive_.data();
-    std::fill(colsum, colsum + s.out, 0.0);
-    std::fill(colsat, colsat + s.out, int64_t(0));
-    std::fill(alive, alive + s.out, 0);
-    for (int64_t b = 0; b < B; ++b) {
-      const T* d = dphi + b * s.out;
-      const T* g = da + b * s.out;
-      T* out = du + b * s.out;
-      for (int64_t j = 0; j < s.out; ++j) {
-        out[j] = g[j] * d[j];
-        colsum[j] += double(d[j]);
-        colsat[j] += is_saturated(d[j], thr);
-        alive[j] |= is_alive(d[j]);
-      }
-    }
-    double sum_dphi = 0.0, dead = 0.0;
-    int64_t saturated = 0;
-    for (int64_t j = 0; j < s.out; ++j) {
-      sum_dphi += colsum[j];
-      saturated += colsat[j];
-    }
-    lane_count_dead(alive, s.out, 1, 1, &dead);  // the units as rows of one lane
+    LayerAccumulators acc;
+    derivative_pass<T>(s.act, s.alpha, saturation_threshold(s.act, s.alpha), ws + dphi_off_, du, ws + o.u, ws + o.a,
+                       da, B, s.out, colsum_.data(), colsat_.data(), alive_.data(), acc);
     T* dgamma = G + gamma_offset(l);
     T* dbeta = G + beta_offset(l);
     if (s.batchnorm)
@@ -193,19 +192,15 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
       for (int64_t i = 0; i < B * s.in; ++i) dinp[i] += dh_r[i];
     }
 
-    LayerAccumulators acc;
     const bool bn = s.normed();
     const LayerBuffers<T> bufs{ws + o.z, bn ? ws + o.u : nullptr, ws + o.h, dh_l, dz, bn ? du : nullptr, dW, db,
                                bn ? dgamma : nullptr, bn ? dbeta : nullptr, m, s.out * s.in, s.out};
-    reduce_layer(FlatReducer{}, bufs, LaneStats::of(acc));
-    acc.sum_dphi = sum_dphi;
-    acc.saturated = double(saturated);
-    acc.dead = dead;
+    layer_statistics<T>(bufs, acc);
     acc.samples = m;
     acc.units = s.out;
     stats_row(acc, stats + (l - 1) * ST_COUNT);
   }
-  *grad_x = flat_norm(ws + dx_off_, B * layer(1).in);
+  *grad_x = buffer_norm<T>(ws + dx_off_, B * layer(1).in);
   if (summary) *summary = summarize(stats, L);
   return loss;
 }
@@ -303,7 +298,8 @@ int64_t Network<T>::train(const T* X, const T* Y, const int64_t* idx, const Trai
     std::vector<double> wnorm;
     if (record) {
       wnorm.resize(size_t(L));
-      for (int64_t l = 1; l <= L; ++l) wnorm[size_t(l - 1)] = flat_norm(P + weight_offset(l), layer(l).out * layer(l).in);
+      for (int64_t l = 1; l <= L; ++l)
+        wnorm[size_t(l - 1)] = buffer_norm<T>(P + weight_offset(l), layer(l).out * layer(l).in);
     }
     // one record of this step's statistics (the update ratios come later)
     auto write_record = [&] {
@@ -333,23 +329,9 @@ int64_t Network<T>::train(const T* X, const T* Y, const int64_t* idx, const Trai
       b1t = std::pow(cfg.beta1, double(g + 1));
       b2t = std::pow(cfg.beta2, double(g + 1));
       const T c1 = T(1.0 / (1.0 - b1t)), c2 = T(1.0 / (1.0 - b2t));
-      const T beta1 = T(cfg.beta1), beta2 = T(cfg.beta2), eps = T(cfg.eps), wd = T(cfg.weight_decay);
-      T* v = m2;
-      T* m = m1;
-      for (int64_t i = 0; i < np; ++i) {
-        const T gi = G[i] + wd * P[i];
-        m[i] = beta1 * m[i] + (T(1) - beta1) * gi;
-        v[i] = beta2 * v[i] + (T(1) - beta2) * gi * gi;
-        P[i] -= lr * (m[i] * c1) / (std::sqrt(v[i] * c2) + eps);
-      }
+      adam_update<T>(P, m1, m2, G, np, lr, T(cfg.beta1), T(cfg.beta2), c1, c2, T(cfg.eps), T(cfg.weight_decay));
     } else {
-      const T mu = T(cfg.momentum), wd = T(cfg.weight_decay);
-      T* v = m1;
-      for (int64_t i = 0; i < np; ++i) {
-        const T gi = G[i] + wd * P[i];
-        v[i] = mu * v[i] + gi;
-        P[i] -= lr * v[i];
-      }
+      sgd_update<T>(P, m1, G, np, lr, T(cfg.momentum), T(cfg.weight_decay));
     }
     ++done;
     if (record) {
@@ -364,9 +346,12 @@ int64_t Network<T>::train(const T* X, const T* Y, const int64_t* idx, const Trai
           std::vector<T> d(static_cast<size_t>(n));
           for (int64_t i = 0; i < n; ++i)
             d[size_t(i)] = T(cfg.lr) * (m1[off + i] * T(c1)) / (std::sqrt(m2[off + i] * T(c2)) + T(cfg.eps));
-          step_norm = flat_norm(d.data(), n);
+          step_norm = buffer_norm<T>(d.data(), n);
+        } else if (cfg.momentum == 0.0 && cfg.weight_decay == 0.0) {
+          // plain SGD: the direction is dL/dW_l itself, whose norm the statistics hold
+          step_norm = std::fabs(cfg.lr) * stats[size_t((l - 1) * ST_COUNT + ST_GRAD_W)];
         } else {
-          step_norm = std::fabs(cfg.lr) * flat_norm(m1 + off, n);
+          step_norm = std::fabs(cfg.lr) * buffer_norm<T>(m1 + off, n);
         }
         const double w = wnorm[size_t(l - 1)];
         rec.update[nrec * L + l - 1] = w > 0 ? step_norm / w : (step_norm > 0 ? INFINITY : 0.0);
