@@ -389,3 +389,18 @@ def test_norms_neither_underflow_nor_overflow(scale, dtype):
     # |dW|_F = |y - t| |x| / B entrywise: sqrt(2) * 13 / 2 * scale (up to dW's own rounding)
     assert rep.grad_W[0] == pytest.approx(np.sqrt(2) * 13 / 2 * float(np.asarray(scale, dtype)),
                                           rel=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("scale", [1e-300, 1e-160, 1e-150, 1.0, 1e150, 1e160, 1e300])
+def test_norms_of_long_buffers_neither_underflow_nor_overflow(scale):
+    # dW (4, 19): rows of eight values in the vectorised scan plus a tail; entries
+    # spread over 16 decades around `scale`, so that some squares leave the range
+    net = pyvanish.Network([19, 4], activations=["identity"], init="constant", value=0.0)
+    net.biases[0][...] = [1.0, -1.0, 0.5, 0.25]
+    x = np.logspace(-8, 8, 19)[None, :] * scale
+    rep = net.gradient_report(x, np.zeros((1, 4)), return_grads=True)
+    dW = rep.grads["W"][0]
+    want = ref.norm(dW)
+    assert np.isfinite(want) and want > 0
+    assert rep.grad_W[0] == pytest.approx(want, rel=1e-14)
+    assert rep.grad_h[0] == pytest.approx(ref.norm(rep.grads["h"][0]), rel=1e-14)
