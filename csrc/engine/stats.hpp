@@ -117,22 +117,6 @@ inline int verdict_code(double signal_ratio, double weight_ratio, double nonfini
   return VERDICT_HEALTHY;
 }
 
-// One statistics row (ST_COUNT doubles) from a layer's accumulators.
-inline void stats_row(const LayerAccumulators& a, double* st) noexcept {
-  st[ST_GRAD_H] = a.grad_h;
-  st[ST_GRAD_Z] = a.grad_z;
-  st[ST_GRAD_W] = a.grad_W;
-  st[ST_GRAD_B] = a.grad_b;
-  st[ST_MEAN_DPHI] = a.sum_dphi / double(a.samples);
-  st[ST_SATURATED] = a.saturated / double(a.samples);
-  st[ST_DEAD] = a.dead / double(a.units);
-  st[ST_NONFINITE_ACT] = a.nonfinite_act;
-  st[ST_NONFINITE_GRAD] = a.nonfinite_grad;
-  st[ST_TINY_GRAD] = a.tiny;
-  st[ST_GRAD_GAMMA] = a.grad_gamma;
-  st[ST_GRAD_BETA] = a.grad_beta;
-}
-
 // The ratios and verdict of one network's statistics (L rows).
 inline Summary summarize(const double* stats, int64_t L) noexcept {
   const double* first = stats;
@@ -237,7 +221,7 @@ inline void lane_scaled_squares(const T* v, int64_t rows, int64_t stride, int64_
 template <class T>
 inline bool needs_rescale(double sum) noexcept {
   if constexpr (sizeof(T) < sizeof(double)) return false;
-  return !(sum >= 0x1p-900 && sum <= std::numeric_limits<double>::max());
+  return !((sum >= 0x1p-900) & (sum <= std::numeric_limits<double>::max()));
 }
 // The power-of-two exponent to scale by 2^-e (clamped so that 2^-e and 2^e exist).
 inline int64_t rescale_exponent(double amax) noexcept {
@@ -258,11 +242,13 @@ inline bool lane_norms(const T* v, int64_t rows, int64_t stride, int64_t n, doub
   fill(chk, n, 0.0);
   fill(sum, n, 0.0);
   lane_scan(v, rows, stride, n, chk, sum);
-  bool finite = true, rescale = false;
+  int64_t bad = 0, rescale = 0;  // integer flags: the loop vectorises
   for (int64_t k = 0; k < n; ++k) {
-    finite &= chk[k] == chk[k];
-    rescale |= chk[k] == chk[k] && needs_rescale<T>(sum[k]);
+    const int64_t ok = chk[k] == chk[k];
+    bad |= ok ^ 1;
+    rescale |= ok & int64_t(needs_rescale<T>(sum[k]));
   }
+  const bool finite = bad == 0;
   if (!rescale) {
     for (int64_t k = 0; k < n; ++k) out[k] = std::sqrt(sum[k]);
     return finite;
@@ -291,9 +277,9 @@ inline bool lane_all_finite(const T* v, int64_t rows, int64_t stride, int64_t n,
     const T* row = v + r * stride;
     for (int64_t k = 0; k < n; ++k) chk[k] += C(row[k]) - C(row[k]);
   }
-  bool finite = true;
-  for (int64_t k = 0; k < n; ++k) finite &= chk[k] == chk[k];
-  return finite;
+  int64_t bad = 0;  // an integer flag: the loop vectorises
+  for (int64_t k = 0; k < n; ++k) bad |= int64_t(chk[k] == chk[k]) ^ 1;
+  return bad == 0;
 }
 
 // out[k] += the number of NaN/Inf entries of lane k.
@@ -459,19 +445,43 @@ struct LaneStats {
     return {&a.grad_h, &a.grad_z, &a.grad_W, &a.grad_b, &a.grad_gamma, &a.grad_beta,
             &a.nonfinite_act, &a.nonfinite_grad, &a.tiny};
   }
-  // Lane k's values into a.
-  void to(int64_t k, LayerAccumulators& a) const noexcept {
-    a.grad_h = grad_h[k];
-    a.grad_z = grad_z[k];
-    a.grad_W = grad_W[k];
-    a.grad_b = grad_b[k];
-    a.grad_gamma = grad_gamma[k];
-    a.grad_beta = grad_beta[k];
-    a.nonfinite_act = nonfinite_act[k];
-    a.nonfinite_grad = nonfinite_grad[k];
-    a.tiny = tiny[k];
-  }
 };
+
+// Statistics rows (ST_COUNT doubles each) of n lanes, lane k's at st + k * stride,
+// from the lanes' buffer statistics and their sums of phi', saturated unit-samples
+// and dead units (samples: unit-samples per lane, B * n_l; units: n_l). The three
+// sums become their means in place first (a loop that vectorises its divisions),
+// then each lane's row is written whole.
+inline void stats_rows(const LaneStats& a, double* sum_dphi, double* saturated, double* dead, int64_t samples,
+                       int64_t units, int64_t n, double* st, int64_t stride) noexcept {
+  const double ns = double(samples), nu = double(units);
+  for (int64_t k = 0; k < n; ++k) {
+    sum_dphi[k] /= ns;
+    saturated[k] /= ns;
+    dead[k] /= nu;
+  }
+  for (int64_t k = 0; k < n; ++k) {
+    double* r = st + k * stride;
+    r[ST_GRAD_H] = a.grad_h[k];
+    r[ST_GRAD_Z] = a.grad_z[k];
+    r[ST_GRAD_W] = a.grad_W[k];
+    r[ST_GRAD_B] = a.grad_b[k];
+    r[ST_MEAN_DPHI] = sum_dphi[k];
+    r[ST_SATURATED] = saturated[k];
+    r[ST_DEAD] = dead[k];
+    r[ST_NONFINITE_ACT] = a.nonfinite_act[k];
+    r[ST_NONFINITE_GRAD] = a.nonfinite_grad[k];
+    r[ST_TINY_GRAD] = a.tiny[k];
+    r[ST_GRAD_GAMMA] = a.grad_gamma[k];
+    r[ST_GRAD_BETA] = a.grad_beta[k];
+  }
+}
+
+// One statistics row from a layer's accumulators.
+inline void stats_row(const LayerAccumulators& acc, double* st) noexcept {
+  LayerAccumulators a = acc;
+  stats_rows(LaneStats::of(a), &a.sum_dphi, &a.saturated, &a.dead, a.samples, a.units, 1, st, ST_COUNT);
+}
 
 // The network's view of a buffer: one lane, the whole flat buffer (vectorised
 // inside, see flat_norm).

@@ -62,7 +62,7 @@ inline double normal_quantile(double p) noexcept {
            2.1213794301586595867e+4) * r1 + 5.3941960214247511077e+3) * r1 + 6.8718700749205790830e+2) * r1 +
         4.2313330701600911252e+1) * r1 + 1.0);
   const double tail_p = q < 0 ? p : 1.0 - p;  // in [2^-54, 1/2]: a normal double
-  const double r = std::sqrt(-vmath::log1p_core(tail_p, 0.0));
+  const double r = std::sqrt(-vmath::log_core(tail_p));
   const double r2 = r - 1.6, r3 = r - 5.0;
   const double near =
       (((((((7.74545014278341407640e-4 * r2 + 2.27238449892691845833e-2) * r2 + 2.41780725177450611770e-1) * r2 +

@@ -169,12 +169,14 @@ inline double expm1(double x) noexcept {
 // rounding error: fdlibm's log1p (s_log1p.c). u = 2^k m with m in
 // [sqrt(2)/2, sqrt(2)); log m = 2 atanh(f / (2 + f)), f = m - 1; err / u is
 // the correction for the rounding of 1 + x.
-inline double log1p_core(double u, double err) noexcept {
+// (log_core(u): the same with err = 0, without the division err / u.)
+template <bool kWithErr>
+inline double log_kernel(double u, double err) noexcept {
   const uint64_t iu = bits(u) + (0x3ff0000000000000ull - 0x3fe6a09e667f3bcdull);
   const double k = from_bits((iu >> 52) | 0x4330000000000000ull) - (0x1p52 + 1023.0);
   const double m = from_bits((iu & 0x000fffffffffffffull) + 0x3fe6a09e667f3bcdull);
   const double f = m - 1.0;  // exact
-  const double c = err / u;
+  const double c = kWithErr ? err / u : 0.0;
   const double hfsq = 0.5 * f * f;
   const double s = f / (2.0 + f);
   const double z = s * s;
@@ -185,6 +187,8 @@ inline double log1p_core(double u, double err) noexcept {
   const double R = z * horner(z, Lg);
   return k * kLn2Hi - ((hfsq - (s * (hfsq + R) + (k * kLn2Lo + c))) - f);
 }
+inline double log1p_core(double u, double err) noexcept { return log_kernel<true>(u, err); }
+inline double log_core(double u) noexcept { return log_kernel<false>(u, 0.0); }
 
 // log(1 + x), accurate for tiny x.
 inline double log1p(double x) noexcept {
@@ -205,7 +209,7 @@ inline double log10(double x) noexcept {
   const bool sub = x < 0x1p-1022;
   const double u = sub ? x * 0x1p54 : x;
   const double back = sub ? 54.0 * kLn2Hi + 54.0 * kLn2Lo : 0.0;
-  double y = (log1p_core(u, 0.0) - back) * kLog10e;
+  double y = (log_core(u) - back) * kLog10e;
   y = x == kInf ? kInf : y;
   y = x == 0.0 ? -kInf : y;
   return (x < 0.0 || x != x) ? kNaN : y;
