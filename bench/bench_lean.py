@@ -166,3 +166,26 @@ def bench_lean_training(benchmark, impl):
 
     got = benchmark(with_pyvanish if impl == "cpp" else with_numpy)
     np.testing.assert_allclose(got, (with_numpy if impl == "cpp" else with_pyvanish)(), rtol=1e-8)
+
+
+@pytest.mark.parametrize("impl", ["engine-call", "report"])
+def bench_report_cost(benchmark, impl):
+    """What a report costs beyond its engine call (W1, the tutorial network): the bare
+    engine call against ``gradient_report`` with ``.verdict``, ``.grad_W`` and
+    ``.signal_ratio`` read (the target: at most 1.5x the engine call)."""
+    benchmark.group = "report-cost-W1"
+    net = pyvanish.Network([1, 1, 1, 1, 1], activation="sigmoid", output_activation="sigmoid", init="normal", seed=0)
+    x, t = np.array([[1.0]]), np.array([[0.0]])
+    engine = net._engine
+
+    def report():
+        rep = net.gradient_report(x, t)
+        return rep.verdict, rep.grad_W, rep.signal_ratio
+
+    def engine_call():
+        out = engine.run(x, t, True, False, -1)
+        return out["verdict"], out["stats"], out["signal_ratio"]
+
+    verdict, _, ratio = benchmark(report if impl == "report" else engine_call)
+    rep = net.gradient_report(x, t)
+    assert verdict == rep.verdict == "vanishing" and ratio == rep.signal_ratio
