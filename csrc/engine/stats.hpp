@@ -172,19 +172,79 @@ inline int64_t exponent_of(double x) noexcept {
   return int64_t((bits >> 52) & 0x7ff) - 1022;
 }
 
+// Vectors of lanes for the reductions below (GCC/Clang vector extensions; without them
+// the plain loops): a loop over lanes with its sums in memory is bound by their loads
+// and stores, and GCC, handed a short loop over lanes inside one over rows, vectorises
+// the rows with a transpose per row. Held in registers while the rows run, a lane's sums
+// are the same operations in the same order: the same numbers on every path.
+#if defined(__GNUC__) || defined(__clang__)
+#define PYVANISH_LANE_VECTORS 1
+#if defined(__AVX512F__)
+constexpr int kLaneVecBytes = 64;
+#elif defined(__AVX__)
+constexpr int kLaneVecBytes = 32;
+#else
+constexpr int kLaneVecBytes = 16;
+#endif
+typedef double LaneVec __attribute__((vector_size(kLaneVecBytes)));
+constexpr int64_t kLaneVec = kLaneVecBytes / int64_t(sizeof(double));
+// kLaneVec consecutive lanes of one row, as doubles.
+template <class T>
+inline LaneVec load_lanes(const T* p) noexcept {
+  LaneVec x;
+  if constexpr (sizeof(T) == sizeof(double)) {
+    std::memcpy(&x, p, sizeof x);
+  } else {
+    for (int64_t j = 0; j < kLaneVec; ++j) x[j] = double(p[j]);
+  }
+  return x;
+}
+#endif
+
 // One pass over rows: per lane k < n a finiteness check (chk: sum of v - v,
 // NaN iff some entry is NaN or inf) and the plain sum of squares (in double),
 // accumulated into the given arrays.
 template <class T>
 inline void lane_scan(const T* v, int64_t rows, int64_t stride, int64_t n, double* chk, double* sum) noexcept {
-  for (int64_t r = 0; r < rows; ++r) {
-    const T* row = v + r * stride;
-    for (int64_t k = 0; k < n; ++k) {
-      const double x = double(row[k]);
-      chk[k] += x - x;
-      sum[k] += x * x;
+  int64_t k0 = 0;
+#if defined(PYVANISH_LANE_VECTORS)
+  for (; k0 + 2 * kLaneVec <= n; k0 += 2 * kLaneVec) {  // two vectors: four independent chains
+    LaneVec c0, c1, s0, s1;
+    std::memcpy(&c0, chk + k0, sizeof c0);
+    std::memcpy(&c1, chk + k0 + kLaneVec, sizeof c1);
+    std::memcpy(&s0, sum + k0, sizeof s0);
+    std::memcpy(&s1, sum + k0 + kLaneVec, sizeof s1);
+    for (int64_t r = 0; r < rows; ++r) {
+      const LaneVec x0 = load_lanes(v + r * stride + k0), x1 = load_lanes(v + r * stride + k0 + kLaneVec);
+      c0 += x0 - x0;
+      c1 += x1 - x1;
+      s0 += x0 * x0;
+      s1 += x1 * x1;
     }
+    std::memcpy(chk + k0, &c0, sizeof c0);
+    std::memcpy(chk + k0 + kLaneVec, &c1, sizeof c1);
+    std::memcpy(sum + k0, &s0, sizeof s0);
+    std::memcpy(sum + k0 + kLaneVec, &s1, sizeof s1);
   }
+  for (; k0 + kLaneVec <= n; k0 += kLaneVec) {
+    LaneVec c, s;
+    std::memcpy(&c, chk + k0, sizeof c);
+    std::memcpy(&s, sum + k0, sizeof s);
+    for (int64_t r = 0; r < rows; ++r) {
+      const LaneVec x = load_lanes(v + r * stride + k0);
+      c += x - x;
+      s += x * x;
+    }
+    std::memcpy(chk + k0, &c, sizeof c);
+    std::memcpy(sum + k0, &s, sizeof s);
+  }
+#endif
+  for (; k0 < n; ++k0)
+    for (int64_t r = 0; r < rows; ++r) {
+      const double x = double(v[r * stride + k0]);
+      chk[k0] += x - x;
+      sum[k0] += x * x;
+    }
 }
 
 // amax[k] = max(amax[k], the largest |v| of lane k) over rows.
@@ -310,53 +370,6 @@ inline void lane_count_tiny(const T* v, int64_t rows, int64_t stride, int64_t n,
 
 constexpr int64_t kLanes = 8;
 
-// lane_scan over rows of kLanes contiguous values (a flat buffer): the same
-// sums in the same order, held in vector registers. (A plain loop over the
-// lane arrays makes GCC vectorise the rows instead, with a transpose per row:
-// four times slower.) Without GCC/Clang vector extensions, lane_scan itself.
-#if defined(__GNUC__) || defined(__clang__)
-#if defined(__AVX512F__)
-constexpr int kFlatVecBytes = 64;
-#elif defined(__AVX__)
-constexpr int kFlatVecBytes = 32;
-#else
-constexpr int kFlatVecBytes = 16;
-#endif
-template <class T>
-inline void flat_scan(const T* v, int64_t rows, double* chk, double* sum) noexcept {
-  typedef double vec __attribute__((vector_size(kFlatVecBytes)));
-  constexpr int W = kFlatVecBytes / int(sizeof(double)), NV = int(kLanes) / W;
-  static_assert(NV * W == kLanes, "kLanes must be a multiple of the vector width");
-  vec c[NV], s[NV];
-  for (int j = 0; j < NV; ++j)
-    for (int k = 0; k < W; ++k) {
-      c[j][k] = chk[j * W + k];
-      s[j][k] = sum[j * W + k];
-    }
-  for (int64_t r = 0; r < rows; ++r)
-    for (int j = 0; j < NV; ++j) {
-      vec x;
-      if constexpr (sizeof(T) == sizeof(double)) {
-        std::memcpy(&x, v + r * kLanes + j * W, sizeof x);
-      } else {
-        for (int k = 0; k < W; ++k) x[k] = double(v[r * kLanes + j * W + k]);
-      }
-      c[j] += x - x;
-      s[j] += x * x;
-    }
-  for (int j = 0; j < NV; ++j)
-    for (int k = 0; k < W; ++k) {
-      chk[j * W + k] = c[j][k];
-      sum[j * W + k] = s[j][k];
-    }
-}
-#else
-template <class T>
-inline void flat_scan(const T* v, int64_t rows, double* chk, double* sum) noexcept {
-  lane_scan(v, rows, kLanes, kLanes, chk, sum);
-}
-#endif
-
 // The L2 norm of v (n), overflow- and underflow-safe, NaN if any NaN, inf if
 // any inf; *finite (if given) says whether every entry is finite.
 template <class T>
@@ -364,7 +377,7 @@ inline double flat_norm(const T* v, int64_t n, bool* finite = nullptr) noexcept 
   const int64_t rows = n / kLanes, tail = n - rows * kLanes;
   const T* rest = v + rows * kLanes;
   double chk[kLanes] = {}, sum[kLanes] = {};
-  flat_scan(v, rows, chk, sum);
+  lane_scan(v, rows, kLanes, kLanes, chk, sum);
   lane_scan(rest, tail, 1, 1, chk, sum);
   double c = 0.0, total = 0.0;
   for (int k = 0; k < kLanes; ++k) {
