@@ -175,12 +175,18 @@ int64_t Ensemble<T>::tile_for(int64_t B) const noexcept {
 }
 
 template <class T>
+bool Ensemble<T>::gathers(int64_t Es) const noexcept {
+  constexpr int64_t kGatherBytes = int64_t(4) << 20;
+  return !drawn() && E_ > Es && member_size() * Es * int64_t(sizeof(T)) <= kGatherBytes;
+}
+
+template <class T>
 int64_t Ensemble<T>::workspace_bytes(int64_t B) const noexcept {
   const int64_t Es = tile_for(B);
   int64_t g = 0, widest = layers_.front().in;
   const int64_t w = layout(B, Es, nullptr, nullptr, nullptr, &g);
   for (const auto& s : layers_) widest = std::max(widest, s.out);
-  return (w + g + widest * Es + (drawn() ? member_size() * Es : 0)) * int64_t(sizeof(T)) +
+  return (w + g + widest * Es + (tile_params(Es) ? member_size() * Es : 0)) * int64_t(sizeof(T)) +
          Es * kEnsembleAccPerMember * int64_t(sizeof(double));
 }
 
@@ -195,7 +201,7 @@ void Ensemble<T>::reserve(int64_t B, int64_t Es, int slots) {
   ws_.assign(size_t(slots) * size_t(ws_size_ + g_size_), T(0));
   acc_.assign(size_t(slots) * size_t(Es * kEnsembleAccPerMember), 0.0);
   alive_.assign(size_t(slots) * size_t(widest_ * Es), T(0));
-  tparams_.assign(drawn() ? size_t(slots) * size_t(member_size() * Es) : 0, T(0));
+  tparams_.assign(tile_params(Es) ? size_t(slots) * size_t(member_size() * Es) : 0, T(0));
   B_ = B;
   Es_ = Es;
   slots_ = slots;
@@ -218,6 +224,7 @@ void Ensemble<T>::run(const T* x, bool xpm, const T* t, bool tpm, int64_t B, dou
   S.w_off = w_off_.data();
   S.p_off1 = p_off1_.data();
   S.gen = drawn() ? gen_.data() : nullptr;
+  S.gather = gathers(Es);
   S.seed = seed_;
   S.g_off = g_off_.data();
   S.off = off_.data();
@@ -245,7 +252,7 @@ void Ensemble<T>::run(const T* x, bool xpm, const T* t, bool tpm, int64_t B, dou
       Sk.grads = Sk.ws + ws_size_;
       Sk.acc = acc_.data() + size_t(k) * size_t(Es * kEnsembleAccPerMember);
       Sk.alive = alive_.data() + size_t(k) * size_t(widest_ * Es);
-      Sk.tparams = drawn() ? tparams_.data() + size_t(k) * size_t(member_size() * Es) : nullptr;
+      Sk.tparams = tile_params(Es) ? tparams_.data() + size_t(k) * size_t(member_size() * Es) : nullptr;
       const int64_t m1 = std::min(E_, (k + 1) * per);
       for (int64_t a = k * per; a < m1; a += Es) {
         const int64_t b = std::min(m1, a + Es);

@@ -84,7 +84,8 @@ struct EnsembleSlice {
   const int64_t* p_off1;  // per layer: its parameters' offset in one member's (times the lane stride)
   const GenSpec* gen;     // per layer, for members drawn where they are used; null: stored
   uint64_t seed;
-  T* tparams;  // drawn members: the tile's parameters (stride Es)
+  T* tparams;  // drawn or gathered members: the tile's parameters (stride Es)
+  bool gather;  // stored members copied into tparams tile by tile (see Ensemble::gathers)
 };
 
 // The per-member work on members [e0, e1), once per instruction set (ensemble_impl.inc).
@@ -99,6 +100,13 @@ class Ensemble {
   // bad_alloc.
   Ensemble(std::vector<LayerSpec> layers, int64_t members, std::vector<GenSpec> gen = {}, uint64_t seed = 0);
   bool drawn() const noexcept { return !gen_.empty(); }
+  // Whether a run in tiles of Es members copies each tile's stored parameters into a
+  // buffer of lane stride Es first: the lane GEMMs then read rows of Es contiguous
+  // lanes instead of Es out of every E (a page apart in wide ensembles: TLB misses).
+  // For members whose tile of parameters is small (kGatherBytes); drawn members always
+  // have such a buffer.
+  bool gathers(int64_t Es) const noexcept;
+  bool tile_params(int64_t Es) const noexcept { return drawn() || gathers(Es); }
   // Member m's parameters in one network's layout (per layer W, b [, gamma, beta] [, gamma', beta']).
   int64_t member_size() const noexcept { return p_off1_.back(); }
   void member_params(int64_t m, T* out) const noexcept;
@@ -161,7 +169,7 @@ class Ensemble {
   std::vector<double> acc_;  // slots x Es x kEnsembleAccPerMember
   std::vector<T> alive_;     // slots x (widest, Es)
   std::vector<double> chunk_moments_;  // see EnsembleSlice::moments
-  std::vector<T> tparams_;             // drawn members: slots x (member_size, Es)
+  std::vector<T> tparams_;             // drawn or gathered members: slots x (member_size, Es)
   std::mutex mu_;
 };
 
