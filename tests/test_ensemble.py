@@ -239,3 +239,31 @@ def test_exploding_members_are_counted_like_the_single_engine():
         # summation order (and on FMA): the counts may differ, not the verdict
         assert (rep.nonfinite[m] > 0).tolist() == (single.nonfinite > 0).tolist()
         assert rep.verdicts[m] == single.verdict == "exploding"
+
+
+@pytest.mark.parametrize("widths", [[1, 1, 1, 1], [5, 7, 3], [16, 16, 16, 4]])
+@pytest.mark.parametrize("per_member", [False, True])
+def test_tiles_gathered_and_inputs_broadcast_change_no_bit(widths, per_member, dtype, simd_path):
+    # tiles of 16 members out of 70: each tile's stored parameters are gathered into a
+    # buffer of its own (Ensemble::gathers), a shared x broadcast to the tile's lanes, and
+    # width-1 layers take the one-output lane loops; one tile of all 70 does none of the
+    # gathering. Every lane's sums are the same operations in the same order: bitwise equal,
+    # and equal to the single-network engine's.
+    E = 70
+    ens = pyvanish.Ensemble(widths, E, activation="tanh", init="xavier_normal", sb=0.3, seed=3, dtype=dtype)
+    rng = np.random.default_rng(5)
+    shape = (E, 4) if per_member else (4,)
+    x = rng.standard_normal(shape + (widths[0],)).astype(dtype)
+    t = rng.standard_normal(shape + (widths[-1],)).astype(dtype)
+    ens._engine.tile = 16
+    small = ens.run(x, t)
+    ens._engine.tile = 256
+    whole = ens.run(x, t)
+    np.testing.assert_array_equal(small.stats, whole.stats)
+    np.testing.assert_array_equal(small.loss, whole.loss)
+    np.testing.assert_array_equal(small.grad_x, whole.grad_x)
+    np.testing.assert_array_equal(small.moments, whole.moments)
+    for m in (0, 17, 69):
+        single = ens.member(m).gradient_report(x[m] if per_member else x, t[m] if per_member else t)
+        close(small.stats[m], single.stats, dtype)
+        close(small.loss[m], single.loss, dtype)
