@@ -299,6 +299,15 @@ inline int64_t rescale_exponent(double amax) noexcept {
 template <class T>
 inline bool lane_norms(const T* v, int64_t rows, int64_t stride, int64_t n, double* out, double* amax,
                        double* chk, double* sum) noexcept {
+  if (rows == 1) {  // one value per lane: its norm is |v|, which is what sqrt(v^2) rounds to
+    int64_t bad = 0;  // (in binary floating point, when v^2 neither overflows nor underflows,
+    for (int64_t k = 0; k < n; ++k) {  //  and what the rescaled sum gives when it does)
+      const double x = double(v[k]);
+      out[k] = std::fabs(x);
+      bad |= int64_t(x - x == 0.0) ^ 1;
+    }
+    return bad == 0;
+  }
   fill(chk, n, 0.0);
   fill(sum, n, 0.0);
   lane_scan(v, rows, stride, n, chk, sum);
