@@ -53,10 +53,14 @@ CC=$CC_ CXX=$CXX_ "$PYTHON" -m pip wheel --quiet --no-deps "${ISOLATION[@]}" -w 
 grep -qx "CMAKE_CXX_COMPILER:[A-Z]*=$CXX_" build/clang/CMakeCache.txt || fail "build/clang was not configured with $CXX_"
 
 # ---------------------------------------------------------------- 3. smoke + tests against it
-"$PYTHON" -m pip install --quiet --no-deps --target "$WORK/site" "$WORK"/wheels/pyvanish-*.whl
+# A fresh virtualenv: the calling environment may hold pyvanish itself (an editable install wins over PYTHONPATH).
+stamp "a fresh venv with the Clang wheel"
+"$PYTHON" -m venv "$WORK/venv"
+PY=$WORK/venv/bin/python
+"$PY" -m pip install --quiet "$WORK"/wheels/pyvanish-*.whl pytest hypothesis
 cd "$WORK"
-stamp "smoke: import, gemm, a report (from $WORK/site)"
-PYTHONPATH=$WORK/site "$PYTHON" - "$WORK/site" <<'PYEOF' || fail "smoke"
+stamp "smoke: import, gemm, a report"
+"$PY" - "$WORK/venv" <<'PYEOF' || fail "smoke"
 import os, sys
 import numpy as np
 import pyvanish
@@ -72,6 +76,6 @@ print(f"clang build ok: simd {pyvanish.get_simd_path()}, blas core {kernels.blas
       f"verdict {rep.verdict}")
 PYEOF
 stamp "tests against the Clang build"
-PYTHONPATH=$WORK/site "$PYTHON" -m pytest -q -p no:cacheprovider --rootdir "$ROOT" -c "$ROOT/pyproject.toml" \
+"$PY" -m pytest -q -p no:cacheprovider --rootdir "$ROOT" -c "$ROOT/pyproject.toml" \
   "$ROOT/tests/test_gemm.py" "$ROOT/tests/test_blas.py" "$ROOT/tests/test_kernels.py" || fail "tests"
 stamp "done"

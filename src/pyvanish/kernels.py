@@ -376,6 +376,16 @@ def gemm(a, b, trans_a: bool = False, trans_b: bool = False, *, check_finite: bo
     >>> kernels.gemm([[1.0, 2.0]], [[3.0], [4.0]]).tolist()
     [[11.0]]
     """
+    if type(a) is np.ndarray and type(b) is np.ndarray and type(trans_a) is bool and type(trans_b) is bool:
+        # Fast path (small products are call-overhead bound): arrays already in the engine's
+        # layout go straight in; anything the binding refuses takes the full path below.
+        if not check_finite:
+            try:
+                return _engine.gemm(a, b, trans_a, trans_b)
+            except (TypeError, ValueError):
+                pass
+            except MemoryError as exc:
+                raise MemoryError(f"gemm: out of memory for the result ({exc})") from None
     for name, flag in (("trans_a", trans_a), ("trans_b", trans_b)):
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"gemm: {name} must be a bool, got {flag!r}")
