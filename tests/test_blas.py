@@ -194,3 +194,20 @@ def test_the_extension_finds_openblas_without_ld_library_path():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["64.0"]
+
+
+def test_wide_layer_statistics_with_nan_and_inf_are_the_same_for_any_thread_count(restore_threads):
+    """Wide layers reduce dW on a second thread; a NaN or Inf takes the serial path: the same statistics."""
+    net = pyvanish.Network([300, 400, 400, 10], activation="tanh", init="xavier", seed=1)
+    rng = np.random.default_rng(7)
+    x, t = rng.standard_normal((200, 300)), rng.standard_normal((200, 10))
+    x[3, 5] = np.nan
+    x[7, 9] = np.inf
+    stats = []
+    for n in (1, 2, 3):
+        pyvanish.set_num_threads(n)
+        stats.append(np.asarray(net.gradient_report(x, t, check_finite=False).stats))
+    assert stats[0][:, 0].size == 3
+    assert (stats[0] != stats[0]).any()  # NaN statistics: the serial path was taken
+    assert all(same(stats[0], other) for other in stats[1:])
+    assert (net.gradient_report(x, t, check_finite=False).nonfinite_grad > 0).all()

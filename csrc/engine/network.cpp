@@ -6,9 +6,64 @@
 
 #include "kernels/activations.hpp"
 #include "kernels/batchnorm.hpp"
+#include "engine/threads.hpp"
 #include "kernels/kernels.hpp"
 
 namespace pyvanish {
+
+namespace {
+// The backward pass's per-unit loop runs on pyvanish's threads for layers of at
+// least kParallelMinElems values, in blocks of kParallelColumns units.
+constexpr int64_t kParallelMinElems = int64_t(1) << 16;
+constexpr int64_t kParallelColumns = 128;
+
+// FlatReducer but for one buffer, left out (its norm reads 0 and finite, its tiny count 0).
+struct FlatReducerSkipping : FlatReducer {
+  const void* skip;
+  template <class T>
+  bool norm(const T* v, int64_t rows, double* out) const noexcept {
+    if (static_cast<const void*>(v) != skip) return FlatReducer::norm(v, rows, out);
+    *out = 0.0;
+    return true;
+  }
+  template <class T>
+  void count_tiny(const T* v, int64_t rows, double* out) const noexcept {
+    if (static_cast<const void*>(v) != skip) FlatReducer::count_tiny(v, rows, out);
+  }
+};
+
+// reduce_layer(FlatReducer{}, ...), with dW (the largest buffer) reduced on a
+// second thread when `threads` > 1: the same functions on the same buffers, so
+// the same values bitwise. A NaN or Inf in dW redoes the layer serially (its
+// exact non-finite counts need every buffer's check).
+template <class T>
+void reduce_layer_split(const LayerBuffers<T>& bufs, LayerAccumulators& acc, int threads) noexcept {
+  if (threads < 2) {
+    reduce_layer(FlatReducer{}, bufs, LaneStats::of(acc));
+    return;
+  }
+  double w_norm = 0.0, w_tiny = 0.0;
+  bool w_finite = true;
+  parallel_for(2, 1, 2, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      if (t == 0) {
+        FlatReducerSkipping rest;
+        rest.skip = bufs.dW;
+        reduce_layer(rest, bufs, LaneStats::of(acc));
+      } else {
+        w_finite = FlatReducer{}.norm(bufs.dW, bufs.w_rows, &w_norm);
+        FlatReducer{}.count_tiny(bufs.dW, bufs.w_rows, &w_tiny);
+      }
+    }
+  });
+  if (!w_finite) {
+    reduce_layer(FlatReducer{}, bufs, LaneStats::of(acc));
+    return;
+  }
+  acc.grad_W = w_norm;
+  acc.tiny = w_tiny;
+}
+}  // namespace
 
 template <class T>
 Network<T>::Network(std::vector<LayerSpec> layers) : layers_(std::move(layers)) {
@@ -151,17 +206,22 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
     std::fill(colsum, colsum + s.out, 0.0);
     std::fill(colsat, colsat + s.out, int64_t(0));
     std::fill(alive, alive + s.out, 0);
-    for (int64_t b = 0; b < B; ++b) {
-      const T* d = dphi + b * s.out;
-      const T* g = da + b * s.out;
-      T* out = du + b * s.out;
-      for (int64_t j = 0; j < s.out; ++j) {
-        out[j] = g[j] * d[j];
-        colsum[j] += double(d[j]);
-        colsat[j] += is_saturated(d[j], thr);
-        alive[j] |= is_alive(d[j]);
+    // Columns are independent (each sums over b in order), so wide layers split
+    // them over the threads in fixed blocks: the same sums for any thread count.
+    const int col_threads = m >= kParallelMinElems && !in_parallel_for() ? num_threads() : 1;
+    parallel_for(s.out, kParallelColumns, col_threads, [&](int64_t j0, int64_t j1) {
+      for (int64_t b = 0; b < B; ++b) {
+        const T* d = dphi + b * s.out;
+        const T* g = da + b * s.out;
+        T* out = du + b * s.out;
+        for (int64_t j = j0; j < j1; ++j) {
+          out[j] = g[j] * d[j];
+          colsum[j] += double(d[j]);
+          colsat[j] += is_saturated(d[j], thr);
+          alive[j] |= is_alive(d[j]);
+        }
       }
-    }
+    });
     double sum_dphi = 0.0, dead = 0.0;
     int64_t saturated = 0;
     for (int64_t j = 0; j < s.out; ++j) {
@@ -197,7 +257,7 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
     const bool bn = s.normed();
     const LayerBuffers<T> bufs{ws + o.z, bn ? ws + o.u : nullptr, ws + o.h, dh_l, dz, bn ? du : nullptr, dW, db,
                                bn ? dgamma : nullptr, bn ? dbeta : nullptr, m, s.out * s.in, s.out};
-    reduce_layer(FlatReducer{}, bufs, LaneStats::of(acc));
+    reduce_layer_split(bufs, acc, s.out * s.in >= kParallelMinElems && !in_parallel_for() ? num_threads() : 1);
     acc.sum_dphi = sum_dphi;
     acc.saturated = double(saturated);
     acc.dead = dead;
