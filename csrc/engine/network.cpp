@@ -16,6 +16,11 @@ namespace {
 // least kParallelMinElems values, in blocks of kParallelColumns units.
 constexpr int64_t kParallelMinElems = int64_t(1) << 16;
 constexpr int64_t kParallelColumns = 128;
+constexpr int64_t kParallelChunk = 16384;  // elements per block of an elementwise kernel
+
+// The threads for a pass over n values: all of pyvanish's for a large pass
+// (one inside another parallel_for).
+int threads_for(int64_t n) noexcept { return n >= kParallelMinElems && !in_parallel_for() ? num_threads() : 1; }
 
 // FlatReducer but for one buffer, left out (its norm reads 0 and finite, its tiny count 0).
 struct FlatReducerSkipping : FlatReducer {
@@ -167,7 +172,9 @@ void Network<T>::forward(const T* x, int64_t B) {
                                   P + beta_offset(l), mean, rstd, B, s.out);
       }
     }
-    activation_forward<T>(s.act, T(s.alpha), ws + o.a, ws + o.u, m);
+    parallel_for(m, kParallelChunk, threads_for(m), [&](int64_t i0, int64_t i1) {  // elementwise: any split
+      activation_forward<T>(s.act, T(s.alpha), ws + o.a + i0, ws + o.u + i0, i1 - i0);
+    });
     if (s.skip >= 0) residual_forward<T>(ws + o.h, hin(s.skip), ws + o.a, T(s.scale), m);
   }
 }
@@ -196,7 +203,9 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
     const T* da = ws + o.da;
     T* dphi = ws + dphi_off_;
     T* du = ws + o.du;
-    activation_derivative<T>(s.act, T(s.alpha), dphi, ws + o.u, ws + o.a, m);
+    parallel_for(m, kParallelChunk, threads_for(m), [&](int64_t i0, int64_t i1) {  // elementwise: any split
+      activation_derivative<T>(s.act, T(s.alpha), dphi + i0, ws + o.u + i0, ws + o.a + i0, i1 - i0);
+    });
     const double thr = saturation_threshold(s.act, s.alpha);
     // du = da * phi', and per unit: sum of phi', saturated count, alive flag.
     // Accumulated per column (independent, vectorisable), summed in order.
@@ -208,8 +217,7 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
     std::fill(alive, alive + s.out, 0);
     // Columns are independent (each sums over b in order), so wide layers split
     // them over the threads in fixed blocks: the same sums for any thread count.
-    const int col_threads = m >= kParallelMinElems && !in_parallel_for() ? num_threads() : 1;
-    parallel_for(s.out, kParallelColumns, col_threads, [&](int64_t j0, int64_t j1) {
+    parallel_for(s.out, kParallelColumns, threads_for(m), [&](int64_t j0, int64_t j1) {
       for (int64_t b = 0; b < B; ++b) {
         const T* d = dphi + b * s.out;
         const T* g = da + b * s.out;
@@ -257,7 +265,7 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
     const bool bn = s.normed();
     const LayerBuffers<T> bufs{ws + o.z, bn ? ws + o.u : nullptr, ws + o.h, dh_l, dz, bn ? du : nullptr, dW, db,
                                bn ? dgamma : nullptr, bn ? dbeta : nullptr, m, s.out * s.in, s.out};
-    reduce_layer_split(bufs, acc, s.out * s.in >= kParallelMinElems && !in_parallel_for() ? num_threads() : 1);
+    reduce_layer_split(bufs, acc, threads_for(s.out * s.in));
     acc.sum_dphi = sum_dphi;
     acc.saturated = double(saturated);
     acc.dead = dead;
