@@ -67,13 +67,17 @@ def bench_dense(benchmark, B, C, OC, dtype, impl):
 
 
 @pytest.mark.parametrize("impl", ["cpp", "numpy"])
-@pytest.mark.parametrize("M,N,K", [(32, 32, 64), (256, 256, 256), (1024, 1024, 1024)])
-def bench_gemm(benchmark, M, N, K, impl):
-    benchmark.group = f"gemm-f64-{M}x{N}x{K}"
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+@pytest.mark.parametrize("M,N,K", [(32, 32, 64), (64, 32, 32), (32, 64, 64), (64, 64, 64), (256, 256, 256),
+                                   (256, 1024, 1024), (1024, 1024, 1024)])
+def bench_gemm(benchmark, M, N, K, dtype, impl):
+    """pyvanish's gemm (OpenBLAS past the crossover, see kernels.blas_info()) against ``a @ b``."""
+    benchmark.group = f"gemm-{np.dtype(dtype).name}-{M}x{N}x{K}"
     rng = np.random.default_rng(2)
-    a = rng.standard_normal((M, K))
-    b = rng.standard_normal((K, N))
+    a = rng.standard_normal((M, K)).astype(dtype)
+    b = rng.standard_normal((K, N)).astype(dtype)
     fn = kernels.gemm if impl == "cpp" else np.matmul
     c = benchmark(fn, a, b)
+    tol = 1e-10 if dtype == np.float64 else 1e-4
     np.testing.assert_allclose(c, np.matmul(a, b) if impl == "cpp" else kernels.gemm(a, b),
-                               rtol=1e-10, atol=1e-10 * np.sqrt(K))
+                               rtol=tol, atol=tol * np.sqrt(K))

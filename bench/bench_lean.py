@@ -70,9 +70,12 @@ NETS = {
 }
 
 
-@pytest.mark.parametrize("impl", ["cpp", "numpy-lean"])
-@pytest.mark.parametrize("name", list(NETS))
+
+
+@pytest.mark.parametrize("name,impl", [(n, i) for n in NETS for i in ("cpp", "numpy-lean")]
+                         + [(n, "cpp-2threads") for n in NETS if n.startswith("W3")])
 def bench_lean_network(benchmark, name, impl):
+    """``cpp-2threads``: pyvanish.set_num_threads(2) (its large GEMMs split in fixed blocks; NumPy stays on one)."""
     widths, act, out_act, init, B, dt = NETS[name]
     benchmark.group = f"lean-network-{name}"
     net = pyvanish.Network(widths, activation=act, output_activation=out_act, init=init, seed=0, dtype=dt)
@@ -88,8 +91,13 @@ def bench_lean_network(benchmark, name, impl):
         rep = net.gradient_report(x, t)
         return rep.grad_h, rep.grad_W, rep.verdict
 
-    gh, gW, verdict = benchmark(with_pyvanish if impl == "cpp" else with_numpy)
-    other = with_numpy() if impl == "cpp" else with_pyvanish()
+    if impl == "cpp-2threads":
+        pyvanish.set_num_threads(2)
+    try:
+        gh, gW, verdict = benchmark(with_numpy if impl == "numpy-lean" else with_pyvanish)
+    finally:
+        pyvanish.set_num_threads(1)
+    other = with_pyvanish() if impl == "numpy-lean" else with_numpy()
     rtol = 2e-3 if dt == np.float32 else 1e-9
     np.testing.assert_allclose(gh, other[0], rtol=rtol)
     np.testing.assert_allclose(gW, other[1], rtol=rtol)

@@ -45,3 +45,25 @@ def warm_allocator():
         kernels.activation_backward("identity", z, z, a)
         np.maximum(z, 0.0) * z
     yield
+
+
+def _blas_line() -> str:
+    from pyvanish import kernels
+
+    info = kernels.blas_info()
+    return (f"pyvanish: simd path {kernels.get_simd_path()}; OpenBLAS core {info['corename']} "
+            f"({info['config']}, {info['threads']} thread; scipy-openblas32 {info['version']}); "
+            f"GEMM to OpenBLAS from M*N*K >= {info['min_work']}, blocks of {info['block']}")
+
+
+def pytest_report_header(config):
+    """The instruction-set path and the BLAS core each benchmark run measured, in the header."""
+    return _blas_line()
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    """The same facts in pytest-benchmark's saved JSON (``machine_info``)."""
+    from pyvanish import kernels
+
+    machine_info["pyvanish_simd_path"] = kernels.get_simd_path()
+    machine_info["pyvanish_blas"] = kernels.blas_info()

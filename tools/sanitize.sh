@@ -322,11 +322,13 @@ int main() {
   return 0;
 }
 EOF
+# The kernels call OpenBLAS (the scipy-openblas32 package) for the large GEMMs.
+BLAS_LIBDIR=$("$PY" -c 'import scipy_openblas32 as s; print(s.get_lib_dir())')
 "$CXX" -std=c++17 -O1 $FLAGS -I"$ROOT/csrc" "$DRIVER_DIR/lsan_driver.cpp" "$BUILD_DIR/libpyvanish_kernels.a" \
-  -lpthread -o "$DRIVER_DIR/lsan_driver"
+  -L"$BLAS_LIBDIR" -lscipy_openblas -Wl,-rpath,"$BLAS_LIBDIR" -lpthread -o "$DRIVER_DIR/lsan_driver"
 rm -rf "$LOGS" && mkdir -p "$LOGS"
 set +e
-ASAN_OPTIONS="detect_leaks=1:$ASAN_BASE:log_path=$LOGS/asan" UBSAN_OPTIONS="$UBSAN_BASE:log_path=$LOGS/ubsan" \
+OPENBLAS_NUM_THREADS=1 ASAN_OPTIONS="detect_leaks=1:$ASAN_BASE:log_path=$LOGS/asan" UBSAN_OPTIONS="$UBSAN_BASE:log_path=$LOGS/ubsan" \
   "$DRIVER_DIR/lsan_driver" > "$DRIVER_DIR/lsan_driver.log" 2>&1
 rc=$?
 set -e

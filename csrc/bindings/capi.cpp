@@ -28,8 +28,8 @@ namespace pyvanish {
 namespace bindings {
 namespace {
 
-static_assert(PV_ACT_COUNT == ACT_COUNT, "pyvanish_capi.h: activation codes out of date");
-static_assert(PV_ST_COUNT == ST_COUNT, "pyvanish_capi.h: statistics columns out of date");
+static_assert(int(PV_ACT_COUNT) == int(ACT_COUNT), "pyvanish_capi.h: activation codes out of date");
+static_assert(int(PV_ST_COUNT) == int(ST_COUNT), "pyvanish_capi.h: statistics columns out of date");
 static_assert(int(PV_UNDETERMINED) == int(VERDICT_UNDETERMINED), "pyvanish_capi.h: verdicts out of date");
 static_assert(int(PV_LOSS_COUNT) == int(LOSS_GIVEN), "pyvanish_capi.h: loss codes out of date");
 

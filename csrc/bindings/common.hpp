@@ -11,8 +11,13 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <unistd.h>
+#if defined(_WIN32)
+#define NOMINMAX
+#include <windows.h>  // GlobalMemoryStatusEx
+#else
 #include <sys/resource.h>
+#include <unistd.h>
+#endif
 
 #include <cstdint>
 #include <optional>
@@ -127,21 +132,25 @@ inline int act_code(int act) {
 }
 
 // a * b and a + b for sizes, or nullopt on int64 overflow (or a negative operand).
+// (Both operands are non-negative, so the plain checks are exact.)
 inline std::optional<int64_t> mul(int64_t a, int64_t b) {
-  int64_t r;
-  if (a < 0 || b < 0 || __builtin_mul_overflow(a, b, &r)) return std::nullopt;
-  return r;
+  if (a < 0 || b < 0 || (a != 0 && b > INT64_MAX / a)) return std::nullopt;
+  return a * b;
 }
 inline std::optional<int64_t> add(int64_t a, int64_t b) {
-  int64_t r;
-  if (a < 0 || b < 0 || __builtin_add_overflow(a, b, &r)) return std::nullopt;
-  return r;
+  if (a < 0 || b < 0 || b > INT64_MAX - a) return std::nullopt;
+  return a + b;
 }
 
 // The memory this process may still use, in bytes: the smaller of physical
 // memory and the address-space limit (RLIMIT_AS), or INT64_MAX if unknown.
 inline int64_t memory_limit_bytes() {
   int64_t limit = INT64_MAX;
+#if defined(_WIN32)
+  MEMORYSTATUSEX st;
+  st.dwLength = sizeof(st);
+  if (GlobalMemoryStatusEx(&st) && st.ullTotalPhys < uint64_t(INT64_MAX)) limit = int64_t(st.ullTotalPhys);
+#else
   const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGESIZE);
   if (pages > 0 && page > 0) {
     if (auto b = mul(int64_t(pages), int64_t(page))) limit = *b;
@@ -149,6 +158,7 @@ inline int64_t memory_limit_bytes() {
   struct rlimit rl;
   if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < uint64_t(limit))
     limit = int64_t(rl.rlim_cur);
+#endif
   return limit;
 }
 

@@ -6,6 +6,7 @@
 #include "bindings/common.hpp"
 #include "kernels/activations.hpp"
 #include "kernels/batchnorm.hpp"
+#include "kernels/blas.hpp"
 #include "kernels/gemm.hpp"
 #include "kernels/kernels.hpp"
 #include "kernels/losses.hpp"
@@ -299,7 +300,8 @@ py::tuple res_bwd(const py::array& dout, double scale) {
 
 // ---------------------------------------------------------------- gemm
 
-template <class T>
+// Backend: 0 gemm() (the dispatching entry point), 1 in-house only, 2 OpenBLAS only.
+template <class T, int Backend = 0>
 py::array gemm_(const py::array& a, const py::array& b, bool ta, bool tb) {
   const char* fn = "gemm";
   const T* ap = data<T>(a, fn, "a", {-1, -1});
@@ -310,9 +312,22 @@ py::array gemm_(const py::array& a, const py::array& b, bool ta, bool tb) {
   T* cp = c.mutable_data();
   {
     MaybeRelease r(M * N * (K + 1));
-    gemm<T>(ta, tb, M, N, K, T(1), ap, a.shape(1), bp, b.shape(1), T(0), cp, N);
+    if (Backend == 1 ||
+        (Backend == 2 && !blas_gemm<T>(ta, tb, M, N, K, T(1), ap, a.shape(1), bp, b.shape(1), T(0), cp, N)))
+      gemm_inhouse<T>(ta, tb, M, N, K, T(1), ap, a.shape(1), bp, b.shape(1), T(0), cp, N);
+    else if (Backend == 0)
+      gemm<T>(ta, tb, M, N, K, T(1), ap, a.shape(1), bp, b.shape(1), T(0), cp, N);
   }
   return std::move(c);
+}
+
+template <class T>
+py::array gemm_inhouse_(const py::array& a, const py::array& b, bool ta, bool tb) {
+  return gemm_<T, 1>(a, b, ta, tb);
+}
+template <class T>
+py::array gemm_blas_(const py::array& a, const py::array& b, bool ta, bool tb) {
+  return gemm_<T, 2>(a, b, ta, tb);
 }
 
 }  // namespace
@@ -374,6 +389,14 @@ void bind_kernels(py::module_& m) {
   m.def("gemm", [](const py::array& a, const py::array& b, bool trans_a, bool trans_b) {
     return PV_DISPATCH(a, "gemm", "a", gemm_)(a, b, trans_a, trans_b);
   }, py::arg("a"), py::arg("b"), py::arg("trans_a") = false, py::arg("trans_b") = false);
+  // One side whatever the size: for tests and the crossover benchmark.
+  m.def("_gemm_inhouse", [](const py::array& a, const py::array& b, bool trans_a, bool trans_b) {
+    return PV_DISPATCH(a, "gemm", "a", gemm_inhouse_)(a, b, trans_a, trans_b);
+  }, py::arg("a"), py::arg("b"), py::arg("trans_a") = false, py::arg("trans_b") = false);
+  m.def("_gemm_blas", [](const py::array& a, const py::array& b, bool trans_a, bool trans_b) {
+    return PV_DISPATCH(a, "gemm", "a", gemm_blas_)(a, b, trans_a, trans_b);
+  }, py::arg("a"), py::arg("b"), py::arg("trans_a") = false, py::arg("trans_b") = false);
+  m.def("_gemm_uses_blas", &gemm_uses_blas, py::arg("M"), py::arg("N"), py::arg("K"));
 }
 
 }  // namespace bindings

@@ -7,6 +7,7 @@
 #include "engine/stats.hpp"
 #include "engine/threads.hpp"
 #include "kernels/activations.hpp"
+#include "kernels/blas.hpp"
 #include "kernels/kernels.hpp"
 #include "kernels/losses.hpp"
 #include "simd/simd.hpp"
@@ -80,7 +81,17 @@ PYBIND11_MODULE(_core, m) {
   m.attr("VERDICT_THRESHOLD_DECADES") = kVerdictThresholdDecades;
   m.def("max_derivative", &max_derivative, py::arg("act"), py::arg("alpha"));
 
+  blas_init();  // OpenBLAS on one thread: pyvanish's threads split the large GEMMs
   bind_simd(m);
+  m.def("blas_info", [] {
+    py::dict d;
+    d["corename"] = std::string(blas_corename());
+    d["config"] = std::string(blas_config());
+    d["threads"] = blas_num_threads();
+    d["min_work"] = kBlasMinWork;
+    d["block"] = kBlasBlock;
+    return d;
+  }, "OpenBLAS's kernel core, config string and threads; the GEMM dispatch constants.");
   bindings::bind_kernels(m);
   bindings::bind_training(m);  // TrainConfig before the classes whose train() takes it
   bindings::bind_network(m);

@@ -7,20 +7,24 @@
 #include "engine/network_passes.hpp"
 #include "kernels/activations.hpp"
 #include "kernels/batchnorm.hpp"
+#include "engine/threads.hpp"
 #include "kernels/kernels.hpp"
 
 namespace pyvanish {
 
 // ---------------------------------------------------------------- the passes, on simd_path()
 template <class T>
-void derivative_pass(int act, double alpha, double thr, T* dphi, T* du, const T* u, const T* a, const T* da,
-                     int64_t B, int64_t units, double* colsum, int64_t* colsat, unsigned char* alive,
-                     LayerAccumulators& acc) noexcept {
-  PYVANISH_SIMD_DISPATCH(derivative_pass(act, alpha, thr, dphi, du, u, a, da, B, units, colsum, colsat, alive, acc));
+void derivative_columns(const T* dphi, const T* da, T* du, int64_t B, int64_t units, int64_t j0, int64_t j1,
+                        double thr, double* colsum, int64_t* colsat, unsigned char* alive) noexcept {
+  PYVANISH_SIMD_DISPATCH(derivative_columns(dphi, da, du, B, units, j0, j1, thr, colsum, colsat, alive));
 }
 template <class T>
-void layer_statistics(const LayerBuffers<T>& b, LayerAccumulators& acc) noexcept {
-  PYVANISH_SIMD_DISPATCH(layer_statistics(b, acc));
+void layer_statistics(const LayerBuffers<T>& b, LayerAccumulators& acc, bool without_dW) noexcept {
+  PYVANISH_SIMD_DISPATCH(layer_statistics(b, acc, without_dW));
+}
+template <class T>
+bool weight_statistics(const T* dW, int64_t n, double* norm, double* tiny) noexcept {
+  PYVANISH_SIMD_DISPATCH(weight_statistics(dW, n, norm, tiny));
 }
 template <class T>
 double buffer_norm(const T* v, int64_t n) noexcept {
@@ -34,6 +38,46 @@ template <class T>
 void adam_update(T* p, T* m, T* v, const T* g, int64_t n, T lr, T beta1, T beta2, T c1, T c2, T eps, T wd) noexcept {
   PYVANISH_SIMD_DISPATCH(adam_update(p, m, v, g, n, lr, beta1, beta2, c1, c2, eps, wd));
 }
+
+namespace {
+// The backward pass's per-unit loop runs on pyvanish's threads for layers of at
+// least kParallelMinElems values, in blocks of kParallelColumns units.
+constexpr int64_t kParallelMinElems = int64_t(1) << 16;
+constexpr int64_t kParallelColumns = 128;
+constexpr int64_t kParallelChunk = 16384;  // elements per block of an elementwise kernel
+
+// The threads for a pass over n values: all of pyvanish's for a large pass
+// (one inside another parallel_for).
+int threads_for(int64_t n) noexcept { return n >= kParallelMinElems && !in_parallel_for() ? num_threads() : 1; }
+
+// The layer's statistics, with dW (the largest buffer) reduced on a second thread
+// when `threads` > 1: the same functions on the same buffers, so the same values
+// bitwise. A NaN or Inf in dW redoes the layer serially (its exact non-finite
+// counts need every buffer's check).
+template <class T>
+void reduce_layer_split(const LayerBuffers<T>& bufs, LayerAccumulators& acc, int threads) noexcept {
+  if (threads < 2) {
+    layer_statistics<T>(bufs, acc, false);
+    return;
+  }
+  double w_norm = 0.0, w_tiny = 0.0;
+  bool w_finite = true;
+  parallel_for(2, 1, 2, [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
+      if (t == 0)
+        layer_statistics<T>(bufs, acc, true);
+      else
+        w_finite = weight_statistics<T>(bufs.dW, bufs.w_rows, &w_norm, &w_tiny);
+    }
+  });
+  if (!w_finite) {
+    layer_statistics<T>(bufs, acc, false);
+    return;
+  }
+  acc.grad_W = w_norm;
+  acc.tiny = w_tiny;
+}
+}  // namespace
 
 template <class T>
 Network<T>::Network(std::vector<LayerSpec> layers) : layers_(std::move(layers)) {
@@ -137,7 +181,9 @@ void Network<T>::forward(const T* x, int64_t B) {
                                   P + beta_offset(l), mean, rstd, B, s.out);
       }
     }
-    activation_forward<T>(s.act, T(s.alpha), ws + o.a, ws + o.u, m);
+    parallel_for(m, kParallelChunk, threads_for(m), [&](int64_t i0, int64_t i1) {  // elementwise: any split
+      activation_forward<T>(s.act, T(s.alpha), ws + o.a + i0, ws + o.u + i0, i1 - i0);
+    });
     if (s.skip >= 0) residual_forward<T>(ws + o.h, hin(s.skip), ws + o.a, T(s.scale), m);
   }
 }
@@ -165,9 +211,28 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
       for (int64_t i = 0; i < m; ++i) ws[o.da + i] = T(s.scale) * dh_l[i];
     const T* da = ws + o.da;
     T* du = ws + o.du;
+    T* dphi = ws + dphi_off_;
+    parallel_for(m, kParallelChunk, threads_for(m), [&](int64_t i0, int64_t i1) {  // elementwise: any split
+      activation_derivative<T>(s.act, T(s.alpha), dphi + i0, ws + o.u + i0, ws + o.a + i0, i1 - i0);
+    });
+    const double thr = saturation_threshold(s.act, s.alpha);
+    // du = da * phi', and per unit: sum of phi', saturated count, alive flag. Units are
+    // independent (each sums over b in order), so wide layers split them over the
+    // threads in fixed blocks: the same sums for any thread count.
+    double* colsum = colsum_.data();
+    int64_t* colsat = colsat_.data();
+    unsigned char* alive = alive_.data();
+    parallel_for(s.out, kParallelColumns, threads_for(m), [&](int64_t j0, int64_t j1) {
+      derivative_columns<T>(dphi, da, du, B, s.out, j0, j1, thr, colsum, colsat, alive);
+    });
     LayerAccumulators acc;
-    derivative_pass<T>(s.act, s.alpha, saturation_threshold(s.act, s.alpha), ws + dphi_off_, du, ws + o.u, ws + o.a,
-                       da, B, s.out, colsum_.data(), colsat_.data(), alive_.data(), acc);
+    double sum_dphi = 0.0, dead = 0.0;
+    int64_t saturated = 0;
+    for (int64_t j = 0; j < s.out; ++j) {
+      sum_dphi += colsum[j];
+      saturated += colsat[j];
+    }
+    lane_count_dead(alive, s.out, 1, 1, &dead);  // the units as rows of one lane
     T* dgamma = G + gamma_offset(l);
     T* dbeta = G + beta_offset(l);
     if (s.batchnorm)
@@ -195,7 +260,10 @@ double Network<T>::run(const T* x, const T* t, int64_t B, double* stats, double*
     const bool bn = s.normed();
     const LayerBuffers<T> bufs{ws + o.z, bn ? ws + o.u : nullptr, ws + o.h, dh_l, dz, bn ? du : nullptr, dW, db,
                                bn ? dgamma : nullptr, bn ? dbeta : nullptr, m, s.out * s.in, s.out};
-    layer_statistics<T>(bufs, acc);
+    reduce_layer_split(bufs, acc, threads_for(s.out * s.in));
+    acc.sum_dphi = sum_dphi;
+    acc.saturated = double(saturated);
+    acc.dead = dead;
     acc.samples = m;
     acc.units = s.out;
     stats_row(acc, stats + (l - 1) * ST_COUNT);

@@ -417,7 +417,9 @@ template <class T>
 inline bool flat_all_finite(const T* v, int64_t n) noexcept {
   const int64_t rows = n / kLanes, tail = n - rows * kLanes;
   T chk[kLanes], t[1];
-  return lane_all_finite(v, rows, kLanes, kLanes, chk) & lane_all_finite(v + rows * kLanes, tail, 1, 1, t);
+  const bool body = lane_all_finite(v, rows, kLanes, kLanes, chk);
+  const bool rest = lane_all_finite(v + rows * kLanes, tail, 1, 1, t);
+  return body && rest;
 }
 
 template <class T>

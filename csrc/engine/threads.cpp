@@ -7,6 +7,7 @@
 namespace pyvanish {
 namespace {
 std::atomic<int> g_threads{0};
+thread_local bool tl_in_slice = false;
 
 int default_threads() noexcept {
   if (const char* env = std::getenv("OMP_NUM_THREADS")) {
@@ -22,6 +23,11 @@ int num_threads() noexcept {
   const int n = g_threads.load(std::memory_order_relaxed);
   return n >= 1 ? n : default_threads();
 }
+
+bool in_parallel_for() noexcept { return tl_in_slice; }
+
+detail::ParallelSlice::ParallelSlice() noexcept : outer_(tl_in_slice) { tl_in_slice = true; }
+detail::ParallelSlice::~ParallelSlice() { tl_in_slice = outer_; }
 
 void set_num_threads(int n) noexcept { g_threads.store(n >= 1 ? n : 0, std::memory_order_relaxed); }
 

@@ -20,6 +20,11 @@ void set_num_threads(int n) noexcept;  // n <= 0: back to the default
 template <class Fn>
 void parallel_for(int64_t n, int64_t grain, int threads, Fn&& fn);
 
+// True on a thread running a slice of a multi-threaded parallel_for: nested
+// parallel kernels (a large GEMM inside an ensemble's member loop) then run on
+// that one thread instead of starting more.
+bool in_parallel_for() noexcept;
+
 }  // namespace pyvanish
 
 #include "engine/threads_impl.hpp"

@@ -7,6 +7,20 @@
 
 namespace pyvanish {
 
+namespace detail {
+// Marks the calling thread as inside a parallel_for slice for its lifetime.
+class ParallelSlice {
+ public:
+  ParallelSlice() noexcept;
+  ~ParallelSlice();
+  ParallelSlice(const ParallelSlice&) = delete;
+  ParallelSlice& operator=(const ParallelSlice&) = delete;
+
+ private:
+  bool outer_;
+};
+}  // namespace detail
+
 template <class Fn>
 void parallel_for(int64_t n, int64_t grain, int threads, Fn&& fn) {
   if (grain < 1) grain = 1;
@@ -23,17 +37,24 @@ void parallel_for(int64_t n, int64_t grain, int threads, Fn&& fn) {
   try {
     for (; start_next < n; start_next += per) {
       const int64_t b = start_next, e = std::min(n, start_next + per);
-      pool.emplace_back([&fn, b, e] { fn(b, e); });
+      pool.emplace_back([&fn, b, e] {
+        detail::ParallelSlice mark;
+        fn(b, e);
+      });
     }
   } catch (const std::system_error&) {
     // could not start a thread: this thread does the rest
     const int64_t from = start_next;
+    detail::ParallelSlice mark;
     fn(int64_t(0), std::min(n, per));
     for (auto& th : pool) th.join();
     for (int64_t b = from; b < n; b += per) fn(b, std::min(n, b + per));
     return;
   }
-  fn(int64_t(0), std::min(n, per));
+  {
+    detail::ParallelSlice mark;
+    fn(int64_t(0), std::min(n, per));
+  }
   for (auto& th : pool) th.join();
 }
 

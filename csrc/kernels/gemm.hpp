@@ -1,10 +1,14 @@
-// In-house GEMM: C = alpha * op(A) * op(B) + beta * C, row-major, float and double.
+// GEMM: C = alpha * op(A) * op(B) + beta * C, row-major, float and double.
 //
-// BLIS-style: B is packed into NR-column panels, A into MR-row panels, and a
-// register-tiled micro-kernel multiplies one MR x NR tile. The same source
-// (gemm_impl.inc) is compiled once per instruction set (generic x86-64/any
-// CPU, AVX2+FMA, AVX-512), each in its own namespace; gemm() picks one at run
-// time on simd_path() (simd/simd.hpp).
+// gemm() is the one entry point (kernels.gemm, the C API's gemm_c, the dense
+// layers): products of at least kBlasMinWork multiply-adds go to OpenBLAS
+// (blas.hpp), split in fixed output blocks over pyvanish's threads; smaller
+// ones to the in-house kernels. Those are BLIS-style: B is packed into
+// NR-column panels, A into MR-row panels, and a register-tiled micro-kernel
+// multiplies one MR x NR tile. The same source (gemm_impl.inc) is compiled
+// once per instruction set (generic x86-64/any CPU, AVX2+FMA, AVX-512), each
+// in its own namespace; gemm_inhouse() picks one at run time on simd_path()
+// (simd/simd.hpp).
 #pragma once
 #include <cstdint>
 
@@ -21,6 +25,16 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
           const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C,
           int64_t ldc) noexcept;
+
+// The in-house kernels alone, whatever the size (benchmarks and tests compare
+// the two sides through _core._gemm_inhouse).
+template <class T>
+void gemm_inhouse(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
+                  const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C,
+                  int64_t ldc) noexcept;
+
+// Whether gemm() sends an (M, N, K) product to OpenBLAS.
+bool gemm_uses_blas(int64_t M, int64_t N, int64_t K) noexcept;
 
 // Each instruction-set variant (gemm_impl.inc) exposes the same entry point.
 PYVANISH_SIMD_DECLARE(template <class T>

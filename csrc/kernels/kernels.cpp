@@ -1,14 +1,26 @@
 #include "kernels/kernels.hpp"
 
+#include "engine/threads.hpp"
+
 namespace pyvanish {
+
+namespace {
+// Large bias passes split over pyvanish's threads in fixed blocks (rows of the
+// output, or units for the bias gradient: each still sums over the batch in
+// order), so the values are the same for any thread count.
+constexpr int64_t kBiasParallelMin = int64_t(1) << 16;
+int bias_threads(int64_t n) noexcept { return n >= kBiasParallelMin && !in_parallel_for() ? num_threads() : 1; }
+}  // namespace
 
 template <class T>
 void dense_forward(T* out, const T* inp, const T* weight, const T* bias, int64_t B,
                    int64_t C, int64_t OC) noexcept {
   T beta = T(0);
   if (bias) {
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t o = 0; o < OC; ++o) out[b * OC + o] = bias[o];
+    parallel_for(B, 16, bias_threads(B * OC), [&](int64_t b0, int64_t b1) {
+      for (int64_t b = b0; b < b1; ++b)
+        for (int64_t o = 0; o < OC; ++o) out[b * OC + o] = bias[o];
+    });
     beta = T(1);
   }
   gemm<T>(false, true, B, OC, C, T(1), inp, C, weight, C, beta, out, OC);
@@ -20,9 +32,11 @@ void dense_backward(T* dinp, T* dweight, T* dbias, const T* dout, const T* inp,
   if (dinp) gemm<T>(false, false, B, C, OC, T(1), dout, OC, weight, C, T(0), dinp, C);
   gemm<T>(true, false, OC, C, B, T(1), dout, OC, inp, C, T(0), dweight, C);
   if (dbias) {
-    for (int64_t o = 0; o < OC; ++o) dbias[o] = T(0);
-    for (int64_t b = 0; b < B; ++b)
-      for (int64_t o = 0; o < OC; ++o) dbias[o] += dout[b * OC + o];
+    parallel_for(OC, 128, bias_threads(B * OC), [&](int64_t o0, int64_t o1) {
+      for (int64_t o = o0; o < o1; ++o) dbias[o] = T(0);
+      for (int64_t b = 0; b < B; ++b)
+        for (int64_t o = o0; o < o1; ++o) dbias[o] += dout[b * OC + o];
+    });
   }
 }
 

@@ -36,26 +36,41 @@
 // below, and its startup code flushes subnormals process-wide.
 #pragma once
 #include <cstdint>
+#include <cstring>
+#include <limits>
 
 namespace pyvanish {
 namespace vmath {
 namespace {
 
+#if defined(__GNUC__) || defined(__clang__)
 inline uint64_t bits(double x) noexcept { return __builtin_bit_cast(uint64_t, x); }
 inline double from_bits(uint64_t u) noexcept { return __builtin_bit_cast(double, u); }
+#else  // MSVC: memcpy compiles to the same register move
+inline uint64_t bits(double x) noexcept {
+  uint64_t u;
+  std::memcpy(&u, &x, sizeof u);
+  return u;
+}
+inline double from_bits(uint64_t u) noexcept {
+  double x;
+  std::memcpy(&x, &u, sizeof x);
+  return x;
+}
+#endif
 
 // a * b + c, fused where the instruction set has FMA (one rounding), else
 // two roundings; never a libm call (std::fma is one without FMA hardware).
 inline double mul_add(double a, double b, double c) noexcept {
-#if defined(__FMA__)
+#if defined(__FMA__) && (defined(__GNUC__) || defined(__clang__))
   return __builtin_fma(a, b, c);
 #else
   return a * b + c;
 #endif
 }
 
-constexpr double kInf = __builtin_inf();
-constexpr double kNaN = __builtin_nan("");
+constexpr double kInf = std::numeric_limits<double>::infinity();
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 constexpr double kLog2e = 1.4426950408889634074;
 // ln 2 = kLn2Hi + kLn2Lo; kLn2Hi has 32 significant bits, so n * kLn2Hi is
 // exact for |n| < 2^21 (fdlibm's split).

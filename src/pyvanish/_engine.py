@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _core
+from . import _blas, _core  # _blas first: it loads OpenBLAS, which _core links
 from .architecture import Architecture
 
 __version__: str = _core.__version__
@@ -82,6 +82,11 @@ simd_path = _core.simd_path
 simd_best_path = _core.simd_best_path
 simd_paths = _core.simd_paths
 set_simd_path = _core.set_simd_path
+blas_library_path: str = _blas.LIBRARY_PATH
+blas_info = _core.blas_info
+gemm_inhouse = _core._gemm_inhouse
+gemm_blas = _core._gemm_blas
+gemm_uses_blas = _core._gemm_uses_blas
 
 TrainConfig = _core.TrainConfig
 

@@ -43,6 +43,7 @@ __all__ = [
     "residual_forward",
     "residual_backward",
     "gemm",
+    "blas_info",
     "get_simd_path",
     "set_simd_path",
     "simd_paths",
@@ -359,10 +360,15 @@ def residual_backward(dout, scale: float = 1.0, *, check_finite: bool = False):
 
 
 def gemm(a, b, trans_a: bool = False, trans_b: bool = False, *, check_finite: bool = False) -> np.ndarray:
-    """Matrix product ``op(a) @ op(b)`` with pyvanish's in-house GEMM.
+    """Matrix product ``op(a) @ op(b)``: OpenBLAS for all but the tiniest products.
 
-    ``op(x)`` is ``x.T`` when the matching ``trans_*`` flag is set. Packed,
-    register-tiled and chosen at run time for the CPU (see :func:`get_simd_path`).
+    ``op(x)`` is ``x.T`` when the matching ``trans_*`` flag is set. Products of
+    at least ``blas_info()["min_work"]`` multiply-adds (``M*N*K``) go to OpenBLAS
+    (scipy-openblas32, on one thread), split in fixed blocks of
+    ``blas_info()["block"]`` output rows or columns over pyvanish's threads, so
+    the result is bitwise the same for any :func:`pyvanish.set_num_threads`;
+    tinier ones to pyvanish's own loop, compiled per instruction set (see
+    :func:`get_simd_path`). The same dispatch serves the dense layers and the C API.
 
     Examples
     --------
@@ -370,6 +376,16 @@ def gemm(a, b, trans_a: bool = False, trans_b: bool = False, *, check_finite: bo
     >>> kernels.gemm([[1.0, 2.0]], [[3.0], [4.0]]).tolist()
     [[11.0]]
     """
+    if type(a) is np.ndarray and type(b) is np.ndarray and type(trans_a) is bool and type(trans_b) is bool:
+        # Fast path (small products are call-overhead bound): arrays already in the engine's
+        # layout go straight in; anything the binding refuses takes the full path below.
+        if not check_finite:
+            try:
+                return _engine.gemm(a, b, trans_a, trans_b)
+            except (TypeError, ValueError):
+                pass
+            except MemoryError as exc:
+                raise MemoryError(f"gemm: out of memory for the result ({exc})") from None
     for name, flag in (("trans_a", trans_a), ("trans_b", trans_b)):
         if not isinstance(flag, (bool, np.bool_)):
             raise TypeError(f"gemm: {name} must be a bool, got {flag!r}")
@@ -378,6 +394,33 @@ def gemm(a, b, trans_a: bool = False, trans_b: bool = False, *, check_finite: bo
         return _engine.gemm(x, y, bool(trans_a), bool(trans_b))
     except MemoryError as exc:
         raise MemoryError(f"gemm: out of memory for the result ({exc})") from None
+
+
+def blas_info() -> dict:
+    """The BLAS behind the large products, as loaded: a dict.
+
+    Keys: ``library`` (the path of the loaded ``libscipy_openblas``), ``version``
+    (of the scipy-openblas32 package), ``config`` (OpenBLAS's configuration string),
+    ``corename`` (the kernel core OpenBLAS chose at import, e.g. ``"Haswell"`` or
+    ``"SkylakeX"``: fixed for the process, see ``OPENBLAS_CORETYPE`` in the performance
+    guide), ``threads`` (OpenBLAS's own threads: always 1), ``min_work`` (the
+    smallest ``M*N*K`` sent to OpenBLAS) and ``block`` (the output rows or columns
+    per OpenBLAS call).
+
+    Examples
+    --------
+    >>> from pyvanish import kernels
+    >>> info = kernels.blas_info()
+    >>> info["threads"], info["config"].startswith("OpenBLAS")
+    (1, True)
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        pkg_version = version("scipy-openblas32")
+    except PackageNotFoundError:  # pragma: no cover - a source tree without the dist-info
+        pkg_version = "unknown"
+    return {"library": _engine.blas_library_path, "version": pkg_version, **_engine.blas_info()}
 
 
 def get_simd_path() -> str:
@@ -407,11 +450,15 @@ def simd_paths() -> tuple:
 def set_simd_path(path: str) -> str:
     """Force the instruction set of every kernel and engine (process-wide); returns the path now in use.
 
-    One switch governs the GEMM, the activation loops and the ensemble
-    engine, which are compiled once per instruction set and chosen at run
-    time. ``"auto"`` picks the best the CPU supports; ``"generic"`` runs on
-    any CPU. The environment variable ``PYVANISH_SIMD`` sets it at import.
-    Results are deterministic per path; paths may differ in the last bits (FMA).
+    One switch governs pyvanish's own kernels (the small GEMM, the activation
+    loops and the ensemble engine), which are compiled once per instruction set
+    and chosen at run time. ``"auto"`` picks the best the CPU supports;
+    ``"generic"`` runs on any CPU. The environment variable ``PYVANISH_SIMD`` sets
+    it at import, and then also OpenBLAS's kernel core for the large products
+    (``avx2``: Haswell, ``generic``: Prescott, unless ``OPENBLAS_CORETYPE`` is
+    set); OpenBLAS's core is fixed at import, so this function does not change
+    it (see :func:`blas_info`). Results are deterministic per path; paths may
+    differ in the last bits (FMA).
 
     Raises
     ------
