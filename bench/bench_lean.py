@@ -70,8 +70,6 @@ NETS = {
 }
 
 
-
-
 @pytest.mark.parametrize("name,impl", [(n, i) for n in NETS for i in ("cpp", "numpy-lean")]
                          + [(n, "cpp-2threads") for n in NETS if n.startswith("W3")])
 def bench_lean_network(benchmark, name, impl):
@@ -115,9 +113,10 @@ def _log10_mean_std(v):
     return lg.mean(axis=0), lg.std(axis=0)
 
 
-@pytest.mark.parametrize("impl", ["cpp", "numpy-lean"])
+@pytest.mark.parametrize("impl", ["cpp", "numpy-lean", "cpp-2threads"])
 @pytest.mark.parametrize("name", list(ENSEMBLES))
 def bench_lean_ensemble(benchmark, name, impl):
+    """``cpp-2threads``: pyvanish.set_num_threads(2) (members split over the threads; NumPy stays on one)."""
     widths, E, act, out_act, init, B = ENSEMBLES[name]
     benchmark.group = f"lean-ensemble-{name}"
     ens = pyvanish.Ensemble(widths, E, activation=act, output_activation=out_act, init=init, seed=0)
@@ -133,8 +132,13 @@ def bench_lean_ensemble(benchmark, name, impl):
         summaries = [rep.summary(s, quantiles=False) for s in ("grad_h", "grad_W", "grad_b")]
         return [(s["mean"], s["std"]) for s in summaries]
 
-    got = benchmark(with_pyvanish if impl == "cpp" else with_numpy)
-    other = with_numpy() if impl == "cpp" else with_pyvanish()
+    if impl == "cpp-2threads":
+        pyvanish.set_num_threads(2)
+    try:
+        got = benchmark(with_numpy if impl == "numpy-lean" else with_pyvanish)
+    finally:
+        pyvanish.set_num_threads(1)
+    other = with_pyvanish() if impl == "numpy-lean" else with_numpy()
     for (m1, s1), (m2, s2) in zip(got, other):
         np.testing.assert_allclose(m1, m2, rtol=1e-9, atol=1e-9)
         np.testing.assert_allclose(s1, s2, rtol=1e-7, atol=1e-9)

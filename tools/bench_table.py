@@ -28,11 +28,14 @@ def load(path: str) -> tuple[dict, dict]:
 
 
 def base_of(entries: dict) -> str:
-    for key in ("cpp", "engine-call"):
-        for name in entries:
-            if key in name:
-                return name
+    for name in entries:
+        if name.endswith("cpp") or name == "engine-call":
+            return name
     return next(iter(entries))
+
+
+def ratio(entry: str, t: float, base: float) -> str:
+    return f"{base / t:.2f}x (speed-up)" if "threads" in entry else f"{t / base:.2f}x"
 
 
 def fmt(seconds: float) -> str:
@@ -47,8 +50,13 @@ def main(argv: list[str]) -> int:
         print(__doc__)
         return 2
     runs = [(label, *load(path)) for label, path in (a.split("=", 1) for a in argv)]
-    cpu = runs[0][2].get("cpu", {}).get("brand_raw", "unknown CPU")
-    print(f"CPU: {cpu}\n")
+    for label, _, info in runs:
+        cpu = info.get("cpu", {})
+        blas = info.get("pyvanish_blas", {})
+        print(f"{label}: {cpu.get('brand_raw', 'unknown CPU')} (family {cpu.get('family')}, model "
+              f"{cpu.get('model')}), {cpu.get('count')} cores; pyvanish path {info.get('pyvanish_simd_path')}, "
+              f"OpenBLAS core {blas.get('corename')}")
+    print()
     head = "| group | entry | " + " | ".join(f"{lab} median | {lab} ratio" for lab, _, _ in runs) + " |"
     print(head)
     print("|" + "---|" * (2 + 2 * len(runs)))
@@ -60,8 +68,8 @@ def main(argv: list[str]) -> int:
             for _, groups, _ in runs:
                 g = groups.get(group, {})
                 t, b = g.get(entry), g.get(base)
-                ratio = "" if t is None or b is None or entry == base else f"{t / b:.2f}x"
-                cells += [fmt(t) if t is not None else "", ratio]
+                r = "" if t is None or b is None or entry == base else ratio(entry, t, b)
+                cells += [fmt(t) if t is not None else "", r]
             print(f"| {group} | {entry} | " + " | ".join(cells) + " |")
     return 0
 
