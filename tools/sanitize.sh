@@ -113,7 +113,10 @@ export PYTHONMALLOC=malloc
 export PYVANISH_SANITIZE=1
 SAN_PRELOAD="$LIBASAN $LIBSTDCXX"
 UBSAN_BASE="print_stacktrace=1:halt_on_error=1"
-ASAN_BASE="allocator_may_return_null=1:halt_on_error=1:strict_string_checks=1:detect_stack_use_after_return=1"
+# No detect_stack_use_after_return: its fake stack frames are 32-byte aligned, and GCC keeps
+# AVX-512 locals (a zeroed double[8] stored with one zmm) 64-byte aligned, so the aligned store
+# faults (a #GP that ASan reports as a SEGV in flat_norm) on the AVX-512 path: a false report.
+ASAN_BASE="allocator_may_return_null=1:halt_on_error=1:strict_string_checks=1"
 
 fail_on_logs() {  # $1: directory of sanitizer logs; prints them and fails if any
   if compgen -G "$1/*" > /dev/null; then
