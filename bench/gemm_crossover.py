@@ -52,6 +52,9 @@ def main():
         for M, N, K in SHAPES:
             a = rng.standard_normal((M, K)).astype(dt)
             b = rng.standard_normal((K, N)).astype(dt)
+            want, rtol = a.astype(np.float64) @ b.astype(np.float64), (1e-4 if dt == np.float32 else 1e-10)
+            for side in (_core._gemm_inhouse, _core._gemm_blas):  # both sides right before either is timed
+                np.testing.assert_allclose(side(a, b, False, False), want, rtol=rtol, atol=rtol * np.sqrt(K))
             ti, tb = [], []
             for _ in range(3):  # interleave the two sides
                 ti.append(best(_core._gemm_inhouse, a, b, False, False))

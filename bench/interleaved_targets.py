@@ -58,6 +58,7 @@ def main() -> None:
         for M, N, K, n, inner in [(64, 32, 32, 31, 2000), (32, 64, 64, 31, 2000), (32, 32, 64, 31, 2000),
                                   (256, 256, 256, 21, 20), (1024, 1024, 1024, 11, 1)]:
             a, b = rng.standard_normal((M, K)), rng.standard_normal((K, N))
+            np.testing.assert_allclose(kernels.gemm(a, b), a @ b, rtol=1e-10, atol=1e-10 * np.sqrt(K))
             t = rounds({"pyvanish": (lambda: kernels.gemm(a, b), 1), "numpy": (lambda: a @ b, 1)}, n, inner)
             show(f"gemm f64 {M}x{N}x{K}", t)
         for name in [n for n in NETS if n.startswith("W3")]:
@@ -73,6 +74,8 @@ def main() -> None:
             def with_numpy(Ws=Ws, bs=bs, net=net, x=x, t_=t_):
                 return lean(Ws, bs, net.activations, x, t_)
 
+            rtol = 2e-3 if dt == np.float32 else 1e-9  # each side checks the other (as bench_lean does)
+            np.testing.assert_allclose(report().grad_W, with_numpy()[2], rtol=rtol)
             t = rounds({"pyvanish": (report, 1), "pyvanish-2threads": (report, 2), "numpy": (with_numpy, 1)}, 9)
             show(name, t)
             med = {k: statistics.median(v) for k, v in t.items()}

@@ -171,12 +171,9 @@ class GradientReport:
         _set_dict(rep, "__dict__", values)
         return rep
 
-    def _col(self, name: str) -> np.ndarray:
-        return self.stats[:, STAT[name]]
-
     @cached_property
     def grad_h(self) -> np.ndarray:
-        out = np.concatenate([[self.grad_x], self._col("grad_h")])
+        out = np.concatenate([[self.grad_x], self.stats[:, STAT["grad_h"]]])
         out.flags.writeable = False
         return out
 
