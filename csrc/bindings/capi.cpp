@@ -91,7 +91,8 @@ int ensemble_run(void* engine, const T* x, int xpm, const T* t, int tpm, int64_t
   std::unique_lock<std::mutex> lock(ens.mutex(), std::try_to_lock);
   if (!lock.owns_lock()) return PV_ERR_BUSY;
   try {
-    ens.run(x, xpm != 0, t, tpm != 0, B, stats, grad_x, loss, threads > 0 ? threads : num_threads(), verdicts);
+    ens.run(x, xpm != 0, t, tpm != 0, B, stats, StatsLayout::rows(ens.depth()), grad_x, loss,
+            threads > 0 ? threads : num_threads(), verdicts);
     return PV_OK;
   } catch (const std::bad_alloc&) {
     return PV_ERR_MEMORY;

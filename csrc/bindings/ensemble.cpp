@@ -46,16 +46,22 @@ struct PyEnsemble {
     std::unique_lock<std::mutex> lock(ens.mutex(), std::try_to_lock);
     if (!lock.owns_lock())
       throw std::runtime_error("Ensemble.run: this ensemble is running in another thread");
-    auto stats = alloc<double>({E, ens.depth(), ST_COUNT});
+    // (ST_COUNT, L, E), members innermost (the engine writes each layer's statistics in
+    // place), returned as the (E, L, ST_COUNT) view
+    const int64_t L = ens.depth();
+    auto columns = alloc<double>({ST_COUNT, L, E});
+    const py::ssize_t d = sizeof(double);
+    py::array_t<double> stats({py::ssize_t(E), py::ssize_t(L), py::ssize_t(ST_COUNT)},
+                              {d, py::ssize_t(E) * d, py::ssize_t(L * E) * d}, columns.data(), columns);
     auto grad_x = alloc<double>({E});
     auto loss = alloc<double>({E});
     auto codes = alloc<int8_t>({E});
     auto moments = alloc<double>({kMomentColumns, ens.depth() + 1, 2});
-    double *sp = stats.mutable_data(), *gp = grad_x.mutable_data(), *lp = loss.mutable_data();
+    double *sp = columns.mutable_data(), *gp = grad_x.mutable_data(), *lp = loss.mutable_data();
     int8_t* cp = codes.mutable_data();
     {
       py::gil_scoped_release nogil;
-      ens.run(xp, xpm, tp, tpm, B, sp, gp, lp, threads, cp, moments.mutable_data());
+      ens.run(xp, xpm, tp, tpm, B, sp, StatsLayout::columns(E, L), gp, lp, threads, cp, moments.mutable_data());
     }
     return py::make_tuple(std::move(loss), std::move(stats), std::move(grad_x), std::move(codes),
                           std::move(moments));

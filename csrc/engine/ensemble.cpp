@@ -208,7 +208,7 @@ void Ensemble<T>::reserve(int64_t B, int64_t Es, int slots) {
 }
 
 template <class T>
-void Ensemble<T>::run(const T* x, bool xpm, const T* t, bool tpm, int64_t B, double* stats,
+void Ensemble<T>::run(const T* x, bool xpm, const T* t, bool tpm, int64_t B, double* stats, StatsLayout layout,
                       double* grad_x, double* loss, int threads, int8_t* verdicts, double* moments) {
   const int64_t Es = tile_for(B);
   const int64_t chunks = (E_ + 15) / 16;  // members go to threads 16 at a time
@@ -236,6 +236,7 @@ void Ensemble<T>::run(const T* x, bool xpm, const T* t, bool tpm, int64_t B, dou
   S.t_per_member = tpm;
   S.loss_kind = this->loss;
   S.stats = stats;
+  S.st = layout;
   S.grad_x = grad_x;
   S.loss = loss;
   const int64_t L1 = depth() + 1, nchunks = (E_ + kMomentChunk - 1) / kMomentChunk;
@@ -259,7 +260,7 @@ void Ensemble<T>::run(const T* x, bool xpm, const T* t, bool tpm, int64_t B, dou
         [&]() noexcept { PYVANISH_SIMD_DISPATCH_ON(path, ensemble_slice(Sk, a, b)); }();
         if (verdicts)
           for (int64_t e = a; e < b; ++e)
-            verdicts[e] = int8_t(summarize(stats + e * depth() * ST_COUNT, depth()).verdict);
+            verdicts[e] = int8_t(summarize(stats + e * layout.member, depth(), layout.layer, layout.stat).verdict);
       }
     }
   });

@@ -57,6 +57,17 @@ struct GenSpec {
   double bscale = 0.0;
 };
 
+// Where Ensemble::run writes statistic s (enum Stat) of layer l = 1..L of member e:
+// stats[e * member + (l - 1) * layer + s * stat].
+struct StatsLayout {
+  int64_t member, layer, stat;
+  // (E, L, ST_COUNT): a row per member and layer (the C API's layout)
+  static StatsLayout rows(int64_t L) noexcept { return {L * ST_COUNT, ST_COUNT, 1}; }
+  // (ST_COUNT, L, E): members innermost, so each layer's statistic is written as n
+  // contiguous lanes in place (Python's layout, seen as an (E, L, ST_COUNT) view)
+  static StatsLayout columns(int64_t E, int64_t L) noexcept { return {1, E, L * E}; }
+};
+
 struct EnsembleOffsets { int64_t z, a, h, dh, da, dz, u, xhat, rstd, du, pin, pxhat, prstd, dpin; };
 
 // Everything the per-member work needs, as plain pointers (see ensemble_impl.inc).
@@ -80,6 +91,7 @@ struct EnsembleSlice {
   bool x_per_member, t_per_member;
   int loss_kind;  // enum Loss (kernels/losses.hpp)
   double *stats, *grad_x, *loss;
+  StatsLayout st;  // where stats go
   double* moments;  // (chunks, kMomentColumns, L + 1, 3): count, mean, M2 (or null)
   const int64_t* p_off1;  // per layer: its parameters' offset in one member's (times the lane stride)
   const GenSpec* gen;     // per layer, for members drawn where they are used; null: stored
@@ -126,13 +138,13 @@ class Ensemble {
   }
 
   // x: (B, n_0) shared by all members, or (B, n_0, E) per member; t likewise
-  // with n_L. Writes stats (E, L, ST_COUNT), grad_x (E), loss (E) and, if
+  // with n_L. Writes stats (laid out as `layout` says), grad_x (E), loss (E) and, if
   // given, each member's verdict code (E, engine/stats.hpp: verdict_code) and
   // the mean and std of log10 |dL/dh_l|, |dL/dW_l|, |dL/db_l| over the members
   // (moments (kMomentColumns, L + 1, 2); l = 0 of the last two is NaN).
   void run(const T* x, bool x_per_member, const T* t, bool t_per_member, int64_t B,
-           double* stats, double* grad_x, double* loss, int threads, int8_t* verdicts = nullptr,
-           double* moments = nullptr);
+           double* stats, StatsLayout layout, double* grad_x, double* loss, int threads,
+           int8_t* verdicts = nullptr, double* moments = nullptr);
 
   std::mutex& mutex() noexcept { return mu_; }
   int loss = LOSS_MSE;  // enum Loss (kernels/losses.hpp)

@@ -117,16 +117,17 @@ inline int verdict_code(double signal_ratio, double weight_ratio, double nonfini
   return VERDICT_HEALTHY;
 }
 
-// The ratios and verdict of one network's statistics (L rows).
-inline Summary summarize(const double* stats, int64_t L) noexcept {
+// The ratios and verdict of one network's statistics: L rows, statistic s of layer l
+// at stats[(l - 1) * ls + s * ss] (rows: ls = ST_COUNT, ss = 1).
+inline Summary summarize(const double* stats, int64_t L, int64_t ls = ST_COUNT, int64_t ss = 1) noexcept {
   const double* first = stats;
-  const double* last = stats + (L - 1) * ST_COUNT;
+  const double* last = stats + (L - 1) * ls;
   Summary s;
-  s.signal_ratio = first[ST_GRAD_H] / last[ST_GRAD_H];  // IEEE: 0/0 = NaN, x/0 = inf
-  s.weight_ratio = first[ST_GRAD_W] / last[ST_GRAD_W];
+  s.signal_ratio = first[ST_GRAD_H * ss] / last[ST_GRAD_H * ss];  // IEEE: 0/0 = NaN, x/0 = inf
+  s.weight_ratio = first[ST_GRAD_W * ss] / last[ST_GRAD_W * ss];
   s.nonfinite = 0.0;
   for (int64_t l = 0; l < L; ++l)
-    s.nonfinite += stats[l * ST_COUNT + ST_NONFINITE_ACT] + stats[l * ST_COUNT + ST_NONFINITE_GRAD];
+    s.nonfinite += stats[l * ls + ST_NONFINITE_ACT * ss] + stats[l * ls + ST_NONFINITE_GRAD * ss];
   s.verdict = verdict_code(s.signal_ratio, s.weight_ratio, s.nonfinite);
   return s;
 }
@@ -464,6 +465,13 @@ struct LaneStats {
     for (int64_t i = 0; i < kArrays; ++i) *fields[i] = block + i * n;
     return s;
   }
+  // n lanes written in place: field s at base + ST_s * ss (the n contiguous members of
+  // one layer's column s of a member-innermost statistics array).
+  static LaneStats columns(double* base, int64_t ss) noexcept {
+    return {base + ST_GRAD_H * ss,       base + ST_GRAD_Z * ss,         base + ST_GRAD_W * ss,
+            base + ST_GRAD_B * ss,       base + ST_GRAD_GAMMA * ss,     base + ST_GRAD_BETA * ss,
+            base + ST_NONFINITE_ACT * ss, base + ST_NONFINITE_GRAD * ss, base + ST_TINY_GRAD * ss};
+  }
   // One lane: the fields of a LayerAccumulators.
   static LaneStats of(LayerAccumulators& a) noexcept {
     return {&a.grad_h, &a.grad_z, &a.grad_W, &a.grad_b, &a.grad_gamma, &a.grad_beta,
@@ -471,13 +479,13 @@ struct LaneStats {
   }
 };
 
-// Statistics rows (ST_COUNT doubles each) of n lanes, lane k's at st + k * stride,
+// Statistics rows (ST_COUNT doubles each, ss apart) of n lanes, lane k's at st + k * stride,
 // from the lanes' buffer statistics and their sums of phi', saturated unit-samples
 // and dead units (samples: unit-samples per lane, B * n_l; units: n_l). The three
 // sums become their means in place first (a loop that vectorises its divisions),
 // then each lane's row is written whole.
 inline void stats_rows(const LaneStats& a, double* sum_dphi, double* saturated, double* dead, int64_t samples,
-                       int64_t units, int64_t n, double* st, int64_t stride) noexcept {
+                       int64_t units, int64_t n, double* st, int64_t stride, int64_t ss = 1) noexcept {
   const double ns = double(samples), nu = double(units);
   for (int64_t k = 0; k < n; ++k) {
     sum_dphi[k] /= ns;
@@ -486,19 +494,33 @@ inline void stats_rows(const LaneStats& a, double* sum_dphi, double* saturated, 
   }
   for (int64_t k = 0; k < n; ++k) {
     double* r = st + k * stride;
-    r[ST_GRAD_H] = a.grad_h[k];
-    r[ST_GRAD_Z] = a.grad_z[k];
-    r[ST_GRAD_W] = a.grad_W[k];
-    r[ST_GRAD_B] = a.grad_b[k];
-    r[ST_MEAN_DPHI] = sum_dphi[k];
-    r[ST_SATURATED] = saturated[k];
-    r[ST_DEAD] = dead[k];
-    r[ST_NONFINITE_ACT] = a.nonfinite_act[k];
-    r[ST_NONFINITE_GRAD] = a.nonfinite_grad[k];
-    r[ST_TINY_GRAD] = a.tiny[k];
-    r[ST_GRAD_GAMMA] = a.grad_gamma[k];
-    r[ST_GRAD_BETA] = a.grad_beta[k];
+    r[ST_GRAD_H * ss] = a.grad_h[k];
+    r[ST_GRAD_Z * ss] = a.grad_z[k];
+    r[ST_GRAD_W * ss] = a.grad_W[k];
+    r[ST_GRAD_B * ss] = a.grad_b[k];
+    r[ST_MEAN_DPHI * ss] = sum_dphi[k];
+    r[ST_SATURATED * ss] = saturated[k];
+    r[ST_DEAD * ss] = dead[k];
+    r[ST_NONFINITE_ACT * ss] = a.nonfinite_act[k];
+    r[ST_NONFINITE_GRAD * ss] = a.nonfinite_grad[k];
+    r[ST_TINY_GRAD * ss] = a.tiny[k];
+    r[ST_GRAD_GAMMA * ss] = a.grad_gamma[k];
+    r[ST_GRAD_BETA * ss] = a.grad_beta[k];
   }
+}
+
+// The rest of n lanes' statistics when reduce_layer wrote into LaneStats::columns(base,
+// ss): the means of the three sums, into their columns.
+inline void stats_columns(const double* __restrict sum_dphi, const double* __restrict saturated,
+                          const double* __restrict dead, int64_t samples, int64_t units, int64_t n,
+                          double* base, int64_t ss) noexcept {
+  const double ns = double(samples), nu = double(units);
+  double* __restrict md = base + ST_MEAN_DPHI * ss;
+  double* __restrict sa = base + ST_SATURATED * ss;
+  double* __restrict de = base + ST_DEAD * ss;
+  for (int64_t k = 0; k < n; ++k) md[k] = sum_dphi[k] / ns;
+  for (int64_t k = 0; k < n; ++k) sa[k] = saturated[k] / ns;
+  for (int64_t k = 0; k < n; ++k) de[k] = dead[k] / nu;
 }
 
 // One statistics row from a layer's accumulators.
