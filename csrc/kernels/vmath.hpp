@@ -199,7 +199,12 @@ inline double log_kernel(double u, double err) noexcept {
                            1.818357216161805012e-01, 2.222219843214978396e-01,
                            2.857142874366239149e-01, 3.999999999940941908e-01,
                            6.666666666666735130e-01};
-  const double R = z * horner(z, Lg);
+  // z (Lg1 + Lg2 z + ... + Lg7 z^6) by Estrin's scheme: a chain of 4 operations, not
+  // Horner's 7 (the loops that call this are bound by its latency)
+  const double z2 = z * z, z4 = z2 * z2;
+  const double p01 = mul_add(Lg[5], z, Lg[6]), p23 = mul_add(Lg[3], z, Lg[4]), p45 = mul_add(Lg[1], z, Lg[2]);
+  const double p456 = mul_add(Lg[0], z2, p45);
+  const double R = z * mul_add(p456, z4, mul_add(p23, z2, p01));
   return k * kLn2Hi - ((hfsq - (s * (hfsq + R) + (k * kLn2Lo + c))) - f);
 }
 inline double log1p_core(double u, double err) noexcept { return log_kernel<true>(u, err); }
