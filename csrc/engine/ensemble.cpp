@@ -170,8 +170,14 @@ int64_t Ensemble<T>::tile_for(int64_t B) const noexcept {
                       int64_t(sizeof(double)) * kEnsembleAccPerMember;
   const int64_t t = (int64_t(512) << 10) / std::max<int64_t>(per, 1) / round * round;
   const int64_t most = (E_ + round - 1) / round * round;
-  // at least two vectors' worth of 16: per-row loop overheads dominate below (W5: 32 measured best)
-  return std::min<int64_t>(most, std::max<int64_t>(2 * round, std::min<int64_t>(t, kMaxTileLanes)));
+  // at least 4 vectors of lanes of this path (and 16): each register block of the lane
+  // GEMMs runs over every vector of a tile, whose operands stay in L1 while it does; fewer
+  // vectors and per-block overheads dominate (W5, f64 on Zen 4: 16 lanes best on AVX2, 32
+  // on AVX-512)
+  const int path = simd_path();
+  const int64_t vec = (path == SIMD_AVX512 ? 64 : path == SIMD_AVX2 ? 32 : 16) / int64_t(sizeof(T));
+  const int64_t least = std::max<int64_t>(round, (4 * vec + round - 1) / round * round);
+  return std::min<int64_t>(most, std::max<int64_t>(least, std::min<int64_t>(t, kMaxTileLanes)));
 }
 
 template <class T>

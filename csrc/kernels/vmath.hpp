@@ -109,6 +109,28 @@ template <int N> inline double horner(double x, const double (&c)[N]) noexcept {
   return y;
 }
 
+// The same polynomial by Estrin's scheme: halves a + x^h b (h a power of 2) recursively,
+// a chain of about log2 N multiply-adds instead of N - 1, for the vectorised loops,
+// which are bound by latency (a few more operations, rounded differently).
+// p[j] = x^(2^j); the coefficients Lo .. Lo + M of ascending degree are c[N - 1 - Lo] ...
+template <int N, int Lo, int M>
+inline double estrin_part(const double* p, const double (&c)[N]) noexcept {
+  if constexpr (M == 1) {
+    return c[N - 1 - Lo];
+  } else {
+    constexpr int h = M > 8 ? 8 : M > 4 ? 4 : M > 2 ? 2 : 1;  // the largest power of 2 below M
+    constexpr int j = h == 8 ? 3 : h == 4 ? 2 : h == 2 ? 1 : 0;
+    return mul_add(estrin_part<N, Lo + h, M - h>(p, c), p[j], estrin_part<N, Lo, h>(p, c));
+  }
+}
+template <int N> inline double estrin(double x, const double (&c)[N]) noexcept {
+  static_assert(N <= 16, "up to degree 15");
+  double p[4] = {x, x * x, 0.0, 0.0};
+  p[2] = p[1] * p[1];
+  p[3] = p[2] * p[2];
+  return estrin_part<N, 0, N>(p, c);
+}
+
 // e^r - 1 - r for |r| <= 0.3473, as r^2 (1/2 + r Q(r)) with Q a degree-9
 // near-minimax fit (relative error of e^r - 1 = r + tail: 2^-61.7 before
 // rounding). Callers add r themselves, last, to keep its bits.
@@ -124,7 +146,7 @@ constexpr double kExpm1TailShort[] = {
     0x1.af6e211e794f0p-26, 0x1.2898439f9b8cap-22, 0x1.71ddefed19cc0p-19, 0x1.a019b2d5335d3p-16,
     0x1.a01a01b2efa03p-13, 0x1.6c16c17a360b1p-10, 0x1.111111110f054p-7,  0x1.5555555553a7cp-5,
     0x1.555555555555ap-3,  0.5};
-inline double expm1_tail_short(double r) noexcept { return (r * r) * horner(r, kExpm1TailShort); }
+inline double expm1_tail_short(double r) noexcept { return (r * r) * estrin(r, kExpm1TailShort); }
 
 // e^x for x <= 0 (or NaN). Subnormal results are rounded once, not flushed:
 // p 2^(n+64) is a normal number (exact), and the one rounding happens in the
@@ -199,12 +221,7 @@ inline double log_kernel(double u, double err) noexcept {
                            1.818357216161805012e-01, 2.222219843214978396e-01,
                            2.857142874366239149e-01, 3.999999999940941908e-01,
                            6.666666666666735130e-01};
-  // z (Lg1 + Lg2 z + ... + Lg7 z^6) by Estrin's scheme: a chain of 4 operations, not
-  // Horner's 7 (the loops that call this are bound by its latency)
-  const double z2 = z * z, z4 = z2 * z2;
-  const double p01 = mul_add(Lg[5], z, Lg[6]), p23 = mul_add(Lg[3], z, Lg[4]), p45 = mul_add(Lg[1], z, Lg[2]);
-  const double p456 = mul_add(Lg[0], z2, p45);
-  const double R = z * mul_add(p456, z4, mul_add(p23, z2, p01));
+  const double R = z * estrin(z, Lg);
   return k * kLn2Hi - ((hfsq - (s * (hfsq + R) + (k * kLn2Lo + c))) - f);
 }
 inline double log1p_core(double u, double err) noexcept { return log_kernel<true>(u, err); }
@@ -261,7 +278,7 @@ inline double tanh(double x) noexcept {
                           -1.61468768441708447952e3};
   constexpr double Q[] = {1.0, 1.12811678491632931402e2, 2.23548839060100448583e3,
                           4.84406305325125486048e3};
-  const double Pz = horner(z, P), Qz = horner(z, Q);
+  const double Pz = horner(z, P), Qz = estrin(z, Q);
   const bool small = ax < 0.625;
   const double num_small = ax * z * Pz, num_big = 2.0 * e, den_big = 1.0 + e;
   const double q = (small ? num_small : num_big) / (small ? Qz : den_big);
