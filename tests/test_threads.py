@@ -377,9 +377,26 @@ def test_one_network_read_out_is_not_interleaved(method):
     assert same(got, want), "the result is another thread's"
 
 
+@pytest.mark.skipif(not os.path.isdir("/proc/self/task"), reason="counts threads in /proc")
+def test_engine_threads_are_kept_and_reused(default_threads):
+    """The slices run on a pool that grows to the largest thread count asked for and is
+    reused: a hundred threaded calls at changing counts add no threads after the first
+    (a pool that started workers per call, or lost track of them, would)."""
+    ens = pyvanish.Ensemble([16] * 6 + [1], 200, seed=0)
+    x, t = np.ones((2, 16)), np.zeros((2, 1))
+    pyvanish.set_num_threads(3)
+    want = ens.run(x, t).stats
+    after_first = len(os.listdir("/proc/self/task"))
+    for n in [2, 3, 1] * 33 + [3]:
+        pyvanish.set_num_threads(n)
+        assert same(ens.run(x, t).stats, want)
+    assert len(os.listdir("/proc/self/task")) <= after_first
+
+
 def test_fork_after_threads_does_not_hang(default_threads):
-    """The engine's threads are per call: a child forked after the parent used
-    them runs its own parallel work (GNU OpenMP would hang here)."""
+    """A child forked after the parent used the engine's threads starts its own
+    (the parent's pool does not exist there) and runs its parallel work (GNU
+    OpenMP would hang here)."""
     if not hasattr(os, "fork"):
         pytest.skip("no fork")
     ens = pyvanish.Ensemble([16] * 6 + [1], 500, seed=0)

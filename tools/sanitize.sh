@@ -272,8 +272,9 @@ static int exercise(std::mt19937_64& g) {
     for (int64_t B : {1, 5}) {
       auto x = randn<T>(B * 4 * E, g), t = randn<T>(B * 2 * E, g);
       auto s = vec<double>(E * 4 * ST_COUNT), gx = vec<double>(E), l = vec<double>(E);
-      ens.run(x.data(), true, t.data(), false, B, s.data(), gx.data(), l.data(), threads);
-      ens.run(x.data(), false, t.data(), true, B, s.data(), gx.data(), l.data(), threads);
+      ens.run(x.data(), true, t.data(), false, B, s.data(), StatsLayout::rows(4), gx.data(), l.data(), threads);
+      ens.run(x.data(), false, t.data(), true, B, s.data(), StatsLayout::columns(E, 4), gx.data(), l.data(),
+              threads);
       checks += std::isfinite(l[0]);
     }
   // GEMM: every path this CPU has, both transposes, odd and empty sizes

@@ -1,13 +1,67 @@
 #include "engine/threads.hpp"
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 #include <thread>
+#ifdef _WIN32
+#include <process.h>
+#define PV_GETPID _getpid
+#else
+#include <unistd.h>
+#define PV_GETPID getpid
+#endif
 
 namespace pyvanish {
 namespace {
 std::atomic<int> g_threads{0};
 thread_local bool tl_in_slice = false;
+
+// The threads parallel_for runs its slices on. Worker i runs slice i + 1 of each job
+// (a new generation) that has that many slices. Never destroyed: its threads are
+// detached and sleep until the process ends.
+struct Pool {
+  long pid = 0;            // the process that started it (a forked child starts its own)
+  std::mutex busy;         // held by the parallel_for using the pool
+  std::mutex m;            // guards the job below
+  std::condition_variable wake, done;
+  uint64_t generation = 0;
+  int64_t slices = 0, remaining = 0;
+  void (*call)(void*, int64_t) = nullptr;
+  void* ctx = nullptr;
+  int64_t workers = 0;
+};
+
+void work(Pool* p, int64_t i, uint64_t seen) {
+  std::unique_lock<std::mutex> lk(p->m);
+  for (;;) {
+    p->wake.wait(lk, [&] { return p->generation != seen; });
+    seen = p->generation;
+    if (i + 1 >= p->slices) continue;
+    void (*call)(void*, int64_t) = p->call;
+    void* ctx = p->ctx;
+    lk.unlock();
+    call(ctx, i + 1);
+    lk.lock();
+    if (--p->remaining == 0) p->done.notify_one();
+  }
+}
+
+// This process's pool (made on first use; a pool inherited through fork is left alone:
+// its threads and perhaps its locks are the parent's).
+Pool* pool() noexcept {
+  static std::atomic<Pool*> current{nullptr};
+  const long pid = long(PV_GETPID());
+  Pool* p = current.load(std::memory_order_acquire);
+  if (p && p->pid == pid) return p;
+  Pool* fresh = new (std::nothrow) Pool;
+  if (!fresh) return nullptr;
+  fresh->pid = pid;
+  if (current.compare_exchange_strong(p, fresh, std::memory_order_acq_rel)) return fresh;
+  delete fresh;  // another thread made this process's pool first
+  return p && p->pid == pid ? p : nullptr;
+}
 
 int default_threads() noexcept {
   if (const char* env = std::getenv("OMP_NUM_THREADS")) {
@@ -28,6 +82,30 @@ bool in_parallel_for() noexcept { return tl_in_slice; }
 
 detail::ParallelSlice::ParallelSlice() noexcept : outer_(tl_in_slice) { tl_in_slice = true; }
 detail::ParallelSlice::~ParallelSlice() { tl_in_slice = outer_; }
+
+bool detail::pool_run(int64_t slices, void (*call)(void*, int64_t), void* ctx) noexcept {
+  Pool* p = pool();
+  if (!p || !p->busy.try_lock()) return false;
+  std::lock_guard<std::mutex> hold(p->busy, std::adopt_lock);
+  try {
+    for (; p->workers < slices - 1; ++p->workers) std::thread(work, p, p->workers, p->generation).detach();
+  } catch (...) {  // could not start a thread (those started wait for the next job)
+    return false;
+  }
+  {
+    std::lock_guard<std::mutex> lk(p->m);
+    p->call = call;
+    p->ctx = ctx;
+    p->slices = slices;
+    p->remaining = slices - 1;
+    ++p->generation;
+  }
+  p->wake.notify_all();
+  call(ctx, 0);
+  std::unique_lock<std::mutex> lk(p->m);
+  p->done.wait(lk, [&] { return p->remaining == 0; });
+  return true;
+}
 
 void set_num_threads(int n) noexcept { g_threads.store(n >= 1 ? n : 0, std::memory_order_relaxed); }
 

@@ -1,8 +1,11 @@
-// A minimal, fork-safe parallel-for: threads are started per call and joined
-// before it returns (no pool survives a fork, no thread spins waiting for
-// work). Work is split into contiguous, statically assigned slices, so each
-// result is computed by the same code in the same order whatever the thread
-// count: results are bitwise identical for any number of threads.
+// A minimal, fork-safe parallel-for. Slices run on a pool of threads that sleep on a
+// condition variable between calls (none spins waiting for work), started on first use
+// and grown as needed; a forked child starts its own (the parent's threads do not exist
+// there), and a call that finds the pool in use (another thread's parallel_for, or a
+// nested one) starts threads of its own and joins them. Work is split into contiguous,
+// statically assigned slices, so each result is computed by the same code in the same
+// order whatever the thread count: results are bitwise identical for any number of
+// threads.
 #pragma once
 #include <cstdint>
 

@@ -19,6 +19,12 @@ class ParallelSlice {
  private:
   bool outer_;
 };
+
+// Runs call(ctx, s) for every slice s < slices: s = 0 on the calling thread, the others
+// on the process's pool of waiting threads (threads.cpp), and returns when all are done.
+// False, with nothing run, when the pool is taken (another parallel_for is using it, in
+// another thread or around this one) or cannot start enough threads.
+bool pool_run(int64_t slices, void (*call)(void*, int64_t), void* ctx) noexcept;
 }  // namespace detail
 
 template <class Fn>
@@ -31,6 +37,14 @@ void parallel_for(int64_t n, int64_t grain, int threads, Fn&& fn) {
     return;
   }
   const int64_t per = (chunks + t - 1) / t * grain;  // elements per slice, a multiple of grain
+  auto slice = [&fn, per, n](int64_t s) {
+    detail::ParallelSlice mark;
+    fn(s * per, std::min(n, (s + 1) * per));
+  };
+  using Slice = decltype(slice);
+  if (detail::pool_run((n + per - 1) / per, [](void* c, int64_t s) { (*static_cast<Slice*>(c))(s); }, &slice))
+    return;
+  // the pool is taken: threads of this call's own
   std::vector<std::thread> pool;
   pool.reserve(size_t(t - 1));
   int64_t start_next = per;
