@@ -51,6 +51,21 @@ def test_dispatch_rule():
     assert not _engine.gemm_uses_blas(1024, 1024, 0)
 
 
+def test_small_products_stay_in_house():
+    """Narrow layers' products (operands in L1) run on pyvanish's register blocks on the AVX2
+    and generic paths; just past each limit of the window they go to OpenBLAS, and on the
+    AVX-512 path all of them do (its SkylakeX kernels are as fast there)."""
+    info = K.blas_info()
+    most, min_n, kn = info["small_max_work"], info["small_min_n"], info["small_max_kn"]
+    inside = K.get_simd_path() != "avx512"
+    for M, N, Kd in [(64, 32, 32), (32, 64, 64), (64, 64, 32), (256, 64, 64)]:  # W2's and W6's layers
+        assert _engine.gemm_uses_blas(M, N, Kd) != inside
+    assert _engine.gemm_uses_blas(most // (min_n * 16) + 1, min_n, 16)          # too much work
+    assert _engine.gemm_uses_blas(64, min_n - 1, 64)                           # too narrow
+    assert _engine.gemm_uses_blas(8, 64, kn // 64 + 1)                         # K * N too large
+    assert _engine.gemm_uses_blas(8, 64, kn // 64) != inside
+
+
 @pytest.mark.parametrize("M,N,Kd", SHAPES)
 @pytest.mark.parametrize("ta,tb", TRANS)
 def test_bitwise_the_same_for_any_thread_count(dtype, M, N, Kd, ta, tb, restore_threads):
@@ -83,6 +98,30 @@ def test_dense_layers_and_reports_bitwise_the_same_for_any_thread_count(dtype, a
         runs.append((K.dense_forward(x, W, bias), *K.dense_backward(g, x, W), rep.grad_h, rep.grad_W))
     for other in runs[1:]:
         assert all(same(np.asarray(u), np.asarray(v)) for u, v in zip(runs[0], other))
+
+
+@pytest.mark.parametrize("ta,tb", TRANS)
+def test_in_house_register_blocks_on_every_edge(dtype, ta, tb):
+    """Every count of leftover rows (0..5 of a block of 6) and columns (past the last whole
+    block, which the plain loop takes), K from 1, op(B) = B^T copied or read in place, against
+    float64 NumPy; and the dense layer's product with a bias (beta = 1) through them."""
+    for M in range(1, 14):
+        for N in (16, 17, 31, 40, 64):
+            for Kd in (1, 7, 64):
+                a, b = operands(M, N, Kd, ta, tb, dtype, seed=M * N + Kd)
+                A = a.astype(np.float64).T if ta else a.astype(np.float64)
+                B = b.astype(np.float64).T if tb else b.astype(np.float64)
+                got = _engine.gemm_inhouse(a, b, ta, tb)
+                assert got.dtype == dtype
+                rel_close(got, A @ B, np.abs(A) @ np.abs(B), 4 * (Kd + 2) * eps(dtype))
+                if M * N * Kd >= K.blas_info()["min_work"] and not _engine.gemm_uses_blas(M, N, Kd):
+                    assert same(K.gemm(a, b, trans_a=ta, trans_b=tb), got)
+    rng = np.random.default_rng(8)
+    x, W, bias = (rng.standard_normal(s).astype(dtype) for s in ((37, 24), (40, 24), (40,)))
+    assert _engine.gemm_uses_blas(37, 40, 24) == (K.get_simd_path() == "avx512")
+    X, Wd = x.astype(np.float64), W.astype(np.float64)
+    rel_close(K.dense_forward(x, W, bias), X @ Wd.T + bias, np.abs(X) @ np.abs(Wd).T + np.abs(bias),
+              4 * 26 * eps(dtype))
 
 
 @pytest.mark.parametrize("ta,tb", TRANS)
@@ -124,7 +163,8 @@ def test_subnormals_in_and_out_are_exact(dtype, ta, tb):
         assert np.count_nonzero(want) > 0 and np.all(np.abs(want) < fi.smallest_normal)
         a_ = np.ascontiguousarray(a.T) if ta else a
         b_ = np.ascontiguousarray(b.T) if tb else b
-        for fn in (K.gemm, lambda x, y, trans_a, trans_b: _engine.gemm_inhouse(x, y, trans_a, trans_b)):
+        for fn in (K.gemm, lambda x, y, trans_a, trans_b: _engine.gemm_inhouse(x, y, trans_a, trans_b),
+                   lambda x, y, trans_a, trans_b: _engine.gemm_blas(x, y, trans_a, trans_b)):
             got = fn(a_, b_, trans_a=ta, trans_b=tb)
             assert same(got, want), "subnormals lost (flush to zero?)"
     assert not _engine.subnormals_flushed()

@@ -90,6 +90,9 @@ PYBIND11_MODULE(_core, m) {
     d["threads"] = blas_num_threads();
     d["min_work"] = kBlasMinWork;
     d["block"] = kBlasBlock;
+    d["small_max_work"] = kSmallMaxWork;
+    d["small_min_n"] = kSmallMinN;
+    d["small_max_kn"] = kGemmPack;
     return d;
   }, "OpenBLAS's kernel core, config string and threads; the GEMM dispatch constants.");
   bindings::bind_kernels(m);

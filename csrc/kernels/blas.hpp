@@ -1,8 +1,9 @@
 // OpenBLAS (the PyPI package scipy-openblas32) for the large products.
 //
 // gemm<T> (gemm.hpp) sends products of at least kBlasMinWork multiply-adds
-// here; smaller ones stay on the in-house kernels (gemm_impl.inc), which win
-// where OpenBLAS's per-call overhead dominates. OpenBLAS's own threads are off
+// here, except the small ones whose operands fit in L1 (gemm_small_blocks):
+// those stay on the in-house kernels (gemm_impl.inc), which win where OpenBLAS's
+// per-call set-up and packing dominate. OpenBLAS's own threads are off
 // (one thread, set at load and re-asserted before each call): its threaded
 // GEMM is not bitwise reproducible. Large products are split instead over
 // pyvanish's parallel_for in output blocks of a fixed size (blas_gemm), so each
@@ -16,6 +17,14 @@ namespace pyvanish {
 // Products with M*N*K below this go to the in-house kernels (measured
 // crossover; see docs/guide/performance.rst).
 constexpr int64_t kBlasMinWork = 8 * 8 * 8;
+// Products of at most kSmallMaxWork multiply-adds with N >= kSmallMinN and K * N <=
+// kGemmPack (gemm.hpp) go to the in-house register blocks, not OpenBLAS, on the AVX2 and
+// generic paths: measured faster on Zen 4 (64x32x32 1.3-1.4x OpenBLAS's Haswell kernels,
+// 256x64x64 1.1x), since their operands sit in L1 and need no packing. On the AVX-512 path
+// OpenBLAS's SkylakeX kernels are as fast or faster (W2, W6 measured) and keep them. See
+// docs/guide/performance.rst.
+constexpr int64_t kSmallMaxWork = int64_t(1) << 20;
+constexpr int64_t kSmallMinN = 16;
 // The output block, in rows or columns of C, each OpenBLAS call computes.
 constexpr int64_t kBlasBlock = 512;
 

@@ -14,7 +14,11 @@ void gemm_inhouse(bool ta, bool tb, int64_t M, int64_t N, int64_t K, T alpha, co
 }
 
 bool gemm_uses_blas(int64_t M, int64_t N, int64_t K) noexcept {
-  return M > 0 && N > 0 && K > 0 && M * N * K >= kBlasMinWork;
+  if (M <= 0 || N <= 0 || K <= 0 || M * N * K < kBlasMinWork) return false;
+  // (not on the AVX-512 path: there OpenBLAS runs its SkylakeX kernels, as fast as the
+  // register blocks on these shapes or faster; measured, docs/guide/performance.rst)
+  const bool small = M * N * K <= kSmallMaxWork && N >= kSmallMinN && K * N <= kGemmPack;
+  return !small || simd_path() == SIMD_AVX512;
 }
 
 template <class T>

@@ -2,10 +2,11 @@
 //
 // gemm() is the one entry point (kernels.gemm, the C API's gemm_c, the dense
 // layers): products of at least kBlasMinWork multiply-adds go to OpenBLAS
-// (blas.hpp), split in fixed output blocks over pyvanish's threads; smaller
-// ones to the in-house kernels. Those are BLIS-style: B is packed into
-// NR-column panels, A into MR-row panels, and a register-tiled micro-kernel
-// multiplies one MR x NR tile. The same source (gemm_impl.inc) is compiled
+// (blas.hpp), split in fixed output blocks over pyvanish's threads, except the
+// small ones whose operands fit in L1 (gemm_uses_blas says which); those and
+// the tinier ones to the in-house kernels: register blocks of 6 rows by 2
+// vectors of columns reading A and B where they are (op(B) = B^T copied first),
+// the plain loop for the rest. The same source (gemm_impl.inc) is compiled
 // once per instruction set (generic x86-64/any CPU, AVX2+FMA, AVX-512), each
 // in its own namespace; gemm_inhouse() picks one at run time on simd_path()
 // (simd/simd.hpp).
@@ -32,6 +33,9 @@ template <class T>
 void gemm_inhouse(bool trans_a, bool trans_b, int64_t M, int64_t N, int64_t K, T alpha,
                   const T* A, int64_t lda, const T* B, int64_t ldb, T beta, T* C,
                   int64_t ldc) noexcept;
+
+// The in-house kernels copy op(B) = B^T into at most this many values on the stack.
+constexpr int64_t kGemmPack = 4096;
 
 // Whether gemm() sends an (M, N, K) product to OpenBLAS.
 bool gemm_uses_blas(int64_t M, int64_t N, int64_t K) noexcept;

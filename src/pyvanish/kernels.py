@@ -360,15 +360,20 @@ def residual_backward(dout, scale: float = 1.0, *, check_finite: bool = False):
 
 
 def gemm(a, b, trans_a: bool = False, trans_b: bool = False, *, check_finite: bool = False) -> np.ndarray:
-    """Matrix product ``op(a) @ op(b)``: OpenBLAS for all but the tiniest products.
+    """Matrix product ``op(a) @ op(b)``: OpenBLAS for the large products, pyvanish's own kernels for small ones.
 
     ``op(x)`` is ``x.T`` when the matching ``trans_*`` flag is set. Products of
     at least ``blas_info()["min_work"]`` multiply-adds (``M*N*K``) go to OpenBLAS
     (scipy-openblas32, on one thread), split in fixed blocks of
     ``blas_info()["block"]`` output rows or columns over pyvanish's threads, so
-    the result is bitwise the same for any :func:`pyvanish.set_num_threads`;
-    tinier ones to pyvanish's own loop, compiled per instruction set (see
-    :func:`get_simd_path`). The same dispatch serves the dense layers and the C API.
+    the result is bitwise the same for any :func:`pyvanish.set_num_threads`.
+    Tinier ones go to pyvanish's own kernels, compiled per instruction set (see
+    :func:`get_simd_path`), and so, on the AVX2 and generic paths, do the small
+    ones whose operands fit in L1 (at most ``blas_info()["small_max_work"]``
+    multiply-adds, ``N`` at least ``small_min_n`` and ``K*N`` at most
+    ``small_max_kn``: narrow layers): register blocks reading the operands in
+    place beat OpenBLAS's packing there (on the AVX-512 path its kernels are as
+    fast). The same dispatch serves the dense layers and the C API.
 
     Examples
     --------
@@ -404,8 +409,9 @@ def blas_info() -> dict:
     ``corename`` (the kernel core OpenBLAS chose at import, e.g. ``"Haswell"`` or
     ``"SkylakeX"``: fixed for the process, see ``OPENBLAS_CORETYPE`` in the performance
     guide), ``threads`` (OpenBLAS's own threads: always 1), ``min_work`` (the
-    smallest ``M*N*K`` sent to OpenBLAS) and ``block`` (the output rows or columns
-    per OpenBLAS call).
+    smallest ``M*N*K`` sent to OpenBLAS), ``block`` (the output rows or columns
+    per OpenBLAS call) and the small products kept from it (see :func:`gemm`):
+    ``small_max_work``, ``small_min_n``, ``small_max_kn``.
 
     Examples
     --------
