@@ -129,8 +129,13 @@ void Ensemble<T>::member_params(int64_t m, T* out) const noexcept {
 template <class T>
 int64_t Ensemble<T>::layout(int64_t B, int64_t Es, std::vector<EnsembleOffsets>* off, std::vector<int64_t>* g_off,
                             int64_t* dx_off, int64_t* n_grads) const {
+  // Each buffer is followed by 64 bytes of padding: buffers of a tile are often a multiple
+  // of 4 KB long (16 lanes x 8 samples x 16 units x 8 bytes), and a loop that reads one
+  // and writes another at the same offset modulo 4 KB stalls on false store-to-load
+  // dependencies (4K aliasing); staggered by 64 bytes each, they are not.
+  constexpr int64_t pad = 64 / int64_t(sizeof(T));
   int64_t n = 0, g = 0;
-  auto take = [&n](int64_t size) { const int64_t at = n; n += size; return at; };
+  auto take = [&n](int64_t size) { const int64_t at = n; n += size + pad; return at; };
   if (off) off->clear();
   if (g_off) g_off->clear();
   for (const auto& s : layers_) {
@@ -152,7 +157,7 @@ int64_t Ensemble<T>::layout(int64_t B, int64_t Es, std::vector<EnsembleOffsets>*
     o.dpin = s.prenorm ? take(B * s.in * Es) : 0;
     if (off) off->push_back(o);
     if (g_off) g_off->push_back(g);
-    g += (s.out * s.in + s.out + (s.layernorm ? 2 * s.out : 0) + (s.prenorm ? 2 * s.in : 0)) * Es;
+    g += (s.out * s.in + s.out + (s.layernorm ? 2 * s.out : 0) + (s.prenorm ? 2 * s.in : 0)) * Es + pad;
   }
   const int64_t dx = take(B * layers_.front().in * Es);
   if (dx_off) *dx_off = dx;
