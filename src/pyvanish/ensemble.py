@@ -287,29 +287,32 @@ class Ensemble(ArchitectureProperties):
         for a in (loss, stats, grad_x, codes) + (() if moments is None else (moments,)):
             a.flags.writeable = False
         return EnsembleReport(
-            **arch.labels(),
+            **self._report_labels,
             batch=B,
             members=E,
             loss=loss,
             grad_x=grad_x,
             stats=stats,
             verdict_codes=codes,
-            sigma_w2=self.sigma_w2,
-            sigma_b2=self.sigma_b2,
-            alphas=arch.alphas,
             input_mean_square=_mean_square(x),
             moments=moments,
-            extras=tuple(
-                name
-                for name, flags in (
-                    ("batch norm", arch.batchnorm),
-                    ("layer norm", arch.layernorm),
-                    ("pre-norm", arch.prenorm),
-                    ("residual connections", arch.residual),
-                )
-                if any(flags)
-            ),
         )
+
+    @cached_property
+    def _report_labels(self) -> dict:
+        """What every report of this ensemble records besides the run's numbers (made once)."""
+        arch = self._arch
+        extras = tuple(
+            name
+            for name, flags in (
+                ("batch norm", arch.batchnorm),
+                ("layer norm", arch.layernorm),
+                ("pre-norm", arch.prenorm),
+                ("residual connections", arch.residual),
+            )
+            if any(flags)
+        )
+        return dict(arch.labels(), sigma_w2=self.sigma_w2, sigma_b2=self.sigma_b2, alphas=arch.alphas, extras=extras)
 
     def __repr__(self) -> str:
         return f"Ensemble(members={self._n}, {self._arch.describe(init=self._init)})"
@@ -785,10 +788,15 @@ def _short(w) -> str:
 
 
 def _mean_square(x: np.ndarray) -> float:
-    """mean(x**2) without overflow for finite |x| > 1e154: scaled by max|x| (inf if the result is beyond float64)."""
-    a = np.abs(x.astype(np.float64))
-    m = float(a.max()) if a.size else 0.0
-    with np.errstate(over="ignore"):
-        if not 0.0 < m < math.inf:  # 0, inf or NaN (check_finite=False)
-            return float(np.mean(a * a)) if a.size else math.nan
-        return float(np.float64(m) * m * np.mean((a / m) ** 2))
+    """mean(x**2) without overflow for finite |x| > 1e154: scaled by max|x| (inf if the result is beyond float64).
+
+    A few NumPy calls on the flattened input (every run computes it): the sum of squares as a
+    dot product."""
+    a = x.astype(np.float64, copy=False).ravel()
+    if not a.size:
+        return math.nan
+    m = float(np.max(np.abs(a)))
+    if not 0.0 < m < math.inf:  # 0, inf or NaN (check_finite=False): the plain sum says which
+        return float(np.dot(np.abs(a), np.abs(a))) / a.size
+    s = a / m
+    return m * m * (float(np.dot(s, s)) / a.size)
