@@ -19,6 +19,8 @@
 #include <cstring>
 #include <limits>
 
+#include "kernels/vmath.hpp"
+
 namespace pyvanish {
 
 // Per-layer statistics, one row of doubles per layer (layer l at row l-1).
@@ -160,18 +162,9 @@ inline void fill(V* p, int64_t n, V v) noexcept {
 }
 
 // 2^e for integer e in [-1022, 1023], built from its bits (vectorisable, exact).
-inline double pow2(int64_t e) noexcept {
-  const uint64_t bits = uint64_t(1023 + e) << 52;
-  double d;
-  std::memcpy(&d, &bits, sizeof d);
-  return d;
-}
+inline double pow2(int64_t e) noexcept { return vmath::from_bits(uint64_t(1023 + e) << 52); }
 // The exponent e of x = f 2^e, f in [0.5, 1), for finite x > 0 (subnormals: -1022).
-inline int64_t exponent_of(double x) noexcept {
-  uint64_t bits;
-  std::memcpy(&bits, &x, sizeof bits);
-  return int64_t((bits >> 52) & 0x7ff) - 1022;
-}
+inline int64_t exponent_of(double x) noexcept { return int64_t((vmath::bits(x) >> 52) & 0x7ff) - 1022; }
 
 // Vectors of lanes for the reductions below (GCC/Clang vector extensions; without them
 // the plain loops): a loop over lanes with its sums in memory is bound by their loads
