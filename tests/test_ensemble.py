@@ -1,5 +1,6 @@
 """The ensemble engine: equal to the single-network engine member by member,
 to the vectorised NumPy reference, and independent of the thread count."""
+import math
 import threading
 import time
 
@@ -267,3 +268,32 @@ def test_tiles_gathered_and_inputs_broadcast_change_no_bit(widths, per_member, d
         single = ens.member(m).gradient_report(x[m] if per_member else x, t[m] if per_member else t)
         close(small.stats[m], single.stats, dtype)
         close(small.loss[m], single.loss, dtype)
+
+
+@pytest.mark.parametrize("sw", [0.2, 1.0, 3.0, 6.0])
+def test_every_verdict_follows_the_rule_from_the_statistics(sw):
+    """The engine's vectorised verdicts (64 members at a time) are the documented rule
+    applied to each member's own statistics: any NaN/Inf exploding; else log10 of the
+    signal and weight ratios (NaN ignored) against +-2 decades."""
+    ens = pyvanish.Ensemble([4] * 9, 333, activation="tanh", init="normal", sw=sw, seed=3)
+    rep = ens.run(*ens.architecture.default_batch(3, 0))
+    names = list(pyvanish._engine.STAT_NAMES)
+    st = rep.stats
+    nonfinite = st[:, :, names.index("nonfinite_act")].sum(1) + st[:, :, names.index("nonfinite_grad")].sum(1)
+    expected = []
+    for m in range(ens.members):
+        logs = []
+        for s in ("grad_h", "grad_W"):
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r = st[m, 0, names.index(s)] / st[m, -1, names.index(s)]
+            if r >= 0:
+                logs.append(math.log10(r) if r > 0 else -math.inf)
+        if nonfinite[m] > 0:
+            expected.append("exploding")
+        elif not logs:
+            expected.append("undetermined")
+        else:
+            expected.append("exploding" if max(logs) > 2 else ("vanishing" if min(logs) < -2 else "healthy"))
+    assert list(rep.verdicts) == expected
+    for m in (0, 64, 332):
+        assert rep.verdicts[m] == ens.member(m).gradient_report(*ens.architecture.default_batch(3, 0)).verdict

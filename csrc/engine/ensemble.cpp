@@ -253,6 +253,7 @@ void Ensemble<T>::run(const T* x, bool xpm, const T* t, bool tpm, int64_t B, dou
   const int64_t L1 = depth() + 1, nchunks = (E_ + kMomentChunk - 1) / kMomentChunk;
   if (moments) chunk_moments_.assign(size_t(nchunks * kMomentColumns * L1 * 3), 0.0);
   S.moments = moments ? chunk_moments_.data() : nullptr;
+  S.verdicts = verdicts;
   const int path = simd_path();  // one choice for the whole call
   // Slot k (a thread) takes members [k per, (k + 1) per), a multiple of 16, and runs
   // them a tile of Es members at a time in its own workspace.
@@ -269,29 +270,30 @@ void Ensemble<T>::run(const T* x, bool xpm, const T* t, bool tpm, int64_t B, dou
       for (int64_t a = k * per; a < m1; a += Es) {
         const int64_t b = std::min(m1, a + Es);
         [&]() noexcept { PYVANISH_SIMD_DISPATCH_ON(path, ensemble_slice(Sk, a, b)); }();
-        if (verdicts)
-          for (int64_t e = a; e < b; ++e)
-            verdicts[e] = int8_t(summarize(stats + e * layout.member, depth(), layout.layer, layout.stat).verdict);
       }
     }
   });
   if (!moments) return;
-  // merge the chunks in order: the same numbers for any thread count and tile
-  for (int64_t c = 0; c < kMomentColumns; ++c)
-    for (int64_t l = 0; l < L1; ++l) {
-      double n = 0.0, mean = 0.0, m2 = 0.0;
-      for (int64_t k = 0; k < nchunks; ++k) {
-        const double* p = chunk_moments_.data() + ((k * kMomentColumns + c) * L1 + l) * 3;
-        if (p[0] == 0.0) continue;
-        const double tot = n + p[0], d = p[1] - mean;
-        mean += d * (p[0] / tot);
-        m2 += p[2] + d * d * (n * p[0] / tot);
-        n = tot;
-      }
-      double* o = moments + (c * L1 + l) * 2;
-      o[0] = n > 0.0 ? mean : std::nan("");
-      o[1] = n > 0.0 ? std::sqrt(m2 / n) : std::nan("");
+  // merge the chunks in order: the same numbers for any thread count and tile. Chunk by
+  // chunk over all (column, layer) entries at once: each entry's merges stay in chunk
+  // order (the same numbers), and its chain of dependent updates overlaps the others'.
+  const int64_t entries = kMomentColumns * L1;
+  std::vector<double> cnt(size_t(entries), 0.0), mean(size_t(entries), 0.0), m2(size_t(entries), 0.0);
+  for (int64_t k = 0; k < nchunks; ++k) {
+    const double* chunk = chunk_moments_.data() + k * entries * 3;
+    for (int64_t i = 0; i < entries; ++i) {
+      const double* p = chunk + i * 3;
+      if (p[0] == 0.0) continue;
+      const double tot = cnt[i] + p[0], d = p[1] - mean[i];
+      mean[i] += d * (p[0] / tot);
+      m2[i] += p[2] + d * d * (cnt[i] * p[0] / tot);
+      cnt[i] = tot;
     }
+  }
+  for (int64_t i = 0; i < entries; ++i) {
+    moments[i * 2] = cnt[i] > 0.0 ? mean[i] : std::nan("");
+    moments[i * 2 + 1] = cnt[i] > 0.0 ? std::sqrt(m2[i] / cnt[i]) : std::nan("");
+  }
 }
 
 template class Ensemble<float>;

@@ -93,6 +93,7 @@ struct EnsembleSlice {
   double *stats, *grad_x, *loss;
   StatsLayout st;  // where stats go
   double* moments;  // (chunks, kMomentColumns, L + 1, 3): count, mean, M2 (or null)
+  int8_t* verdicts;  // each member's verdict code (E), or null
   const int64_t* p_off1;  // per layer: its parameters' offset in one member's (times the lane stride)
   const GenSpec* gen;     // per layer, for members drawn where they are used; null: stored
   uint64_t seed;

@@ -134,6 +134,48 @@ inline Summary summarize(const double* stats, int64_t L, int64_t ls = ST_COUNT, 
   return s;
 }
 
+// summarize(...).verdict of n networks whose statistics are columns (network k's
+// statistic s of layer l at stats[k + (l - 1) * ls + s * ss]), into out[k], n at a time:
+// the comparisons of verdict_code without its branches, so the loops vectorise; a ratio
+// within its relative band of 10^+-threshold (or one no comparison settles) goes
+// through verdict_code itself. The same verdicts, one by one.
+inline void verdict_columns(const double* stats, int64_t L, int64_t ls, int64_t ss, int64_t n, int8_t* out) noexcept {
+  constexpr int64_t kBlock = 64;
+  constexpr double band = 1e-9;
+  static_assert(kVerdictThresholdDecades == 2.0, "hi, lo below are 10^+-2");
+  constexpr double hi = 100.0, lo = 0.01;
+  const double *gh1 = stats + ST_GRAD_H * ss, *ghL = stats + (L - 1) * ls + ST_GRAD_H * ss;
+  const double *gw1 = stats + ST_GRAD_W * ss, *gwL = stats + (L - 1) * ls + ST_GRAD_W * ss;
+  double nf[kBlock], code[kBlock], hard[kBlock];
+  for (int64_t k0 = 0; k0 < n; k0 += kBlock) {
+    const int64_t m = n - k0 < kBlock ? n - k0 : kBlock;
+    for (int64_t k = 0; k < m; ++k) nf[k] = 0.0;
+    for (int64_t l = 0; l < L; ++l) {
+      const double* a = stats + l * ls + ST_NONFINITE_ACT * ss + k0;
+      const double* g = stats + l * ls + ST_NONFINITE_GRAD * ss + k0;
+      for (int64_t k = 0; k < m; ++k) nf[k] += a[k] + g[k];
+    }
+    for (int64_t k = 0; k < m; ++k) {  // (codes as doubles: one vector width throughout)
+      const double sr = gh1[k0 + k] / ghL[k0 + k], wr = gw1[k0 + k] / gwL[k0 + k];
+      const bool ns = !(sr >= 0.0), nw = !(wr >= 0.0);
+      const bool s_up = sr > hi * (1.0 + band), s_down = sr < lo * (1.0 - band);
+      const bool s_in = sr < hi * (1.0 - band) && sr > lo * (1.0 + band);
+      const bool w_up = wr > hi * (1.0 + band), w_down = wr < lo * (1.0 - band);
+      const bool w_in = wr < hi * (1.0 - band) && wr > lo * (1.0 + band);
+      const bool up = (!ns && s_up) || (!nw && w_up), down = (!ns && s_down) || (!nw && w_down);
+      double v = down ? double(VERDICT_VANISHING) : double(VERDICT_HEALTHY);
+      v = ns && nw ? double(VERDICT_UNDETERMINED) : v;
+      v = nf[k] > 0.0 || up ? double(VERDICT_EXPLODING) : v;
+      code[k] = v;
+      // settled unless a ratio sits in its band
+      hard[k] = (!ns && !(s_up || s_down || s_in)) || (!nw && !(w_up || w_down || w_in)) ? 1.0 : 0.0;
+    }
+    for (int64_t k = 0; k < m; ++k)
+      out[k0 + k] = hard[k] != 0.0 ? int8_t(verdict_code(gh1[k0 + k] / ghL[k0 + k], gw1[k0 + k] / gwL[k0 + k], nf[k]))
+                                   : int8_t(code[k]);
+  }
+}
+
 // ------------------------------------------------------------ lane reductions
 
 // What the derivative statistics count, for one value d = phi'(u) (both
