@@ -393,6 +393,23 @@ def test_engine_threads_are_kept_and_reused(default_threads):
     assert len(os.listdir("/proc/self/task")) <= after_first
 
 
+def test_engine_threads_wake_from_sleep_and_idle_afterwards(default_threads):
+    """Workers watch for the next job for a short while (200 us), then sleep: calls back
+    to back and calls after a pause both run every slice, and idle workers stop using
+    the CPU (a pool that spun for ever would burn a core per worker)."""
+    ens = pyvanish.Ensemble([16] * 6 + [1], 200, seed=0)
+    x, t = np.ones((2, 16)), np.zeros((2, 1))
+    pyvanish.set_num_threads(1)
+    want = ens.run(x, t).stats
+    pyvanish.set_num_threads(3)
+    for pause in [0.0, 0.0, 0.002, 0.0, 0.02, 0.0005, 0.0]:
+        time.sleep(pause)
+        assert same(ens.run(x, t).stats, want)
+    before = time.process_time()
+    time.sleep(0.3)
+    assert time.process_time() - before < 0.05   # the workers are asleep, not spinning
+
+
 def test_fork_after_threads_does_not_hang(default_threads):
     """A child forked after the parent used the engine's threads starts its own
     (the parent's pool does not exist there) and runs its parallel work (GNU
