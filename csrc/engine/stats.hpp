@@ -144,6 +144,7 @@ inline void verdict_columns(const double* stats, int64_t L, int64_t ls, int64_t 
   constexpr double band = 1e-9;
   static_assert(kVerdictThresholdDecades == 2.0, "hi, lo below are 10^+-2");
   constexpr double hi = 100.0, lo = 0.01;
+  constexpr double hi1 = hi * (1.0 + band), lo1 = lo * (1.0 - band), hi0 = hi * (1.0 - band), lo0 = lo * (1.0 + band);
   const double *gh1 = stats + ST_GRAD_H * ss, *ghL = stats + (L - 1) * ls + ST_GRAD_H * ss;
   const double *gw1 = stats + ST_GRAD_W * ss, *gwL = stats + (L - 1) * ls + ST_GRAD_W * ss;
   double nf[kBlock], code[kBlock], hard[kBlock];
@@ -155,20 +156,20 @@ inline void verdict_columns(const double* stats, int64_t L, int64_t ls, int64_t 
       const double* g = stats + l * ls + ST_NONFINITE_GRAD * ss + k0;
       for (int64_t k = 0; k < m; ++k) nf[k] += a[k] + g[k];
     }
-    for (int64_t k = 0; k < m; ++k) {  // (codes as doubles: one vector width throughout)
+    // (& and | of the comparisons, not && and ||, and the codes as doubles: one vector
+    // width, no branches)
+    for (int64_t k = 0; k < m; ++k) {
       const double sr = gh1[k0 + k] / ghL[k0 + k], wr = gw1[k0 + k] / gwL[k0 + k];
-      const bool ns = !(sr >= 0.0), nw = !(wr >= 0.0);
-      const bool s_up = sr > hi * (1.0 + band), s_down = sr < lo * (1.0 - band);
-      const bool s_in = sr < hi * (1.0 - band) && sr > lo * (1.0 + band);
-      const bool w_up = wr > hi * (1.0 + band), w_down = wr < lo * (1.0 - band);
-      const bool w_in = wr < hi * (1.0 - band) && wr > lo * (1.0 + band);
-      const bool up = (!ns && s_up) || (!nw && w_up), down = (!ns && s_down) || (!nw && w_down);
-      double v = down ? double(VERDICT_VANISHING) : double(VERDICT_HEALTHY);
-      v = ns && nw ? double(VERDICT_UNDETERMINED) : v;
-      v = nf[k] > 0.0 || up ? double(VERDICT_EXPLODING) : v;
+      const bool s_ok = sr >= 0.0, w_ok = wr >= 0.0;  // NaN and negative ratios are ignored
+      const bool s_up = s_ok & (sr > hi1), s_down = s_ok & (sr < lo1);
+      const bool w_up = w_ok & (wr > hi1), w_down = w_ok & (wr < lo1);
+      const bool s_in = (sr < hi0) & (sr > lo0), w_in = (wr < hi0) & (wr > lo0);
+      double v = (s_down | w_down) ? double(VERDICT_VANISHING) : double(VERDICT_HEALTHY);
+      v = !(s_ok | w_ok) ? double(VERDICT_UNDETERMINED) : v;
+      v = ((nf[k] > 0.0) | s_up | w_up) ? double(VERDICT_EXPLODING) : v;
       code[k] = v;
       // settled unless a ratio sits in its band
-      hard[k] = (!ns && !(s_up || s_down || s_in)) || (!nw && !(w_up || w_down || w_in)) ? 1.0 : 0.0;
+      hard[k] = ((s_ok & !(s_up | s_down | s_in)) | (w_ok & !(w_up | w_down | w_in))) ? 1.0 : 0.0;
     }
     for (int64_t k = 0; k < m; ++k)
       out[k0 + k] = hard[k] != 0.0 ? int8_t(verdict_code(gh1[k0 + k] / ghL[k0 + k], gw1[k0 + k] / gwL[k0 + k], nf[k]))
@@ -514,19 +515,29 @@ struct LaneStats {
   }
 };
 
+// out[k] = in[k] / d for k < n (in place allowed), d a positive count. Where d is a
+// power of two (1, B * n_l of most layers) the loop multiplies by 1 / d, exact, which
+// rounds x 2^-j as the division does (the same numbers; a multiply instead of a divide).
+inline void divide_lanes(double* out, const double* in, double d, int64_t n) noexcept {
+  const double inv = 1.0 / d;
+  const bool pow2 = d >= 1.0 && d <= 0x1p1000 && (vmath::bits(d) & 0x000fffffffffffffull) == 0;
+  if (pow2)
+    for (int64_t k = 0; k < n; ++k) out[k] = in[k] * inv;
+  else
+    for (int64_t k = 0; k < n; ++k) out[k] = in[k] / d;
+}
+
 // Statistics rows (ST_COUNT doubles each, ss apart) of n lanes, lane k's at st + k * stride,
 // from the lanes' buffer statistics and their sums of phi', saturated unit-samples
 // and dead units (samples: unit-samples per lane, B * n_l; units: n_l). The three
-// sums become their means in place first (a loop that vectorises its divisions),
-// then each lane's row is written whole.
+// sums become their means in place first (divide_lanes), then each lane's row is
+// written whole.
 inline void stats_rows(const LaneStats& a, double* sum_dphi, double* saturated, double* dead, int64_t samples,
                        int64_t units, int64_t n, double* st, int64_t stride, int64_t ss = 1) noexcept {
   const double ns = double(samples), nu = double(units);
-  for (int64_t k = 0; k < n; ++k) {
-    sum_dphi[k] /= ns;
-    saturated[k] /= ns;
-    dead[k] /= nu;
-  }
+  divide_lanes(sum_dphi, sum_dphi, ns, n);
+  divide_lanes(saturated, saturated, ns, n);
+  divide_lanes(dead, dead, nu, n);
   for (int64_t k = 0; k < n; ++k) {
     double* r = st + k * stride;
     r[ST_GRAD_H * ss] = a.grad_h[k];
@@ -553,9 +564,9 @@ inline void stats_columns(const double* __restrict sum_dphi, const double* __res
   double* __restrict md = base + ST_MEAN_DPHI * ss;
   double* __restrict sa = base + ST_SATURATED * ss;
   double* __restrict de = base + ST_DEAD * ss;
-  for (int64_t k = 0; k < n; ++k) md[k] = sum_dphi[k] / ns;
-  for (int64_t k = 0; k < n; ++k) sa[k] = saturated[k] / ns;
-  for (int64_t k = 0; k < n; ++k) de[k] = dead[k] / nu;
+  divide_lanes(md, sum_dphi, ns, n);
+  divide_lanes(sa, saturated, ns, n);
+  divide_lanes(de, dead, nu, n);
 }
 
 // One statistics row from a layer's accumulators.
