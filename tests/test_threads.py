@@ -394,17 +394,19 @@ def test_engine_threads_are_kept_and_reused(default_threads):
 
 
 def test_engine_threads_wake_from_sleep_and_idle_afterwards(default_threads):
-    """Workers watch for the next job for a short while (200 us), then sleep: calls back
-    to back and calls after a pause both run every slice, and idle workers stop using
-    the CPU (a pool that spun for ever would burn a core per worker)."""
+    """Workers watch for the next job for a short while (200 us; not when there are more
+    slices than cores), then sleep: calls back to back and calls after a pause both run
+    every slice, and idle workers stop using the CPU (a pool that spun for ever would
+    burn a core per worker)."""
     ens = pyvanish.Ensemble([16] * 6 + [1], 200, seed=0)
     x, t = np.ones((2, 16)), np.zeros((2, 1))
     pyvanish.set_num_threads(1)
     want = ens.run(x, t).stats
-    pyvanish.set_num_threads(3)
-    for pause in [0.0, 0.0, 0.002, 0.0, 0.02, 0.0005, 0.0]:
-        time.sleep(pause)
-        assert same(ens.run(x, t).stats, want)
+    for threads in (2, 3, os.cpu_count() + 1):  # (more slices than cores: no watching)
+        pyvanish.set_num_threads(threads)
+        for pause in [0.0, 0.0, 0.002, 0.0, 0.02, 0.0005, 0.0]:
+            time.sleep(pause)
+            assert same(ens.run(x, t).stats, want)
     before = time.process_time()
     time.sleep(0.3)
     assert time.process_time() - before < 0.05   # the workers are asleep, not spinning

@@ -39,6 +39,7 @@ struct Pool {
   std::condition_variable wake, done;
   std::atomic<uint64_t> generation{0};
   std::atomic<int64_t> remaining{0};
+  std::atomic<bool> watch{true};  // whether waiting threads watch before they sleep (spin_until)
   int64_t slices = 0;
   void (*call)(void*, int64_t) = nullptr;
   void* ctx = nullptr;
@@ -53,9 +54,12 @@ inline void cpu_relax() noexcept {
 #endif
 }
 
-// Whether ready() became true within kSpin (checked between short pauses).
+// Whether ready() became true within kSpin (checked between short pauses). Not at all
+// when the job had more slices than the machine has hardware threads: a thread that
+// watched would then take a core from one still working.
 template <class Ready>
-bool spin_until(Ready ready) noexcept {
+bool spin_until(const Pool* p, Ready ready) noexcept {
+  if (!p->watch.load(std::memory_order_relaxed)) return ready();
   const auto until = std::chrono::steady_clock::now() + kSpin;
   for (;;) {
     for (int k = 0; k < 64; ++k) {
@@ -68,7 +72,7 @@ bool spin_until(Ready ready) noexcept {
 
 void work(Pool* p, int64_t i, uint64_t seen) {
   for (;;) {
-    spin_until([&] { return p->generation.load(std::memory_order_acquire) != seen; });
+    spin_until(p, [&] { return p->generation.load(std::memory_order_acquire) != seen; });
     std::unique_lock<std::mutex> lk(p->m);
     p->wake.wait(lk, [&] { return p->generation.load(std::memory_order_relaxed) != seen; });
     seen = p->generation.load(std::memory_order_relaxed);
@@ -132,11 +136,13 @@ bool detail::pool_run(int64_t slices, void (*call)(void*, int64_t), void* ctx) n
     p->ctx = ctx;
     p->slices = slices;
     p->remaining.store(slices - 1, std::memory_order_relaxed);
+    const unsigned hw = std::thread::hardware_concurrency();
+    p->watch.store(hw == 0 || slices <= int64_t(hw), std::memory_order_relaxed);
     p->generation.fetch_add(1, std::memory_order_release);
   }
   p->wake.notify_all();  // (no system call when every worker is still watching)
   call(ctx, 0);
-  if (spin_until([&] { return p->remaining.load(std::memory_order_acquire) == 0; })) return true;
+  if (spin_until(p, [&] { return p->remaining.load(std::memory_order_acquire) == 0; })) return true;
   std::unique_lock<std::mutex> lk(p->m);
   p->done.wait(lk, [&] { return p->remaining.load(std::memory_order_relaxed) == 0; });
   return true;
