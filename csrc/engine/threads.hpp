@@ -1,5 +1,5 @@
-// A minimal, fork-safe parallel-for. Slices run on a pool of threads that sleep on a
-// condition variable between calls (none spins waiting for work), started on first use
+// A minimal, fork-safe parallel-for. Slices run on a pool of threads that watch for the
+// next call for up to 200 us, then sleep on a condition variable (threads.cpp), started on first use
 // and grown as needed; a forked child starts its own (the parent's threads do not exist
 // there), and a call that finds the pool in use (another thread's parallel_for, or a
 // nested one) starts threads of its own and joins them. Work is split into contiguous,
