@@ -40,6 +40,7 @@ struct Pool {
   std::atomic<uint64_t> generation{0};
   std::atomic<int64_t> remaining{0};
   std::atomic<bool> watch{true};  // whether waiting threads watch before they sleep (spin_until)
+  int64_t cores = 0;              // hardware threads (asked once: glibc reads a file for it)
   int64_t slices = 0;
   void (*call)(void*, int64_t) = nullptr;
   void* ctx = nullptr;
@@ -96,6 +97,7 @@ Pool* pool() noexcept {
   Pool* fresh = new (std::nothrow) Pool;
   if (!fresh) return nullptr;
   fresh->pid = pid;
+  fresh->cores = int64_t(std::thread::hardware_concurrency());
   if (current.compare_exchange_strong(p, fresh, std::memory_order_acq_rel)) return fresh;
   delete fresh;  // another thread made this process's pool first
   return p && p->pid == pid ? p : nullptr;
@@ -136,8 +138,7 @@ bool detail::pool_run(int64_t slices, void (*call)(void*, int64_t), void* ctx) n
     p->ctx = ctx;
     p->slices = slices;
     p->remaining.store(slices - 1, std::memory_order_relaxed);
-    const unsigned hw = std::thread::hardware_concurrency();
-    p->watch.store(hw == 0 || slices <= int64_t(hw), std::memory_order_relaxed);
+    p->watch.store(p->cores == 0 || slices <= p->cores, std::memory_order_relaxed);
     p->generation.fetch_add(1, std::memory_order_release);
   }
   p->wake.notify_all();  // (no system call when every worker is still watching)
