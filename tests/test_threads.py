@@ -407,6 +407,8 @@ def test_engine_threads_wake_from_sleep_and_idle_afterwards(default_threads):
         for pause in [0.0, 0.0, 0.002, 0.0, 0.02, 0.0005, 0.0]:
             time.sleep(pause)
             assert same(ens.run(x, t).stats, want)
+    pyvanish.set_num_threads(2)                  # (a call whose threads watch afterwards)
+    assert same(ens.run(x, t).stats, want)
     time.sleep(0.1)   # (past every watch, ours and any BLAS thread's, before measuring)
     before = time.process_time()
     time.sleep(0.3)
