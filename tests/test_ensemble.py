@@ -297,3 +297,26 @@ def test_every_verdict_follows_the_rule_from_the_statistics(sw):
     assert list(rep.verdicts) == expected
     for m in (0, 64, 332):
         assert rep.verdicts[m] == ens.member(m).gradient_report(*ens.architecture.default_batch(3, 0)).verdict
+
+
+def test_verdicts_of_ratios_within_the_band_of_the_threshold():
+    """Members whose signal ratio sits within a relative 1e-9 of 10^+-2 (where the
+    vectorised comparisons defer to log10): the verdicts are log10's, the same as each
+    member's own report. Identity layers 1 -> 1 -> 1 with w_2 = r and w_1 = r make the
+    signal ratio |dL/dh_1| / |dL/dh_2| = r (to the last bit) and the weight ratio 1."""
+    rs = [100.0 * (1 + 1e-11), 100.0, 100.0 * (1 - 1e-11), 0.01 * (1 - 1e-11), 0.01, 0.01 * (1 + 1e-11), 7.0]
+    want = ["exploding", "healthy", "healthy", "vanishing", "healthy", "healthy", "healthy"]
+    ens = pyvanish.Ensemble([1, 1, 1], len(rs), activation="identity", output_activation="identity", seed=0)
+    for m, r in enumerate(rs):
+        ens.weights[0][m] = r
+        ens.weights[1][m] = r
+        ens.biases[0][m] = 0.0
+        ens.biases[1][m] = 0.0
+    x, t = np.array([[1.0]]), np.array([[0.5]])
+    rep = ens.run(x, t)
+    names = list(pyvanish._engine.STAT_NAMES)
+    ratio = rep.stats[:, 0, names.index("grad_h")] / rep.stats[:, -1, names.index("grad_h")]
+    assert all(abs(q / r - 1) < 1e-9 for q, r in zip(ratio, rs))   # in the band, as meant
+    assert list(rep.verdicts) == want
+    for m in range(len(rs)):
+        assert ens.member(m).gradient_report(x, t).verdict == want[m]

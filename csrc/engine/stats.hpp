@@ -93,27 +93,42 @@ inline const char* verdict_name(int v) noexcept {
 // the smaller below -threshold vanishing, else healthy.
 //
 // Exactly those comparisons of log10, without a log10 per ratio: far from
-// 10^+-threshold the ratio itself decides; within a relative 1e-9 of it
-// (where log10's rounding could matter) log10 does.
-inline int decades_side(double r, double thr, double hi, double lo) noexcept {  // +1 above, -1 below, 0 within
-  const double band = 1e-9;
-  if (r > hi * (1.0 + band)) return 1;
-  if (r < lo * (1.0 - band)) return -1;
-  if (r < hi * (1.0 - band) && r > lo * (1.0 + band)) return 0;
-  const double lg = std::log10(r);
-  return lg > thr ? 1 : (lg < -thr ? -1 : 0);
+// 10^+-threshold the ratio itself decides (verdict_settled); within a relative 1e-9
+// of it (where log10's rounding could matter) log10 does (verdict_code).
+static_assert(kVerdictThresholdDecades == 2.0, "kVerdictHi, kVerdictLo are 10^+-2");
+constexpr double kVerdictBand = 1e-9, kVerdictHi = 100.0, kVerdictLo = 0.01;
+
+// The verdict code (as a double) where comparisons of the ratios settle it; *hard set
+// (and the code meaningless) where a ratio sits within kVerdictBand of 10^+-threshold
+// and nothing else decided. & and |, not && and ||, and selects of doubles: no
+// branches, so a loop over networks (verdict_columns) vectorises.
+inline double verdict_settled(double sr, double wr, double nonfinite, bool* hard) noexcept {
+  constexpr double hi1 = kVerdictHi * (1.0 + kVerdictBand), lo1 = kVerdictLo * (1.0 - kVerdictBand);
+  constexpr double hi0 = kVerdictHi * (1.0 - kVerdictBand), lo0 = kVerdictLo * (1.0 + kVerdictBand);
+  const bool s_ok = sr >= 0.0, w_ok = wr >= 0.0;  // log10 is NaN for NaN and negative ratios: ignored
+  const bool s_up = s_ok & (sr > hi1), s_down = s_ok & (sr < lo1);
+  const bool w_up = w_ok & (wr > hi1), w_down = w_ok & (wr < lo1);
+  const bool s_in = (sr < hi0) & (sr > lo0), w_in = (wr < hi0) & (wr > lo0);
+  const bool up = (nonfinite > 0.0) | s_up | w_up;
+  double v = (s_down | w_down) ? double(VERDICT_VANISHING) : double(VERDICT_HEALTHY);
+  v = !(s_ok | w_ok) ? double(VERDICT_UNDETERMINED) : v;
+  v = up ? double(VERDICT_EXPLODING) : v;
+  *hard = !up & ((s_ok & !(s_down | s_in)) | (w_ok & !(w_down | w_in)));
+  return v;
 }
 
-inline int verdict_code(double signal_ratio, double weight_ratio, double nonfinite,
-                        double threshold_decades = kVerdictThresholdDecades) noexcept {
-  if (nonfinite > 0) return VERDICT_EXPLODING;
-  // log10 is NaN for NaN and negative ratios
-  const bool ns = !(signal_ratio >= 0.0), nw = !(weight_ratio >= 0.0);
-  if (ns && nw) return VERDICT_UNDETERMINED;
-  const double thr = threshold_decades;
-  const double hi = thr == 2.0 ? 100.0 : std::pow(10.0, thr), lo = thr == 2.0 ? 0.01 : std::pow(10.0, -thr);
-  const int s = ns ? 0 : decades_side(signal_ratio, thr, hi, lo);
-  const int w = nw ? 0 : decades_side(weight_ratio, thr, hi, lo);
+inline int verdict_code(double signal_ratio, double weight_ratio, double nonfinite) noexcept {
+  bool hard;
+  const double v = verdict_settled(signal_ratio, weight_ratio, nonfinite, &hard);
+  if (!hard) return int(v);
+  // neither exploding nor NaN/Inf; a ratio near 10^+-threshold: log10 of both decides
+  const double thr = kVerdictThresholdDecades;
+  auto side = [thr](double r) {  // +1 above, -1 below, 0 within; NaN and negative: 0
+    if (!(r >= 0.0)) return 0;
+    const double lg = std::log10(r);
+    return lg > thr ? 1 : (lg < -thr ? -1 : 0);
+  };
+  const int s = side(signal_ratio), w = side(weight_ratio);
   if (s > 0 || w > 0) return VERDICT_EXPLODING;
   if (s < 0 || w < 0) return VERDICT_VANISHING;
   return VERDICT_HEALTHY;
@@ -135,41 +150,25 @@ inline Summary summarize(const double* stats, int64_t L, int64_t ls = ST_COUNT, 
 }
 
 // summarize(...).verdict of n networks whose statistics are columns (network k's
-// statistic s of layer l at stats[k + (l - 1) * ls + s * ss]), into out[k], n at a time:
-// the comparisons of verdict_code without its branches, so the loops vectorise; a ratio
-// within its relative band of 10^+-threshold (or one no comparison settles) goes
-// through verdict_code itself. The same verdicts, one by one.
+// statistic s of layer l at stats[k + (l - 1) * ls + s * ss]), into out[k], 64 at a
+// time: verdict_settled over the block (vectorised), verdict_code for the few it leaves.
 inline void verdict_columns(const double* stats, int64_t L, int64_t ls, int64_t ss, int64_t n, int8_t* out) noexcept {
   constexpr int64_t kBlock = 64;
-  constexpr double band = 1e-9;
-  static_assert(kVerdictThresholdDecades == 2.0, "hi, lo below are 10^+-2");
-  constexpr double hi = 100.0, lo = 0.01;
-  constexpr double hi1 = hi * (1.0 + band), lo1 = lo * (1.0 - band), hi0 = hi * (1.0 - band), lo0 = lo * (1.0 + band);
   const double *gh1 = stats + ST_GRAD_H * ss, *ghL = stats + (L - 1) * ls + ST_GRAD_H * ss;
   const double *gw1 = stats + ST_GRAD_W * ss, *gwL = stats + (L - 1) * ls + ST_GRAD_W * ss;
-  double nf[kBlock], code[kBlock], hard[kBlock];
+  double nf[kBlock], code[kBlock], hard[kBlock];  // (hard as doubles: one vector width)
   for (int64_t k0 = 0; k0 < n; k0 += kBlock) {
     const int64_t m = n - k0 < kBlock ? n - k0 : kBlock;
     for (int64_t k = 0; k < m; ++k) nf[k] = 0.0;
-    for (int64_t l = 0; l < L; ++l) {
+    for (int64_t l = 0; l < L; ++l) {  // (the order summarize adds them in)
       const double* a = stats + l * ls + ST_NONFINITE_ACT * ss + k0;
       const double* g = stats + l * ls + ST_NONFINITE_GRAD * ss + k0;
       for (int64_t k = 0; k < m; ++k) nf[k] += a[k] + g[k];
     }
-    // (& and | of the comparisons, not && and ||, and the codes as doubles: one vector
-    // width, no branches)
     for (int64_t k = 0; k < m; ++k) {
-      const double sr = gh1[k0 + k] / ghL[k0 + k], wr = gw1[k0 + k] / gwL[k0 + k];
-      const bool s_ok = sr >= 0.0, w_ok = wr >= 0.0;  // NaN and negative ratios are ignored
-      const bool s_up = s_ok & (sr > hi1), s_down = s_ok & (sr < lo1);
-      const bool w_up = w_ok & (wr > hi1), w_down = w_ok & (wr < lo1);
-      const bool s_in = (sr < hi0) & (sr > lo0), w_in = (wr < hi0) & (wr > lo0);
-      double v = (s_down | w_down) ? double(VERDICT_VANISHING) : double(VERDICT_HEALTHY);
-      v = !(s_ok | w_ok) ? double(VERDICT_UNDETERMINED) : v;
-      v = ((nf[k] > 0.0) | s_up | w_up) ? double(VERDICT_EXPLODING) : v;
-      code[k] = v;
-      // settled unless a ratio sits in its band
-      hard[k] = ((s_ok & !(s_up | s_down | s_in)) | (w_ok & !(w_up | w_down | w_in))) ? 1.0 : 0.0;
+      bool h;
+      code[k] = verdict_settled(gh1[k0 + k] / ghL[k0 + k], gw1[k0 + k] / gwL[k0 + k], nf[k], &h);
+      hard[k] = h ? 1.0 : 0.0;
     }
     for (int64_t k = 0; k < m; ++k)
       out[k0 + k] = hard[k] != 0.0 ? int8_t(verdict_code(gh1[k0 + k] / ghL[k0 + k], gw1[k0 + k] / gwL[k0 + k], nf[k]))

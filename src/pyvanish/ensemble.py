@@ -797,6 +797,6 @@ def _mean_square(x: np.ndarray) -> float:
         return math.nan
     m = float(np.max(np.abs(a)))
     if not 0.0 < m < math.inf:  # 0, inf or NaN (check_finite=False): the plain sum says which
-        return float(np.dot(np.abs(a), np.abs(a))) / a.size
+        return float(np.dot(a, a)) / a.size
     s = a / m
     return m * m * (float(np.dot(s, s)) / a.size)
